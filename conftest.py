@@ -1,0 +1,52 @@
+"""Shared fixtures, and a closing line counting the tests run per backend."""
+
+import collections
+
+import numpy as np
+import pytest
+
+from conformance_tests.backends import Backend, backend_params
+
+_passed: collections.Counter[str] = collections.Counter()
+_ADAPTER_FILES = {"layca_torch": "torch", "layca_optax": "jax", "layca_keras": "keras"}
+
+
+def _backend_of(nodeid: str) -> str:
+    params = nodeid.partition("[")[2].rstrip("]").split("-")
+    for backend in Backend:
+        if backend.value in params:
+            return backend.value
+    for marker, name in _ADAPTER_FILES.items():
+        if marker in nodeid:
+            return name
+    return "framework-free"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        _passed[_backend_of(report.nodeid)] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _passed:
+        counts = ", ".join(f"{name}: {count}" for name, count in sorted(_passed.items()))
+        terminalreporter.write_line(f"layca tests passed per backend: {counts}")
+
+
+@pytest.fixture(params=backend_params())
+def backend(request: pytest.FixtureRequest) -> Backend:
+    request.param.require()
+    return request.param
+
+
+@pytest.fixture(params=backend_params(dtypes=True))
+def backend_dtype(request: pytest.FixtureRequest):
+    backend, dtype = request.param
+    backend.require()
+    with backend.precision(dtype):
+        yield backend, dtype
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

@@ -1,0 +1,82 @@
+"""layca_core: Layca and layer rotation as pure array-API functions (no framework imported).
+
+See ``docs/algorithm.md`` for the mathematics and ``layca_core.step`` for the Layca step.
+"""
+
+from layca_core._namespace import array_namespace
+from layca_core.defaults import default_rate
+from layca_core.directions import (
+    DIRECTIONS,
+    AccumulatorState,
+    AdamState,
+    BaseDirection,
+    EmptyState,
+    MomentumState,
+    adagrad,
+    adam,
+    amom,
+    direction,
+    momentum,
+    nesterov,
+    rmsprop,
+    sgd,
+)
+from layca_core.history import RotationHistory
+from layca_core.optimizer import LayerPlan, initial_norms, optimizer_step
+from layca_core.plotting import plot_layer_rotation
+from layca_core.rates import (
+    PAPER_SCHEDULES,
+    StepDecay,
+    alpha_multipliers,
+    angle_to_rate,
+    paper_schedule,
+    rate_to_angle,
+)
+from layca_core.rotation import cosine_distance, layer_rotations, rate_from_cosine_distance, step_angle
+from layca_core.step import initial_norm, lars_step, layca_step, layca_steps, step_function
+from layca_core.validation import check_alpha, check_nonzero_norms, check_rate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DIRECTIONS",
+    "PAPER_SCHEDULES",
+    "AccumulatorState",
+    "AdamState",
+    "BaseDirection",
+    "EmptyState",
+    "LayerPlan",
+    "MomentumState",
+    "RotationHistory",
+    "StepDecay",
+    "__version__",
+    "adagrad",
+    "adam",
+    "alpha_multipliers",
+    "amom",
+    "angle_to_rate",
+    "array_namespace",
+    "check_alpha",
+    "check_nonzero_norms",
+    "check_rate",
+    "cosine_distance",
+    "default_rate",
+    "direction",
+    "initial_norm",
+    "initial_norms",
+    "lars_step",
+    "layca_step",
+    "layca_steps",
+    "layer_rotations",
+    "momentum",
+    "nesterov",
+    "optimizer_step",
+    "paper_schedule",
+    "plot_layer_rotation",
+    "rate_from_cosine_distance",
+    "rate_to_angle",
+    "rmsprop",
+    "sgd",
+    "step_angle",
+    "step_function",
+]

@@ -1,0 +1,55 @@
+"""The array namespace of the arrays the core is given.
+
+array-api-compat covers NumPy, PyTorch, JAX, CuPy and array-api-strict; TensorFlow has no
+array-API namespace, so ``_tensorflow_namespace`` supplies the few functions the core uses.
+Neither is imported before an array asks for it.
+"""
+
+from types import ModuleType
+from typing import Any
+
+
+def _is_tensorflow(x: Any) -> bool:
+    return type(x).__module__.startswith(("tensorflow", "tf_keras"))
+
+
+def array_namespace(*arrays: Any) -> ModuleType:
+    """Return the array-API namespace shared by ``arrays`` (TensorFlow included)."""
+    if any(_is_tensorflow(x) for x in arrays):
+        from layca_core import _tensorflow_namespace
+
+        return _tensorflow_namespace
+    import array_api_compat
+
+    return array_api_compat.array_namespace(*arrays)
+
+
+def is_low_precision(dtype: Any, xp: ModuleType) -> bool:
+    """Whether ``dtype`` is a 16-bit float (accumulated in float32 by the core)."""
+    low = [getattr(xp, name) for name in ("float16", "bfloat16") if hasattr(xp, name)]
+    return any(dtype == d for d in low)
+
+
+def accumulation_dtype(dtype: Any, xp: ModuleType) -> Any:
+    """The dtype norms and dot products accumulate in: at least float32."""
+    if not xp.isdtype(dtype, "real floating"):
+        raise TypeError(f"Layca needs floating-point weights; got dtype {dtype}.")
+    return xp.float32 if is_low_precision(dtype, xp) else dtype
+
+
+def zero_scalar(like: Any, dtype: Any, xp: ModuleType) -> Any:
+    """A 0-d zero of ``dtype`` on the device of ``like``."""
+    if _is_tensorflow(like):
+        return xp.zeros((), dtype=dtype)
+    import array_api_compat
+
+    return xp.zeros((), dtype=dtype, device=array_api_compat.device(like))
+
+
+def parallel_tolerance(dtype: Any, xp: ModuleType) -> float:
+    """Below this ratio ``||s_perp|| / ||s||`` a step counts as parallel to the weights.
+
+    The larger of the weights' own rounding (a bf16 multiple of ``w`` is off by ~eps_bf16) and
+    the square root of the accumulator's epsilon (beyond which ``s_perp``'s direction is noise).
+    """
+    return max(float(xp.finfo(dtype).eps), float(xp.finfo(accumulation_dtype(dtype, xp)).eps) ** 0.5)

@@ -1,0 +1,33 @@
+"""Eager checks of what a user passes, each failing with one clear sentence."""
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def check_rate(rate: Any, name: str = "rate") -> None:
+    """A Python-number rate must be finite and non-negative (arrays are checked where traced)."""
+    if isinstance(rate, (int, float)) and not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0; got {rate!r}.")
+
+
+def check_alpha(alpha: float) -> None:
+    if not (isinstance(alpha, (int, float)) and -1.0 < alpha < 1.0):
+        raise ValueError(f"alpha must lie strictly between -1 and 1; got {alpha!r}.")
+
+
+def check_same_length(**sequences: Sequence[Any]) -> None:
+    lengths = {name: len(seq) for name, seq in sequences.items()}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{n} has {k}" for n, k in lengths.items())
+        raise ValueError(f"Expected one entry per layer, but {described}.")
+
+
+def check_nonzero_norms(norms: Sequence[float], names: Sequence[str]) -> None:
+    """Refuse zero-norm layers: a zero vector has no direction to rotate."""
+    zero = [name for name, norm in zip(names, norms) if not norm > 0]
+    if zero:
+        raise ValueError(
+            f"Layca cannot rotate a layer whose weights are all zero: {', '.join(zero)}; "
+            "initialize it randomly or exclude it from the Layca layers."
+        )
