@@ -5,7 +5,7 @@ import collections
 import numpy as np
 import pytest
 
-from conformance_tests.backends import Backend, backend_params
+from conformance_tests.backends import DTYPES, Backend, backend_params
 
 _passed: collections.Counter[str] = collections.Counter()
 _ADAPTER_FILES = {"layca_torch": "torch", "layca_optax": "jax", "layca_keras": "keras"}
@@ -39,12 +39,18 @@ def backend(request: pytest.FixtureRequest) -> Backend:
     return request.param
 
 
-@pytest.fixture(params=backend_params(dtypes=True))
-def backend_dtype(request: pytest.FixtureRequest):
+def _backend_dtype(request: pytest.FixtureRequest):
     backend, dtype = request.param
     backend.require()
     with backend.precision(dtype):
         yield backend, dtype
+
+
+backend_dtype = pytest.fixture(params=backend_params(DTYPES))(_backend_dtype)
+"""Every backend with every floating dtype it has."""
+
+backend_wide_dtype = pytest.fixture(params=backend_params(("float64", "float32")))(_backend_dtype)
+"""Every backend in float64 and float32."""
 
 
 @pytest.fixture

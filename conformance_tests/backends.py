@@ -77,7 +77,9 @@ class Backend(enum.Enum):
             import jax
             import jax.numpy as jnp
 
-            return jax.device_put(jnp.asarray(np.asarray(array, dtype=np.float64), dtype=getattr(jnp, dtype)), jax_device())
+            return jax.device_put(
+                jnp.asarray(np.asarray(array, dtype=np.float64), dtype=getattr(jnp, dtype)), jax_device()
+            )
         import tensorflow as tf
 
         with tf.device(tensorflow_device()):
@@ -132,8 +134,8 @@ def tensorflow_device() -> str:
     return "/GPU:0" if device() in ("cuda", "gpu") else "/CPU:0"
 
 
-def backend_params(dtypes: bool = False) -> list[Any]:
-    """pytest params: every backend (and, with ``dtypes``, every dtype it has)."""
+def backend_params(dtypes: tuple[str, ...] = ()) -> list[Any]:
+    """pytest params: every backend, or every (backend, dtype) pair among ``dtypes`` it has."""
     if not dtypes:
         return [pytest.param(b, id=b.value) for b in Backend]
-    return [pytest.param((b, d), id=f"{b.value}-{d}") for b in Backend for d in b.dtypes]
+    return [pytest.param((b, d), id=f"{b.value}-{d}") for b in Backend for d in b.dtypes if d in dtypes]

@@ -9,16 +9,25 @@ from types import ModuleType
 from typing import Any
 
 
-def _is_tensorflow(x: Any) -> bool:
-    return type(x).__module__.startswith(("tensorflow", "tf_keras"))
+def _library(x: Any) -> str:
+    return type(x).__module__.partition(".")[0]
 
 
 def array_namespace(*arrays: Any) -> ModuleType:
-    """Return the array-API namespace shared by ``arrays`` (TensorFlow included)."""
-    if any(_is_tensorflow(x) for x in arrays):
+    """Return the array-API namespace shared by ``arrays`` (TensorFlow included).
+
+    Tensors of one library alone (TensorFlow, torch) go straight to their namespace, which
+    also keeps ``torch.compile`` graphs free of array-api-compat's type dispatch.
+    """
+    libraries = {_library(x) for x in arrays}
+    if libraries == {"tensorflow"}:
         from layca_core import _tensorflow_namespace
 
         return _tensorflow_namespace
+    if libraries == {"torch"}:
+        import array_api_compat.torch
+
+        return array_api_compat.torch
     import array_api_compat
 
     return array_api_compat.array_namespace(*arrays)
@@ -39,8 +48,11 @@ def accumulation_dtype(dtype: Any, xp: ModuleType) -> Any:
 
 def zero_scalar(like: Any, dtype: Any, xp: ModuleType) -> Any:
     """A 0-d zero of ``dtype`` on the device of ``like``."""
-    if _is_tensorflow(like):
+    library = _library(like)
+    if library == "tensorflow":
         return xp.zeros((), dtype=dtype)
+    if library == "torch":
+        return xp.zeros((), dtype=dtype, device=like.device)
     import array_api_compat
 
     return xp.zeros((), dtype=dtype, device=array_api_compat.device(like))

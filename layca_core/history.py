@@ -43,7 +43,12 @@ class RotationHistory:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"layer_names": list(self.layer_names), "steps": self.steps, "epochs": self.epochs, "distances": self.distances}
+            {
+                "layer_names": list(self.layer_names),
+                "steps": self.steps,
+                "epochs": self.epochs,
+                "distances": self.distances,
+            }
         )
 
     @classmethod

@@ -74,6 +74,7 @@ def optimizer_step(
     base state is updated with the raw, unprojected gradient.
     """
     check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)
+    check_rate(rate)
     check_rate(other_rate, "other_rate")
     step_fn = step_function(variant)
     new_params, new_states = [], []

@@ -66,14 +66,15 @@ class StepDecay:
             raise ValueError(f"Need 0 < factor <= 1 and increasing milestones; got {self.factor}, {self.milestones}.")
 
     def __call__(self, epoch: Any) -> Any:
-        number = isinstance(epoch, (int, float))
-        xp = None if number else array_namespace(epoch)
         reached = [epoch >= milestone for milestone in self.milestones]
-        multiplier = self.factor ** (sum(reached) if number else sum(xp.astype(r, epoch.dtype) for r in reached))
-        if self.warmup_epochs > 0:
-            progress = epoch / self.warmup_epochs
-            multiplier = multiplier * (0.1 + 0.9 * (min(progress, 1.0) if number else xp.clip(progress, max=1.0)))
-        return multiplier
+        progress = epoch / self.warmup_epochs if self.warmup_epochs > 0 else 1.0
+        if isinstance(epoch, (int, float)):
+            multiplier, warm = self.factor ** sum(reached), min(progress, 1.0)
+        else:
+            xp = array_namespace(epoch)
+            multiplier = self.factor ** sum(xp.astype(r, epoch.dtype) for r in reached)
+            warm = xp.clip(progress, max=1.0) if self.warmup_epochs > 0 else 1.0
+        return multiplier if self.warmup_epochs <= 0 else multiplier * (0.1 + 0.9 * warm)
 
 
 PAPER_SCHEDULES: dict[str, StepDecay] = {

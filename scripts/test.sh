@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything, then run the whole test suite: one pytest process for the core, torch,
+# optax and the conformance suite, and one per Keras backend (Keras fixes its backend per process).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "install failed"; exit 1; }
+export LAYCA_BACKENDS="${LAYCA_BACKENDS:-numpy,array_api_strict,torch,jax,tensorflow}"
+export MPLBACKEND=Agg PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2
+
+run_pytest() {
+  local label=$1; shift
+  echo "=== pytest: $label"
+  .venv/bin/python -m pytest -p no:cacheprovider "$@"
+  local rc=$?
+  if [ "$rc" -eq 5 ]; then echo "FAILED: $label collected no tests"; return 1; fi
+  return "$rc"
+}
+
+status=0
+run_pytest "core, torch, optax, conformance" --ignore=tests/layca_keras --ignore=adapters/layca_keras "$@" || status=1
+for keras_backend in tensorflow jax torch; do
+  if [ -d tests/layca_keras ]; then
+    KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras "$@" || status=1
+  fi
+done
+[ "$status" -eq 0 ] && echo "ALL TEST RUNS PASSED" || echo "SOME TEST RUNS FAILED"
+exit "$status"

@@ -1,0 +1,75 @@
+"""Base directions (SPEC section 3) against their formulas, worked in float64 NumPy."""
+
+import numpy as np
+import pytest
+
+import layca_core
+from conformance_tests.backends import to_numpy
+
+MU, BETA, B1, B2, RHO, EPS = 0.8, 0.7, 0.6, 0.9, 0.5, 1e-3
+
+
+def expected_steps(name: str, grads: list[np.ndarray]) -> list[np.ndarray]:
+    """The formulas of SPEC section 3, one step at a time."""
+    m = v = np.zeros_like(grads[0])
+    a = np.full_like(grads[0], 0.25) if name == "adagrad" else np.zeros_like(grads[0])
+    out = []
+    for t, g in enumerate(grads, start=1):
+        if name == "sgd":
+            out.append(g)
+        elif name in ("momentum", "nesterov"):
+            m = MU * m + g
+            out.append(g + MU * m if name == "nesterov" else m)
+        elif name == "amom":
+            m = BETA * m + (1 - BETA) * g
+            out.append(m)
+        elif name == "adam":
+            m, v = B1 * m + (1 - B1) * g, B2 * v + (1 - B2) * g * g
+            out.append((m / (1 - B1**t)) / (np.sqrt(v / (1 - B2**t)) + EPS))
+        elif name == "rmsprop":
+            a = RHO * a + (1 - RHO) * g * g
+            out.append(g / (np.sqrt(a) + EPS))
+        else:
+            a = a + g * g
+            out.append(g / (np.sqrt(a) + EPS))
+    return out
+
+
+HYPERPARAMETERS = {
+    "sgd": {},
+    "momentum": {"momentum": MU},
+    "nesterov": {"momentum": MU},
+    "amom": {"beta": BETA},
+    "adam": {"b1": B1, "b2": B2, "eps": EPS},
+    "rmsprop": {"rho": RHO, "eps": EPS},
+    "adagrad": {"eps": EPS, "initial_accumulator": 0.25},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HYPERPARAMETERS))
+def test_direction_follows_its_formula(backend_wide_dtype, rng, name):
+    backend, dtype = backend_wide_dtype
+    grads = [rng.standard_normal((3, 4)) for _ in range(4)]
+    base = layca_core.direction(name, **HYPERPARAMETERS[name])
+    state = base.init(backend.asarray(grads[0], dtype))
+    for g, expected in zip(grads, expected_steps(name, grads)):
+        step, state = base.update(backend.asarray(g, dtype), state)
+        np.testing.assert_allclose(to_numpy(step), expected, rtol={"float64": 1e-12}.get(dtype, 2e-5), atol=1e-6)
+
+
+def test_unknown_base_is_refused():
+    with pytest.raises(ValueError, match="Unknown base 'lion'; choose one of sgd, momentum"):
+        layca_core.direction("lion")
+
+
+def test_unknown_hyperparameter_is_refused():
+    with pytest.raises(TypeError, match="Base 'adam' takes b1, b2, eps; got beta"):
+        layca_core.direction("adam", beta=0.9)
+    with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got momentum"):
+        layca_core.direction("sgd", momentum=0.9)
+
+
+def test_states_are_named_tuples_of_arrays(rng):
+    for name in HYPERPARAMETERS:
+        state = layca_core.direction(name).init(rng.standard_normal(3))
+        assert isinstance(state, tuple) and hasattr(state, "_fields"), name
