@@ -1,0 +1,75 @@
+"""Choosing which parameters of a model are Layca layers, as torch.optim param groups."""
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from layca_core import defaults
+
+Selector = None | str | tuple[type[nn.Module], ...] | type[nn.Module] | Callable[[str, torch.Tensor], bool]
+
+
+def _is_layer_by_default(name: str, param: torch.Tensor) -> bool:
+    return param.ndim >= defaults.MIN_LAYER_NDIM
+
+
+def _module_weight_names(model: nn.Module, types: tuple[type[nn.Module], ...]) -> set[str]:
+    return {
+        f"{module_name}.weight" if module_name else "weight"
+        for module_name, module in model.named_modules()
+        if isinstance(module, types) and getattr(module, "weight", None) is not None
+    }
+
+
+def layer_predicate(model: nn.Module | None, select: Selector) -> Callable[[str, torch.Tensor], bool]:
+    """Turn ``select`` into ``(name, param) -> is_layer``.
+
+    ``None``: every parameter with ndim >= 2; a regex string: parameter names it searches;
+    module types: the ``weight`` of modules of those types; a callable: used as is.
+    """
+    if select is None:
+        return _is_layer_by_default
+    if isinstance(select, str):
+        pattern = re.compile(select)
+        return lambda name, param: pattern.search(name) is not None
+    if isinstance(select, type) or (isinstance(select, tuple) and all(isinstance(t, type) for t in select)):
+        if model is None:
+            raise TypeError("Selecting layers by module type needs the model; pass the nn.Module itself.")
+        names = _module_weight_names(model, select if isinstance(select, tuple) else (select,))
+        return lambda name, param: name in names
+    if callable(select):
+        return select
+    raise TypeError(f"select must be None, a regex, module types or a callable; got {type(select).__name__}.")
+
+
+def layca_param_groups(
+    model: nn.Module | Iterable[tuple[str, torch.Tensor]],
+    select: Selector = None,
+    *,
+    other_lr: float | None = None,
+    freeze_others: bool = False,
+) -> list[dict[str, Any]]:
+    """Param groups for ``layca_torch.Layca``: the selected layers, then everything else.
+
+    Layers keep ``named_parameters`` order, which is the order of the alpha multipliers.
+    ``other_lr`` is the plain learning rate of the other parameters (the rotation rate when
+    omitted); ``freeze_others`` freezes them instead (the paper's setting).
+    """
+    module = model if isinstance(model, nn.Module) else None
+    named = list(model.named_parameters() if isinstance(model, nn.Module) else model)
+    is_layer = layer_predicate(module, select)
+    layers = [(n, p) for n, p in named if p.requires_grad and is_layer(n, p)]
+    others = [(n, p) for n, p in named if p.requires_grad and not is_layer(n, p)]
+    if not layers:
+        raise ValueError("No parameter was selected as a Layca layer; check `select` against model.named_parameters().")
+    groups: list[dict[str, Any]] = [_group(layers, layca=True)]
+    if others:
+        groups.append(_group(others, layca=False, freeze=freeze_others, **({} if other_lr is None else {"lr": other_lr})))
+    return groups
+
+
+def _group(named: list[tuple[str, torch.Tensor]], **options: Any) -> dict[str, Any]:
+    return {"params": [p for _, p in named], "param_names": [n for n, _ in named], **options}

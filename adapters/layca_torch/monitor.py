@@ -1,0 +1,65 @@
+"""``RotationMonitor``: layer rotation curves of a PyTorch model, recorded during training."""
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+import layca_core
+from layca_torch.groups import Selector, layer_predicate
+
+
+class RotationMonitor:
+    """Snapshot a model's layers now; record each one's cosine distance to that snapshot later.
+
+    Distances are computed in float64. ``on_cpu=True`` keeps the snapshot in host memory.
+    ``writer`` (a ``torch.utils.tensorboard.SummaryWriter``) receives every recorded value.
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
+        >>> monitor = RotationMonitor(model)
+        >>> monitor.record(step=0, epoch=0)
+        >>> monitor.history.distances
+        [[0.0, 0.0]]
+    """
+
+    def __init__(self, model: nn.Module, select: Selector = None, *, on_cpu: bool = False, writer: Any = None) -> None:
+        is_layer = layer_predicate(model, select)
+        self.layers = [(n, p) for n, p in model.named_parameters() if is_layer(n, p)]
+        if not self.layers:
+            raise ValueError("No parameter was selected as a layer to monitor; check `select`.")
+        self.initial = [p.detach().to("cpu" if on_cpu else p.device, copy=True) for _, p in self.layers]
+        self.history = layca_core.RotationHistory(tuple(n for n, _ in self.layers))
+        self.writer = writer
+
+    @torch.no_grad()
+    def distances(self) -> list[float]:
+        """Each layer's cosine distance to its snapshot, now (one host synchronisation)."""
+        values = [
+            layca_core.cosine_distance(p.detach().to(w0.device, torch.float64), w0.to(torch.float64))
+            for (_, p), w0 in zip(self.layers, self.initial)
+        ]
+        return torch.stack(values).tolist()
+
+    def record(self, step: int, epoch: float | None = None) -> None:
+        """Append the current distances to ``history`` (and to ``writer``)."""
+        distances = self.distances()
+        self.history.record(step, step if epoch is None else epoch, distances)
+        if self.writer is not None:
+            for name, value in zip(self.history.layer_names, distances):
+                self.writer.add_scalar(f"layer_rotation/{name}", value, step)
+
+    def plot(self, ax: Any = None, title: str | None = None) -> Any:
+        return layca_core.plot_layer_rotation(self.history, ax=ax, title=title)
+
+
+def layer_angles(optimizer: Any) -> dict[str, float]:
+    """Per-step angle (radians) of every layer a ``Layca`` optimizer turns, with no pass over weights."""
+    angles = {}
+    for p, multiplier in optimizer.layer_multipliers().items():
+        group = next(g for g in optimizer.param_groups if any(p is q for q in g["params"]))
+        names = group.get("param_names") or []
+        index = next(i for i, q in enumerate(group["params"]) if p is q)
+        angles[names[index] if names else f"layer {len(angles)}"] = math.atan(float(group["lr"]) * multiplier)
+    return angles

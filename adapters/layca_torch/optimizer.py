@@ -1,0 +1,191 @@
+"""``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+import layca_core
+from layca_core import defaults
+from layca_torch.foreach import FOREACH_BASES, layca_foreach
+
+
+
+def _state_key(field: str) -> str:
+    """Torch's name for a base-state field: load_state_dict keeps "step" in its own dtype."""
+    return "step" if field == "count" else field
+
+
+class Layca(torch.optim.Optimizer):
+    r"""Layca (Carbonnelle & De Vleeschouwer, arXiv 1806.01603) over any base direction.
+
+    Each step turns every Layca layer by ``arctan(lr * m_l(alpha))`` in the direction of the
+    base optimizer's step projected onto the layer's tangent space, and puts it back on the
+    sphere of its initial norm (see ``layca_core.layca_step``). Other parameters get the
+    plain base step ``p -= lr * s`` at their group's ``lr`` (``other_lr``), or stay frozen.
+
+    Which parameters are layers: a param group's ``layca`` key (True/False); groups without
+    one are split by ``ndim >= 2``. ``layca_torch.layca_param_groups(model, select)`` selects
+    by module type, name pattern or callable. Layers are ordered as given (the alpha order).
+
+    Args:
+        params: parameters, named parameters or param groups.
+        lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
+            A ``torch.optim.lr_scheduler`` schedules it like any learning rate.
+        base: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"amom"``, ``"adam"``, ``"rmsprop"``
+            or ``"adagrad"``; its hyperparameters are keyword arguments (``momentum=0.9``...).
+        alpha: layer-wise multipliers of Equation 1 (0: uniform).
+        variant: ``"layca"``, or ``"lars"`` for the paper's LARS variant.
+        other_lr: plain learning rate of non-layer parameters (default: ``lr``).
+        freeze_others: leave non-layer parameters unchanged (the paper's setting).
+        maximize: ascend instead of descend.
+        foreach: use the multi-tensor path (default: where it applies: float32/float64 layers
+            with an sgd, momentum or nesterov base, variant layca).
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> optimizer = Layca(model.parameters(), lr=3**-3, base="momentum", momentum=0.9)
+        >>> model(torch.randn(16, 4)).square().mean().backward()
+        >>> optimizer.step()
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float | torch.Tensor | None = None,
+        *,
+        base: str = defaults.BASE,
+        alpha: float = defaults.ALPHA,
+        variant: str = "layca",
+        other_lr: float | None = None,
+        freeze_others: bool = False,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        **base_hyperparameters: Any,
+    ) -> None:
+        lr = defaults.default_rate(base) if lr is None else lr
+        layca_core.check_rate(lr, "lr")
+        layca_core.check_rate(0.0 if other_lr is None else other_lr, "other_lr")
+        layca_core.check_alpha(alpha)
+        layca_core.step_function(variant)
+        self._base = layca_core.direction(base, **base_hyperparameters)
+        self._state_class = type(self._base.init(torch.zeros(1)))
+        self._other_lr = other_lr
+        self._multipliers: dict[torch.Tensor, float] = {}
+        self._scalars: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        options = {"lr": lr, "layca": None, "freeze": freeze_others, "variant": variant, "maximize": maximize}
+        super().__init__(params, {**options, "foreach": foreach, "base": base, **base_hyperparameters})
+        self.alpha = alpha
+        self.register_load_state_dict_post_hook(lambda optimizer: optimizer._scalars.clear())
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups.pop()
+        if group["layca"] is None:
+            for split in _split_by_ndim(group, self._other_lr):
+                super().add_param_group(split)
+        else:
+            self.param_groups.append(group)
+        for group in self.param_groups:
+            if group["layca"]:
+                self._store_initial_norms(group)
+        self._multipliers = {}
+        self._scalars = {}
+
+    def _store_initial_norms(self, group: dict[str, Any]) -> None:
+        names = group.get("param_names") or [f"parameter of shape {tuple(p.shape)}" for p in group["params"]]
+        new = [(name, p) for name, p in zip(names, group["params"]) if "init_norm" not in self.state[p]]
+        norms = [float(layca_core.initial_norm(p.detach())) for _, p in new]
+        layca_core.check_nonzero_norms(norms, [name for name, _ in new])
+        for (_, p), norm in zip(new, norms):
+            self.state[p]["init_norm"] = norm
+
+    def layer_multipliers(self) -> dict[torch.Tensor, float]:
+        """Each Layca layer's rate multiplier (Equation 1), in layer order."""
+        if not self._multipliers:
+            layers = [p for g in self.param_groups if g["layca"] for p in g["params"]]
+            self._multipliers = dict(zip(layers, layca_core.alpha_multipliers(len(layers), self.alpha)))
+        return self._multipliers
+
+    def _device_scalars(self, params: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Multipliers and initial norms of ``params`` as device vectors, built once."""
+        key = tuple(map(id, params))
+        if key not in self._scalars:
+            dtype = torch.float64 if any(p.dtype == torch.float64 for p in params) else torch.float32
+            multipliers = self.layer_multipliers()
+            self._scalars[key] = (
+                torch.tensor([multipliers[p] for p in params], dtype=dtype, device=params[0].device),
+                torch.tensor([self.state[p]["init_norm"] for p in params], dtype=dtype, device=params[0].device),
+            )
+        return self._scalars[key]
+
+    def _base_state(self, p: torch.Tensor) -> Any:
+        fields = self._state_class._fields
+        if fields and _state_key(fields[0]) not in self.state[p]:
+            self._save_base_state(p, self._base.init(p.detach()))
+        return self._state_class._make(self.state[p][_state_key(f)] for f in fields)
+
+    def _save_base_state(self, p: torch.Tensor, base_state: Any) -> None:
+        for field, value in base_state._asdict().items():
+            self.state[p][_state_key(field)] = value
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One Layca step; ``closure`` re-evaluates the loss, as in every torch optimizer."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        multipliers = self.layer_multipliers()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
+            states = [self._base_state(p) for p in params]
+            layer_rates = [multipliers[p] if group["layca"] else None for p in params]
+            if group["layca"] and self._use_foreach(group, params):
+                new_states = layca_foreach(
+                    params, grads, states, group["lr"], *self._device_scalars(params),
+                    base=group["base"], momentum=group.get("momentum", defaults.MOMENTUM),
+                )
+            else:
+                new, new_states = layca_core.optimizer_step(
+                    params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
+                    layca_core.LayerPlan(tuple(layer_rates)), base=self._base, other_rate=group["lr"],
+                    freeze_others=group["freeze"], variant=group["variant"],
+                )
+                torch._foreach_copy_(params, new)
+            for p, state in zip(params, new_states):
+                self._save_base_state(p, state)
+        return loss
+
+    def _use_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> bool:
+        applies = (
+            group["base"] in FOREACH_BASES
+            and group["variant"] == "layca"
+            and all(p.dtype in (torch.float32, torch.float64) for p in params)
+        )
+        if group["foreach"] and not applies:
+            raise ValueError(
+                "foreach=True needs float32/float64 layers, variant 'layca' and a base among "
+                f"{', '.join(FOREACH_BASES)}; use foreach=None to choose automatically."
+            )
+        return applies if group["foreach"] is None else group["foreach"]
+
+
+def _split_by_ndim(group: dict[str, Any], other_lr: float | None) -> list[dict[str, Any]]:
+    """A group without a ``layca`` key, as a layer group and a group of the other parameters."""
+    names = group.get("param_names")
+    splits = []
+    for is_layer in (True, False):
+        chosen = [i for i, p in enumerate(group["params"]) if (p.ndim >= defaults.MIN_LAYER_NDIM) == is_layer]
+        if not chosen:
+            continue
+        split = {**group, "params": [group["params"][i] for i in chosen], "layca": is_layer}
+        if names:
+            split["param_names"] = [names[i] for i in chosen]
+        if not is_layer and other_lr is not None:
+            split["lr"] = other_lr
+        splits.append(split)
+    return splits
