@@ -1,0 +1,6 @@
+"""layca_optax: Layca as Optax GradientTransformations, and layer rotation monitoring for JAX."""
+
+from layca_optax.monitor import RotationRecorder, layer_rotations
+from layca_optax.transform import LaycaState, ScaleByLaycaState, layca, scale_by_layca
+
+__all__ = ["LaycaState", "RotationRecorder", "ScaleByLaycaState", "layca", "layer_rotations", "scale_by_layca"]
