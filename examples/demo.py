@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import layca_torch  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import layca_core  # noqa: E402
-import layca_torch  # noqa: E402
 from examples.data import mnist1d  # noqa: E402
 
 BATCH = 128
@@ -33,8 +33,13 @@ def make_network(width: int = 32) -> nn.Module:
         return [nn.Conv1d(cin, cout, 5, stride, padding=2, bias=False), nn.BatchNorm1d(cout, affine=False), nn.ReLU()]
 
     return nn.Sequential(
-        *block(1, width, 1), *block(width, width, 2), *block(width, 2 * width, 2), *block(2 * width, 2 * width, 2),
-        nn.Flatten(), nn.Linear(2 * width * 5, 10, bias=False), nn.BatchNorm1d(10, affine=False),
+        *block(1, width, 1),
+        *block(width, width, 2),
+        *block(width, 2 * width, 2),
+        *block(2 * width, 2 * width, 2),
+        nn.Flatten(),
+        nn.Linear(2 * width * 5, 10, bias=False),
+        nn.BatchNorm1d(10, affine=False),
     )
 
 
@@ -88,15 +93,21 @@ def train(name: str, factory, init: dict, data, epochs: int, seed: int) -> dict:
 def write_outputs(results: list[dict], out_dir: Path, epochs: int) -> None:
     figure, axes = plt.subplots(1, len(results), figsize=(3.4 * len(results), 3.0), layout="constrained")
     for ax, result in zip(axes, results):
-        layca_core.plot_layer_rotation(result["history"], ax=ax, title=f"{result['method']}\ntest {100 * result['test_accuracy']:.1f}%")
+        layca_core.plot_layer_rotation(
+            result["history"], ax=ax, title=f"{result['method']}\ntest {100 * result['test_accuracy']:.1f}%"
+        )
     figure.savefig(out_dir / "layer_rotation_curves.png", dpi=120)
     for result in results:
-        result.pop("history").save(str(out_dir / f"rotation_{result['method'].replace(' ', '_').replace('+', 'plus')}.csv"))
+        result.pop("history").save(
+            str(out_dir / f"rotation_{result['method'].replace(' ', '_').replace('+', 'plus')}.csv")
+        )
     (out_dir / "results.json").write_text(json.dumps({"epochs": epochs, "runs": results}, indent=2))
     lines = ["| method | test acc. | train acc. | final rotation per layer (first -> last) |", "|---|---|---|---|"]
     for r in results:
         rotation = " ".join(f"{d:.2f}" for d in r["final_rotation"].values())
-        lines.append(f"| {r['method']} | {100 * r['test_accuracy']:.1f}% | {100 * r['train_accuracy']:.1f}% | {rotation} |")
+        lines.append(
+            f"| {r['method']} | {100 * r['test_accuracy']:.1f}% | {100 * r['train_accuracy']:.1f}% | {rotation} |"
+        )
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -113,7 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     data = mnist1d(args.samples)
     init = make_network().state_dict()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    results = [train(name, factory, init, data, args.epochs, args.seed) for name, factory in methods(args.epochs).items()]
+    results = [
+        train(name, factory, init, data, args.epochs, args.seed) for name, factory in methods(args.epochs).items()
+    ]
     write_outputs(results, args.out_dir, args.epochs)
     print(f"Wrote {args.out_dir / 'layer_rotation_curves.png'}, results.md, results.json and per-run CSV curves.")
 

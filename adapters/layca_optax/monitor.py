@@ -14,7 +14,9 @@ def _layer_pieces(params: Any, selection: Selection) -> list[tuple[str, Any]]:
     return [(n, p) for n, p, m in zip(flat_names(selection), pieces, flat_multipliers(selection)) if m is not None]
 
 
-def layer_rotations(params: Any, init_params: Any, layers: MaskOrFn = None, stacked: MaskOrFn = None) -> dict[str, jax.Array]:
+def layer_rotations(
+    params: Any, init_params: Any, layers: MaskOrFn = None, stacked: MaskOrFn = None
+) -> dict[str, jax.Array]:
     """Each layer's cosine distance to its initial weights, by tree path (jittable).
 
     Example:
@@ -43,7 +45,9 @@ class RotationRecorder:
         import numpy as np
 
         now = [np.asarray(jax.device_get(p), dtype=np.float64) for _, p in _layer_pieces(params, self.selection)]
-        distances = [layca_core.cosine_distance(w, np.asarray(w0, dtype=np.float64)) for w, w0 in zip(now, self.initial)]
+        distances = [
+            layca_core.cosine_distance(w, np.asarray(w0, dtype=np.float64)) for w, w0 in zip(now, self.initial)
+        ]
         self.history.record(step, step if epoch is None else epoch, distances)
 
     def plot(self, ax: Any = None, title: str | None = None) -> Any:

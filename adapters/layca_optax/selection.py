@@ -34,7 +34,9 @@ class Selection:
     multipliers: tuple[tuple[float, ...] | None, ...]
 
     @classmethod
-    def build(cls, params: Any, layers: MaskOrFn, stacked: MaskOrFn, order: Sequence[str] | None, alpha: float) -> "Selection":
+    def build(
+        cls, params: Any, layers: MaskOrFn, stacked: MaskOrFn, order: Sequence[str] | None, alpha: float
+    ) -> "Selection":
         paths, leaves = zip(*jax.tree_util.tree_flatten_with_path(params)[0]) if jax.tree.leaves(params) else ((), ())
         names = tuple(jax.tree_util.keystr(path) for path in paths)
         is_layer = _resolve(layers, params, lambda leaf: jnp.ndim(leaf) >= defaults.MIN_LAYER_NDIM)
@@ -44,7 +46,9 @@ class Selection:
             raise ValueError("Only Layca layers can be declared stacked; the stacked mask marks a non-layer leaf.")
         forward = [n for n, layer in zip(names, is_layer) if layer] if order is None else list(order)
         if sorted(forward) != sorted(n for n, layer in zip(names, is_layer) if layer):
-            raise ValueError(f"`order` must list every layer path exactly once; the layers are {[n for n, l in zip(names, is_layer) if l]}.")
+            raise ValueError(
+                f"`order` must list every layer path exactly once; the layers are {[n for n, l in zip(names, is_layer) if l]}."
+            )
         counts = dict(zip(names, stack))
         flat = iter(layca_core.alpha_multipliers(max(sum(counts[n] for n in forward), 1), alpha))
         by_name = {n: tuple(next(flat) for _ in range(counts[n])) for n in forward}

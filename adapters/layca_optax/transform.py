@@ -41,7 +41,7 @@ def _initial_norms(params: Any, selection: Selection) -> tuple[jax.Array, ...]:
 
 def _check_params(params: Any) -> None:
     if params is None:
-        raise ValueError(optax.NO_PARAMS_MSG + " Layca needs the current weights to turn them.")
+        raise ValueError("Layca needs the current weights to turn them: call update(updates, state, params).")
 
 
 def _with_placeholders(norms: tuple[jax.Array, ...], multipliers: tuple[float | None, ...]) -> list[Any]:
@@ -101,7 +101,9 @@ def scale_by_layca(
             for p, s, m, n in zip(pieces, steps, multipliers, norms)
         ]
         treedef = jax.tree.structure(params)
-        return jax.tree.unflatten(treedef, restack(new, selection)), state._replace(count=optax.safe_increment(state.count))
+        return jax.tree.unflatten(treedef, restack(new, selection)), state._replace(
+            count=optax.safe_increment(state.count)
+        )
 
     return optax.GradientTransformation(init, update)
 
@@ -123,7 +125,8 @@ def layca(
 
     ``base`` is ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop`` or ``adagrad``,
     with its hyperparameters as keyword arguments; the rest is as in ``scale_by_layca``.
-    Works under ``optax.inject_hyperparams``.
+    Works under ``optax.inject_hyperparams`` with the structural arguments static:
+    ``optax.inject_hyperparams(layca, static_args=("base", "alpha"))(learning_rate=0.1)``.
 
     Example:
         >>> params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}
@@ -137,13 +140,16 @@ def layca(
     layca_core.check_rate(learning_rate, "learning_rate")
     layca_core.check_alpha(alpha)
     layca_core.step_function(variant)
-    direction = layca_core.direction(base, **base_hyperparameters)
+    nested = base_hyperparameters.pop("base_hyperparameters", {})  # how optax.inject_hyperparams passes them
+    direction = layca_core.direction(base, **nested, **base_hyperparameters)
     other = learning_rate if other_learning_rate is None else other_learning_rate
 
     def init(params: Any) -> LaycaState:
         selection = Selection.build(params, layers, stacked, order, alpha)
         pieces = unstack(jax.tree.leaves(params), selection)
-        return LaycaState(jnp.zeros([], jnp.int32), _initial_norms(params, selection), tuple(direction.init(p) for p in pieces))
+        return LaycaState(
+            jnp.zeros([], jnp.int32), _initial_norms(params, selection), tuple(direction.init(p) for p in pieces)
+        )
 
     def update(grads: Any, state: LaycaState, params: Any = None) -> tuple[Any, LaycaState]:
         _check_params(params)
@@ -151,9 +157,17 @@ def layca(
         multipliers = flat_multipliers(selection)
         pieces, grad_pieces = unstack(jax.tree.leaves(params), selection), unstack(jax.tree.leaves(grads), selection)
         new, base_states = layca_core.optimizer_step(
-            pieces, grad_pieces, state.base_states, _with_placeholders(state.init_norms, multipliers),
-            _rate(learning_rate, state.count), layca_core.LayerPlan(multipliers), base=direction,
-            other_rate=_rate(other, state.count), freeze_others=freeze_others, variant=variant, xp=jnp,
+            pieces,
+            grad_pieces,
+            state.base_states,
+            _with_placeholders(state.init_norms, multipliers),
+            _rate(learning_rate, state.count),
+            layca_core.LayerPlan(multipliers),
+            base=direction,
+            other_rate=_rate(other, state.count),
+            freeze_others=freeze_others,
+            variant=variant,
+            xp=jnp,
         )
         updates = [n - p for n, p in zip(restack(new, selection), jax.tree.leaves(params))]
         new_state = LaycaState(optax.safe_increment(state.count), state.init_norms, tuple(base_states))

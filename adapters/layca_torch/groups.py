@@ -67,7 +67,9 @@ def layca_param_groups(
         raise ValueError("No parameter was selected as a Layca layer; check `select` against model.named_parameters().")
     groups: list[dict[str, Any]] = [_group(layers, layca=True)]
     if others:
-        groups.append(_group(others, layca=False, freeze=freeze_others, **({} if other_lr is None else {"lr": other_lr})))
+        groups.append(
+            _group(others, layca=False, freeze=freeze_others, **({} if other_lr is None else {"lr": other_lr}))
+        )
     return groups
 
 

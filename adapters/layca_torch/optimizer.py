@@ -10,7 +10,6 @@ from layca_core import defaults
 from layca_torch.foreach import FOREACH_BASES, layca_foreach
 
 
-
 def _state_key(field: str) -> str:
     """Torch's name for a base-state field: load_state_dict keeps "step" in its own dtype."""
     return "step" if field == "count" else field
@@ -146,14 +145,26 @@ class Layca(torch.optim.Optimizer):
             layer_rates = [multipliers[p] if group["layca"] else None for p in params]
             if group["layca"] and self._use_foreach(group, params):
                 new_states = layca_foreach(
-                    params, grads, states, group["lr"], *self._device_scalars(params),
-                    base=group["base"], momentum=group.get("momentum", defaults.MOMENTUM),
+                    params,
+                    grads,
+                    states,
+                    group["lr"],
+                    *self._device_scalars(params),
+                    base=group["base"],
+                    momentum=group.get("momentum", defaults.MOMENTUM),
                 )
             else:
                 new, new_states = layca_core.optimizer_step(
-                    params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
-                    layca_core.LayerPlan(tuple(layer_rates)), base=self._base, other_rate=group["lr"],
-                    freeze_others=group["freeze"], variant=group["variant"],
+                    params,
+                    grads,
+                    states,
+                    [self.state[p].get("init_norm") for p in params],
+                    group["lr"],
+                    layca_core.LayerPlan(tuple(layer_rates)),
+                    base=self._base,
+                    other_rate=group["lr"],
+                    freeze_others=group["freeze"],
+                    variant=group["variant"],
                 )
                 torch._foreach_copy_(params, new)
             for p, state in zip(params, new_states):

@@ -45,7 +45,9 @@ class LaycaWrapper:
         self.optimizer, self.lr, self.variant = optimizer, lr, variant
         self.multipliers = layca_core.alpha_multipliers(len(self.layers), alpha)
         self.init_norms = [float(layca_core.initial_norm(p.detach())) for p in self.layers]
-        layca_core.check_nonzero_norms(self.init_norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(self.layers)])
+        layca_core.check_nonzero_norms(
+            self.init_norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(self.layers)]
+        )
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:

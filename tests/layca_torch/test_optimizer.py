@@ -8,8 +8,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import layca_core  # noqa: E402
 import layca_torch  # noqa: E402
+
+import layca_core  # noqa: E402
 
 BASES = {
     "sgd": {},
@@ -48,7 +49,9 @@ def angle(a, b):
 def test_matches_the_core_step_by_step(base):
     model = make_model()
     reference = copy.deepcopy(model)
-    optimizer = layca_torch.Layca(model.parameters(), lr=0.05, base=base, alpha=-0.4, other_lr=0.01, foreach=False, **BASES[base])
+    optimizer = layca_torch.Layca(
+        model.parameters(), lr=0.05, base=base, alpha=-0.4, other_lr=0.01, foreach=False, **BASES[base]
+    )
     direction = layca_core.direction(base, **BASES[base])
     params = [p.detach().clone() for p in reference.parameters()]
     plan = layca_core.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=-0.4)
@@ -64,7 +67,9 @@ def test_matches_the_core_step_by_step(base):
         reference.zero_grad()
         reference(x).square().mean().backward()
         grads = [p.grad for p in reference.parameters()]
-        params, states = layca_core.optimizer_step(params, grads, states, norms, 0.05, plan, base=direction, other_rate=0.01)
+        params, states = layca_core.optimizer_step(
+            params, grads, states, norms, 0.05, plan, base=direction, other_rate=0.01
+        )
     for p, q in zip(model.parameters(), params):
         torch.testing.assert_close(p.detach(), q, rtol=0, atol=0)
 
@@ -105,7 +110,9 @@ def test_per_layer_angles_follow_alpha():
     train(model, optimizer, steps=1)
     assert angle(before[0], layers[0]) == pytest.approx(math.atan(0.1 * 0.4**5), rel=1e-9)
     assert angle(before[1], layers[1]) == pytest.approx(math.atan(0.1), rel=1e-9)
-    assert list(layca_torch.layer_angles(optimizer).values()) == pytest.approx([math.atan(0.1 * 0.4**5), math.atan(0.1)])
+    assert list(layca_torch.layer_angles(optimizer).values()) == pytest.approx(
+        [math.atan(0.1 * 0.4**5), math.atan(0.1)]
+    )
 
 
 def test_norm_of_each_layer_stays_at_its_initial_value():
@@ -200,7 +207,10 @@ def test_16_bit_parameters(dtype):
 
 def test_compiled_training_step_matches_eager():
     eager, compiled = make_model(), make_model()
-    eager_optimizer, compiled_optimizer = layca_torch.Layca(eager.parameters()), layca_torch.Layca(compiled.parameters())
+    eager_optimizer, compiled_optimizer = (
+        layca_torch.Layca(eager.parameters()),
+        layca_torch.Layca(compiled.parameters()),
+    )
 
     def step(model, optimizer, x):
         optimizer.zero_grad()

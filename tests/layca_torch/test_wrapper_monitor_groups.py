@@ -6,8 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import layca_core  # noqa: E402
 import layca_torch  # noqa: E402
+
+import layca_core  # noqa: E402
 from tests.layca_torch.test_optimizer import angle, make_model, train  # noqa: E402
 
 
@@ -57,12 +58,17 @@ def test_monitor_records_cosine_distance_to_init(on_cpu):
     monitor.record(step=0, epoch=0)
     train(model, layca_torch.Layca(model.parameters(), lr=0.2), steps=4)
     monitor.record(step=4, epoch=1)
-    expected = [float(layca_core.cosine_distance(p.detach().double(), w0.double())) for p, w0 in zip(
-        [p for p in model.parameters() if p.ndim >= 2], initial)]
+    expected = [
+        float(layca_core.cosine_distance(p.detach().double(), w0.double()))
+        for p, w0 in zip([p for p in model.parameters() if p.ndim >= 2], initial)
+    ]
     assert monitor.history.layer_names == ("0.weight", "3.weight")
     assert monitor.history.distances == [[0.0, 0.0], pytest.approx(expected, rel=1e-12)]
     assert monitor.history.epochs == [0.0, 1.0]
-    assert [tag for tag, _, step in writer.scalars if step == 4] == ["layer_rotation/0.weight", "layer_rotation/3.weight"]
+    assert [tag for tag, _, step in writer.scalars if step == 4] == [
+        "layer_rotation/0.weight",
+        "layer_rotation/3.weight",
+    ]
     assert monitor.plot().get_lines()
 
 

@@ -1,0 +1,256 @@
+"""layca_optax against the core and hand-worked angles; jit, schedules, masks, stacks, sharding."""
+
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+optax = pytest.importorskip("optax")
+import jax.numpy as jnp  # noqa: E402
+import layca_optax  # noqa: E402
+
+import layca_core  # noqa: E402
+
+
+def make_params(seed=0, dtype=jnp.float32):
+    keys = jax.random.split(jax.random.key(seed), 3)
+    return {
+        "conv": {"kernel": jax.random.normal(keys[0], (3, 3, 2, 4), dtype), "bias": jnp.zeros(4, dtype)},
+        "dense": {"kernel": jax.random.normal(keys[1], (8, 5), dtype)},
+    }
+
+
+def grads_like(params, seed):
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(seed), len(leaves))
+    return jax.tree.unflatten(treedef, [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves)])
+
+
+def angle(a, b):
+    return float(layca_core.step_angle(np.asarray(a, np.float64), np.asarray(b, np.float64)))
+
+
+@pytest.mark.parametrize("base", ["sgd", "momentum", "adam", "rmsprop"])
+def test_layca_matches_the_core_up_to_the_additive_update(base):
+    """Optax returns ``new - params``; adding it back costs at most an ulp of the weights in float32."""
+    params = make_params()
+    optimizer = layca_optax.layca(0.1, base, alpha=0.4, other_learning_rate=0.01)
+    state = optimizer.init(params)
+    leaves = jax.tree.leaves(params)
+    plan = layca_core.LayerPlan.from_flags([x.ndim >= 2 for x in leaves], alpha=0.4)
+    direction = layca_core.direction(base)
+    core_params, core_states = list(leaves), [direction.init(x) for x in leaves]
+    norms = layca_core.initial_norms(core_params, plan)
+    for step in range(5):
+        grads = grads_like(params, step)
+        updates, state = optimizer.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        core_params, core_states = layca_core.optimizer_step(
+            core_params, jax.tree.leaves(grads), core_states, norms, 0.1, plan, base=direction, other_rate=0.01
+        )
+        for got, want in zip(jax.tree.leaves(params), core_params):
+            np.testing.assert_allclose(
+                got, want, rtol=0, atol=float(jnp.finfo(jnp.float32).eps) * float(jnp.abs(want).max())
+            )
+
+
+def test_scale_by_layca_after_adam_turns_each_layer_by_arctan_rate():
+    params = make_params()
+    optimizer = optax.chain(optax.scale_by_adam(), layca_optax.scale_by_layca(3**-5, alpha=-0.5))
+    state = optimizer.init(params)
+    updates, state = optimizer.update(grads_like(params, 1), state, params)
+    new = optax.apply_updates(params, updates)
+    assert angle(params["conv"]["kernel"], new["conv"]["kernel"]) == pytest.approx(math.atan(3**-5), rel=1e-4)
+    assert angle(params["dense"]["kernel"], new["dense"]["kernel"]) == pytest.approx(
+        math.atan(3**-5 * 0.5**5), rel=1e-3
+    )
+    assert float(jnp.linalg.norm(new["dense"]["kernel"])) == pytest.approx(
+        float(jnp.linalg.norm(params["dense"]["kernel"])), rel=1e-6
+    )
+
+
+def test_update_without_params_is_refused():
+    optimizer = layca_optax.scale_by_layca()
+    params = make_params()
+    with pytest.raises(ValueError, match="Layca needs the current weights"):
+        optimizer.update(params, optimizer.init(params))
+
+
+def test_jit_compiles_once():
+    traces = []
+    optimizer = layca_optax.layca(0.1, "momentum")
+    params = make_params()
+
+    @jax.jit
+    def step(params, state, grads):
+        traces.append(1)
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    state = optimizer.init(params)
+    for seed in range(3):
+        params, state = step(params, state, grads_like(params, seed))
+    assert len(traces) == 1
+
+
+def test_schedule_sets_the_rate_by_step_count():
+    schedule = optax.piecewise_constant_schedule(0.2, {2: 0.5})
+    optimizer = layca_optax.layca(schedule)
+    params = make_params()
+    state = optimizer.init(params)
+    angles = []
+    for seed in range(3):
+        updates, state = optimizer.update(grads_like(params, seed), state, params)
+        new = optax.apply_updates(params, updates)
+        angles.append(angle(params["dense"]["kernel"], new["dense"]["kernel"]))
+        params = new
+    assert angles == pytest.approx([math.atan(0.2), math.atan(0.2), math.atan(0.1)], rel=1e-5)
+
+
+def test_inject_hyperparams_changes_the_rate():
+    optimizer = optax.inject_hyperparams(layca_optax.layca, static_args=("base", "alpha"))(
+        learning_rate=0.3, base="momentum"
+    )
+    params = make_params()
+    state = optimizer.init(params)
+    state.hyperparams["learning_rate"] = jnp.asarray(0.05)
+    updates, state = optimizer.update(grads_like(params, 0), state, params)
+    new = optax.apply_updates(params, updates)
+    assert angle(params["dense"]["kernel"], new["dense"]["kernel"]) == pytest.approx(math.atan(0.05), rel=1e-5)
+
+
+def test_masks_freeze_and_other_learning_rate():
+    params = make_params()
+    mask = {"conv": {"kernel": False, "bias": False}, "dense": {"kernel": True}}
+    frozen = layca_optax.layca(0.1, layers=mask, freeze_others=True)
+    updates, _ = frozen.update(grads_like(params, 0), frozen.init(params), params)
+    assert not jnp.any(updates["conv"]["kernel"]) and not jnp.any(updates["conv"]["bias"])
+    plain = layca_optax.scale_by_layca(
+        0.1, layers=lambda p: jax.tree.map(lambda x: x.ndim == 2, p), other_learning_rate=0.5
+    )
+    grads = grads_like(params, 0)
+    updates, _ = plain.update(grads, plain.init(params), params)
+    np.testing.assert_allclose(updates["conv"]["kernel"], -0.5 * grads["conv"]["kernel"])
+
+
+def test_stacked_layers_turn_slice_by_slice_in_order():
+    params = {
+        "blocks": jax.random.normal(jax.random.key(0), (3, 6, 6)),
+        "head": jax.random.normal(jax.random.key(1), (6, 2)),
+    }
+    optimizer = layca_optax.layca(
+        0.2, alpha=0.5, stacked={"blocks": True, "head": False}, order=["['blocks']", "['head']"]
+    )
+    state = optimizer.init(params)
+    assert len(state.init_norms) == 4
+    updates, _ = optimizer.update(grads_like(params, 3), state, params)
+    new = optax.apply_updates(params, updates)
+    multipliers = layca_core.alpha_multipliers(4, 0.5)
+    for i in range(3):
+        assert angle(params["blocks"][i], new["blocks"][i]) == pytest.approx(math.atan(0.2 * multipliers[i]), rel=1e-4)
+        assert float(jnp.linalg.norm(new["blocks"][i])) == pytest.approx(
+            float(jnp.linalg.norm(params["blocks"][i])), rel=1e-6
+        )
+    reversed_order = layca_optax.layca(
+        0.2, alpha=0.5, stacked={"blocks": True, "head": False}, order=["['head']", "['blocks']"]
+    )
+    updates, _ = reversed_order.update(grads_like(params, 3), reversed_order.init(params), params)
+    new = optax.apply_updates(params, updates)
+    assert angle(params["head"], new["head"]) == pytest.approx(math.atan(0.2 * multipliers[0]), rel=1e-3)
+
+
+def test_user_errors_are_explained():
+    params = make_params()
+    zero = {**params, "dense": {"kernel": jnp.zeros((8, 5))}}
+    with pytest.raises(ValueError, match=r"all zero: \['dense'\]\['kernel'\]"):
+        layca_optax.layca(0.1).init(zero)
+    with pytest.raises(ValueError, match="`order` must list every layer path exactly once"):
+        layca_optax.layca(0.1, order=["['dense']['kernel']"]).init(params)
+    with pytest.raises(ValueError, match="one boolean per parameter leaf"):
+        layca_optax.layca(0.1, layers={"dense": True}).init(params)
+    with pytest.raises(ValueError, match="learning_rate must be a finite number >= 0"):
+        layca_optax.layca(-0.1)
+
+
+def test_plain_jax_training_loop_learns_digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    x, y = datasets.load_digits(return_X_y=True)
+    x, y = jnp.asarray(x / 16, jnp.float32), jnp.asarray(y)
+    keys = jax.random.split(jax.random.key(0), 2)
+    params = {
+        "w1": jax.random.normal(keys[0], (64, 64)) * math.sqrt(2 / 64),
+        "b1": jnp.zeros(64),
+        "w2": jax.random.normal(keys[1], (64, 10)) * math.sqrt(2 / 64),
+    }
+
+    def loss_fn(p, xb, yb):
+        logits = jax.nn.relu(xb @ p["w1"] + p["b1"]) @ p["w2"]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    optimizer = layca_optax.layca(optax.piecewise_constant_schedule(3**-3, {200: 0.1}), "momentum")
+    state = optimizer.init(params)
+
+    @jax.jit
+    def step(p, s, xb, yb):
+        loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb)
+        updates, s = optimizer.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, loss
+
+    losses = []
+    for i in range(300):
+        batch = slice((i * 64) % 1700, (i * 64) % 1700 + 64)
+        params, state, loss = step(params, state, x[batch], y[batch])
+        losses.append(float(loss))
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+    logits = jax.nn.relu(x @ params["w1"] + params["b1"]) @ params["w2"]
+    assert float((logits.argmax(1) == y).mean()) > 0.9
+
+
+def test_sharded_params_get_the_unsharded_result():
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+        import jax, jax.numpy as jnp, numpy as np, optax, layca_optax
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+        params = {"w": jax.random.normal(jax.random.key(0), (16, 8)), "v": jax.random.normal(jax.random.key(1), (8, 4))}
+        grads = {"w": jax.random.normal(jax.random.key(2), (16, 8)), "v": jax.random.normal(jax.random.key(3), (8, 4))}
+        optimizer = layca_optax.layca(0.3, "momentum")
+        def step(p, g):
+            updates, _ = optimizer.update(g, optimizer.init(p), p)
+            return optax.apply_updates(p, updates)
+        plain = jax.jit(step)(params, grads)
+        mesh = Mesh(np.array(jax.devices()), ("d",))
+        shard = lambda t: jax.tree.map(lambda x: jax.device_put(x, NamedSharding(mesh, P("d"))), t)
+        sharded = jax.jit(step)(shard(params), shard(grads))
+        assert len(sharded["w"].sharding.device_set) == 4
+        for k in params:
+            np.testing.assert_allclose(np.asarray(sharded[k]), np.asarray(plain[k]), rtol=1e-6, atol=1e-6)
+        print("ok", len(jax.devices()))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["ok", "4"]
+
+
+def test_layer_rotations_and_recorder():
+    params = make_params()
+    recorder = layca_optax.RotationRecorder(params)
+    recorder.record(params, step=0)
+    optimizer = layca_optax.layca(0.3)
+    state = optimizer.init(params)
+    new = params
+    for seed in range(3):
+        updates, state = optimizer.update(grads_like(new, seed), state, new)
+        new = optax.apply_updates(new, updates)
+    recorder.record(new, step=3, epoch=1.0)
+    rotations = jax.jit(layca_optax.layer_rotations)(new, params)
+    assert recorder.history.layer_names == ("['conv']['kernel']", "['dense']['kernel']")
+    assert recorder.history.distances[0] == [0.0, 0.0]
+    assert recorder.history.distances[1] == pytest.approx([float(v) for v in rotations.values()], rel=1e-5)
+    assert recorder.plot().get_lines()
