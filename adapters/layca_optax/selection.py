@@ -44,11 +44,10 @@ class Selection:
         stack = tuple(jnp.shape(leaf)[0] if s else 1 for leaf, s in zip(leaves, is_stack))
         if any(s and not layer for s, layer in zip(is_stack, is_layer)):
             raise ValueError("Only Layca layers can be declared stacked; the stacked mask marks a non-layer leaf.")
-        forward = [n for n, layer in zip(names, is_layer) if layer] if order is None else list(order)
-        if sorted(forward) != sorted(n for n, layer in zip(names, is_layer) if layer):
-            raise ValueError(
-                f"`order` must list every layer path exactly once; the layers are {[n for n, l in zip(names, is_layer) if l]}."
-            )
+        layer_names = [n for n, layer in zip(names, is_layer) if layer]
+        forward = layer_names if order is None else list(order)
+        if sorted(forward) != sorted(layer_names):
+            raise ValueError(f"`order` must list every layer path exactly once; the layers are {layer_names}.")
         counts = dict(zip(names, stack))
         flat = iter(layca_core.alpha_multipliers(max(sum(counts[n] for n in forward), 1), alpha))
         by_name = {n: tuple(next(flat) for _ in range(counts[n])) for n in forward}
