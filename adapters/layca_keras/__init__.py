@@ -1,0 +1,6 @@
+"""layca_keras: Layca as a Keras 3 optimizer (TensorFlow, JAX and torch backends), and a rotation callback."""
+
+from layca_keras.callback import LayerRotationCurves
+from layca_keras.optimizer import Layca
+
+__all__ = ["LayerRotationCurves", "Layca"]

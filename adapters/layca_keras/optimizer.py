@@ -1,0 +1,181 @@
+"""``layca_keras.Layca``: the Layca step of ``layca_core`` as a Keras 3 optimizer (any backend)."""
+
+import contextlib
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+import keras
+from keras import ops
+
+import layca_core
+from layca_core import defaults
+
+LayerSelector = None | str | Callable[[Any], bool]
+
+
+def _keras_arguments() -> set[str]:
+    """The base Keras optimizer's own arguments (TensorFlow's subclass hides them behind **kwargs)."""
+    for cls in keras.optimizers.Optimizer.__mro__:
+        parameters = inspect.signature(cls.__init__).parameters
+        if "clipnorm" in parameters:
+            return set(parameters) - {"self", "learning_rate"}
+    raise ImportError("This Keras version's optimizer arguments are unknown to layca_keras.")
+
+
+_KERAS_ARGUMENTS = _keras_arguments()
+
+
+def _selects(selector: LayerSelector, variable: Any, default: bool) -> bool:
+    if selector is None:
+        return default
+    if isinstance(selector, str):
+        return re.search(selector, variable.path) is not None
+    return bool(selector(variable))
+
+
+def _read(variable: Any) -> Any:
+    """A variable's current value as a backend tensor (the stateless-scope value under JAX)."""
+    return ops.stop_gradient(ops.convert_to_tensor(variable))
+
+
+def _eager() -> Any:
+    """Where variables hold concrete values: TensorFlow builds optimizers inside a graph."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.init_scope()
+    return contextlib.nullcontext()
+
+
+@keras.saving.register_keras_serializable(package="layca")
+class Layca(keras.optimizers.Optimizer):
+    """Layca (arXiv 1806.01603) over one of ``layca_core``'s base directions, for ``model.fit`` and custom loops.
+
+    ``learning_rate`` is the rotation rate (a float or a ``LearningRateSchedule``): each step
+    turns every layer variable by ``arctan(learning_rate * m_l(alpha))``, multipliers taken
+    over the layers in ``trainable_variables`` order. Other variables get the plain base step
+    at ``other_learning_rate`` (default: the rate), or stay frozen with ``freeze_others``.
+
+    Args:
+        learning_rate: rotation rate; default 3^-3, or 3^-5 with the adam and amom bases.
+        base: ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop`` or ``adagrad``;
+            its hyperparameters (``momentum=0.9``, ``b1``...) are keyword arguments.
+        alpha: layer-wise multipliers of Equation 1.
+        layers: which variables are layers: a regex on ``variable.path`` or a callable;
+            default: ndim >= 2.
+        exclude: a regex or callable removing variables from the layers.
+        other_learning_rate, freeze_others, variant: as in ``layca_torch.Layca``.
+        **kwargs: base hyperparameters, then the usual Keras optimizer arguments (``name``,
+            ``clipnorm``...). ``weight_decay`` does nothing to a layer (Layca removes it).
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile(optimizer=Layca(3**-3, base="momentum", momentum=0.9), loss="mse")
+    """
+
+    def __init__(
+        self,
+        learning_rate: Any = None,
+        base: str = defaults.BASE,
+        alpha: float = defaults.ALPHA,
+        layers: LayerSelector = None,
+        exclude: LayerSelector = None,
+        other_learning_rate: float | None = None,
+        freeze_others: bool = False,
+        variant: str = "layca",
+        name: str = "layca",
+        **kwargs: Any,
+    ) -> None:
+        learning_rate = defaults.default_rate(base) if learning_rate is None else learning_rate
+        layca_core.check_rate(learning_rate, "learning_rate")
+        layca_core.check_rate(0.0 if other_learning_rate is None else other_learning_rate, "other_learning_rate")
+        layca_core.check_alpha(alpha)
+        layca_core.step_function(variant)
+        base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in _KERAS_ARGUMENTS}
+        direction = layca_core.direction(base, **base_hyperparameters)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.base_hyperparameters, self.direction = base_hyperparameters, direction
+        self.base, self.alpha, self.layers, self.exclude = base, alpha, layers, exclude
+        self.other_learning_rate, self.freeze_others, self.variant = other_learning_rate, freeze_others, variant
+
+    def build(self, variables: list[Any]) -> None:
+        if self.built:
+            return
+        super().build(variables)
+        is_layer = [
+            _selects(self.layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) and not _selects(self.exclude, v, False)
+            for v in variables
+        ]
+        self._plan = layca_core.LayerPlan.from_flags(is_layer, self.alpha)
+        with _eager():
+            norms = [float(layca_core.initial_norm(_read(v))) if flag else None for v, flag in zip(variables, is_layer)]
+        layca_core.check_nonzero_norms(
+            [n for n in norms if n is not None], [v.path for v, f in zip(variables, is_layer) if f]
+        )
+        self._init_norms = [
+            None
+            if norm is None
+            else self.add_variable((), initializer=keras.initializers.Constant(norm), dtype="float32", name="init_norm")
+            for norm in norms
+        ]
+        self._base_slots = [self._add_base_slots(v) for v in variables]
+
+    def _add_base_slots(self, variable: Any) -> list[Any]:
+        """One optimizer variable per field of the base direction's state."""
+        state = self.direction.init(_read(variable))
+        slots = []
+        for field, value in state._asdict().items():
+            if len(value.shape) == 0:
+                slots.append(self.add_variable((), initializer="zeros", dtype="float32", name=field))
+            else:
+                slots.append(
+                    self.add_variable_from_reference(variable, field, initializer=keras.initializers.Constant(0.0))
+                )
+        if self.base == "adagrad" and self.base_hyperparameters.get("initial_accumulator", 0.0):
+            slots[0].assign(ops.convert_to_tensor(state.accumulator))
+        return slots
+
+    def _backend_update_step(self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any) -> None:
+        """All variables in one call of ``layca_core.optimizer_step`` (a multi-tensor update on every backend)."""
+        indices = [self._get_variable_index(v) for v in trainable_variables]
+        state_type = type(self.direction.init(ops.zeros((1,))))
+        states = [state_type(*(_read(slot) for slot in self._base_slots[i])) for i in indices]
+        norms = [None if self._init_norms[i] is None else _read(self._init_norms[i]) for i in indices]
+        rate = ops.convert_to_tensor(learning_rate)
+        other = rate if self.other_learning_rate is None else self.other_learning_rate
+        new_values, new_states = layca_core.optimizer_step(
+            [_read(v) for v in trainable_variables],
+            [ops.convert_to_tensor(g) for g in grads],
+            states,
+            norms,
+            rate,
+            layca_core.LayerPlan(tuple(self._plan.multipliers[i] for i in indices)),
+            base=self.direction,
+            other_rate=other,
+            freeze_others=self.freeze_others,
+            variant=self.variant,
+        )
+        for variable, value, state, i in zip(trainable_variables, new_values, new_states, indices):
+            self.assign(variable, value)
+            for slot, field_value in zip(self._base_slots[i], state):
+                self.assign(slot, field_value)
+
+    def get_config(self) -> dict[str, Any]:
+        if callable(self.layers) or callable(self.exclude):
+            raise ValueError(
+                "A Layca optimizer with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
+            )
+        config = super().get_config()
+        config.update(
+            base=self.base,
+            alpha=self.alpha,
+            layers=self.layers,
+            exclude=self.exclude,
+            other_learning_rate=self.other_learning_rate,
+            freeze_others=self.freeze_others,
+            variant=self.variant,
+            **self.base_hyperparameters,
+        )
+        return config
