@@ -1,0 +1,115 @@
+"""An independent float64 NumPy reference of Layca, written from the algorithm, not from layca_core.
+
+Kept deliberately plain: one loop per step, one function per formula, no guards beyond what
+the algorithm states (random test gradients never trigger the parallel-step guard).
+"""
+
+import numpy as np
+
+
+def multipliers(num_layers: int, alpha: float) -> list[float]:
+    """Equation 1."""
+    if num_layers == 1:
+        return [1.0]
+    last = num_layers - 1
+    if alpha <= 0:
+        return [(1 + alpha) ** (5 * i / last) for i in range(num_layers)]
+    return [(1 - alpha) ** (5 * (last - i) / last) for i in range(num_layers)]
+
+
+def schedule_factor(epoch: float, milestones: tuple[int, ...], factor: float, warmup_epochs: float) -> float:
+    value = 1.0
+    for milestone in milestones:
+        if epoch >= milestone:
+            value *= factor
+    if warmup_epochs:
+        value *= 0.1 + 0.9 * min(epoch / warmup_epochs, 1.0)
+    return value
+
+
+class BaseOptimizer:
+    """The base directions, state kept per parameter as float64 arrays."""
+
+    def __init__(self, name: str, **h: float) -> None:
+        self.name, self.h, self.state = name, h, {}
+
+    def step(self, key: int, g: np.ndarray) -> np.ndarray:
+        h, st = self.h, self.state.setdefault(key, {"m": np.zeros_like(g), "v": np.zeros_like(g), "t": 0})
+        st["t"] += 1
+        if self.name == "sgd":
+            return g
+        if self.name in ("momentum", "nesterov"):
+            mu = h.get("momentum", 0.9)
+            st["m"] = mu * st["m"] + g
+            return g + mu * st["m"] if self.name == "nesterov" else st["m"]
+        if self.name == "amom":
+            beta = h.get("beta", 0.9)
+            st["m"] = beta * st["m"] + (1 - beta) * g
+            return st["m"]
+        eps = h.get("eps", 1e-7)
+        if self.name == "adam":
+            b1, b2, t = h.get("b1", 0.9), h.get("b2", 0.999), st["t"]
+            st["m"] = b1 * st["m"] + (1 - b1) * g
+            st["v"] = b2 * st["v"] + (1 - b2) * g * g
+            return (st["m"] / (1 - b1**t)) / (np.sqrt(st["v"] / (1 - b2**t)) + eps)
+        if self.name == "rmsprop":
+            rho = h.get("rho", 0.9)
+            st["v"] = rho * st["v"] + (1 - rho) * g * g
+            return g / (np.sqrt(st["v"]) + eps)
+        if self.name == "adagrad":
+            st["v"] = st["v"] + g * g
+            return g / (np.sqrt(st["v"]) + eps)
+        raise ValueError(self.name)
+
+
+def layca_update(w: np.ndarray, s: np.ndarray, rate: float, r0: float) -> np.ndarray:
+    """Algorithm 1, operations 1 to 4."""
+    s_perp = s - (np.vdot(s, w) / np.vdot(w, w)) * w
+    s_hat = s_perp * np.linalg.norm(w) / np.linalg.norm(s_perp)
+    w_prime = w - rate * s_hat
+    return w_prime * r0 / np.linalg.norm(w_prime)
+
+
+def lars_update(w: np.ndarray, s: np.ndarray, rate: float, r0: float) -> np.ndarray:
+    """Operations 2 and 3, with the norm growth capped at 1e-4 r0 per step."""
+    norm = np.linalg.norm(w)
+    w_prime = w - rate * s * norm / np.linalg.norm(s)
+    cap = norm + 1e-4 * r0
+    new_norm = np.linalg.norm(w_prime)
+    return w_prime * (cap / new_norm) if new_norm > cap else w_prime
+
+
+def cosine_distance(w: np.ndarray, w0: np.ndarray) -> float:
+    u, v = w.ravel() / np.linalg.norm(w), w0.ravel() / np.linalg.norm(w0)
+    return float(np.sum((u - v) ** 2) / 2)
+
+
+def run(case, params: list[np.ndarray], grads: list[list[np.ndarray]], rates: list[float]) -> list[list[np.ndarray]]:
+    """Weights after each step, in float64. ``rates[t]`` is the global rate at step t."""
+    params = [p.astype(np.float64) for p in params]
+    is_layer = [p.ndim >= 2 for p in params]
+    mult = iter(multipliers(sum(is_layer), case.alpha))
+    layer_mult = [next(mult) if flag else None for flag in is_layer]
+    r0 = [float(np.linalg.norm(p)) for p in params]
+    base = BaseOptimizer(case.base, **dict(case.hyperparameters))
+    update = lars_update if case.variant == "lars" else layca_update
+    trajectory = []
+    for rate, step_grads in zip(rates, grads):
+        new = []
+        for i, (p, g) in enumerate(zip(params, step_grads)):
+            g = g.astype(np.float64)
+            if layer_mult[i] is not None:
+                g = np.where(np.isfinite(g), g, 0.0)
+                new.append(update(p, base.step(i, g), rate * layer_mult[i], r0[i]))
+            else:
+                new.append(p - case.other_rate * base.step(i, g))
+        params = new
+        trajectory.append(params)
+    return trajectory
+
+
+def rate_sequence(case) -> list[float]:
+    return [
+        case.rate * schedule_factor(t / case.steps_per_epoch, case.milestones, case.factor, case.warmup_epochs)
+        for t in range(case.steps)
+    ]

@@ -1,0 +1,36 @@
+"""Run a case through layca_core on one backend and dtype: the core's own driver."""
+
+import numpy as np
+
+import layca_core
+from conformance_tests.backends import Backend, to_numpy
+from conformance_tests.cases import Case
+
+
+def core_rates(case: Case) -> list[float]:
+    schedule = layca_core.StepDecay(case.steps, case.milestones, case.factor, case.warmup_epochs)
+    return [case.rate * schedule(t / case.steps_per_epoch) for t in range(case.steps)]
+
+
+def run_core(case: Case, backend: Backend, dtype: str) -> list[list[np.ndarray]]:
+    """Weights after each step, as float64 NumPy arrays."""
+    params = [backend.asarray(p, dtype) for p in case.initial_params()]
+    plan = layca_core.LayerPlan.from_flags([p.ndim >= 2 for p in case.initial_params()], case.alpha)
+    direction = layca_core.direction(case.base, **dict(case.hyperparameters))
+    states = [direction.init(p) for p in params]
+    norms = layca_core.initial_norms(params, plan)
+    trajectory = []
+    for rate, grads in zip(core_rates(case), case.gradients()):
+        params, states = layca_core.optimizer_step(
+            params,
+            [backend.asarray(g, dtype) for g in grads],
+            states,
+            norms,
+            rate,
+            plan,
+            base=direction,
+            other_rate=case.other_rate,
+            variant=case.variant,
+        )
+        trajectory.append([to_numpy(p) for p in params])
+    return trajectory
