@@ -8,16 +8,17 @@ import pytest
 from conformance_tests.backends import DTYPES, Backend, backend_params
 
 _passed: collections.Counter[str] = collections.Counter()
-_ADAPTER_FILES = {"layca_torch": "torch", "layca_optax": "jax", "layca_keras": "keras"}
+_ALIASES = {"optax": "jax", "keras": "keras", "layca_torch": "torch", "layca_optax": "jax", "layca_keras": "keras"}
 
 
 def _backend_of(nodeid: str) -> str:
+    """The backend a test ran on: from its parameter id, else from its file's adapter."""
     params = nodeid.partition("[")[2].rstrip("]").split("-")
     for backend in Backend:
         if backend.value in params:
             return backend.value
-    for marker, name in _ADAPTER_FILES.items():
-        if marker in nodeid:
+    for marker, name in _ALIASES.items():
+        if marker in params or marker in nodeid.partition("[")[0]:
             return name
     return "framework-free"
 

@@ -100,7 +100,7 @@ class Backend(enum.Enum):
 def to_numpy(x: Any) -> np.ndarray:
     """Any backend's array (or a number) as a float64 NumPy array."""
     if hasattr(x, "detach"):
-        return x.detach().cpu().double().numpy()
+        return x.detach().cpu().double().numpy().copy()  # never a view of a tensor updated in place
     if type(x).__module__.startswith("tensorflow"):
         import tensorflow as tf
 

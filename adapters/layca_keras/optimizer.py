@@ -40,6 +40,11 @@ def _read(variable: Any) -> Any:
     return ops.stop_gradient(ops.convert_to_tensor(variable))
 
 
+def _accumulation(variable: Any) -> str:
+    """The dtype of a variable's scalars (initial norm, step count): float64 for float64, else float32."""
+    return "float64" if variable.dtype == "float64" else "float32"
+
+
 def _eager() -> Any:
     """Where variables hold concrete values: TensorFlow builds optimizers inside a graph."""
     if keras.backend.backend() == "tensorflow":
@@ -111,16 +116,21 @@ class Layca(keras.optimizers.Optimizer):
         self._plan = layca_core.LayerPlan.from_flags(is_layer, self.alpha)
         with _eager():
             norms = [float(layca_core.initial_norm(_read(v))) if flag else None for v, flag in zip(variables, is_layer)]
-        layca_core.check_nonzero_norms(
-            [n for n in norms if n is not None], [v.path for v, f in zip(variables, is_layer) if f]
-        )
-        self._init_norms = [
-            None
-            if norm is None
-            else self.add_variable((), initializer=keras.initializers.Constant(norm), dtype="float32", name="init_norm")
-            for norm in norms
-        ]
+            names = [v.path for v, flag in zip(variables, is_layer) if flag]
+            layca_core.check_nonzero_norms([n for n in norms if n is not None], names)
+            self._init_norms = [
+                None if n is None else self._scalar_slot(v, "init_norm", n) for v, n in zip(variables, norms)
+            ]
         self._base_slots = [self._add_base_slots(v) for v in variables]
+
+    def _scalar_slot(self, variable: Any, name: str, value: float) -> Any:
+        """A scalar optimizer variable in the variable's accumulation dtype, set exactly to ``value``.
+
+        (Keras's ``Constant`` initializer would round ``value`` through float32 on TensorFlow.)
+        """
+        slot = self.add_variable((), initializer="zeros", dtype=_accumulation(variable), name=name)
+        slot.assign(value)
+        return slot
 
     def _add_base_slots(self, variable: Any) -> list[Any]:
         """One optimizer variable per field of the base direction's state."""
@@ -128,7 +138,7 @@ class Layca(keras.optimizers.Optimizer):
         slots = []
         for field, value in state._asdict().items():
             if len(value.shape) == 0:
-                slots.append(self.add_variable((), initializer="zeros", dtype="float32", name=field))
+                slots.append(self._scalar_slot(variable, field, 0.0))
             else:
                 slots.append(
                     self.add_variable_from_reference(variable, field, initializer=keras.initializers.Constant(0.0))

@@ -1,14 +1,14 @@
 """The multi-tensor fast path of ``layca_torch.Layca`` (SGD, momentum and Nesterov bases).
 
-The same arithmetic as ``layca_core.layca_step``, rearranged for few kernels: the per-layer
-scalars ``<w, w>``, ``<s, s>`` and ``<s, w>`` are gathered into one vector on the device, and
-the update is ``w_new = a_l w + b_l s`` with
+The same arithmetic as ``layca_core.layca_step``, as a few multi-tensor kernels: the per-layer
+scalars live in one vector on the device, and
 
-    c = <s, w> / <w, w>,  |s_perp|^2 = <s, s> - c <s, w>,  g = rate * |w| / |s_perp|,
-    k = r0 / (|w| sqrt(1 + rate^2)),  a_l = k (1 + g c),  b_l = -k g
+    s_perp = s - (<s, w> / <w, w>) w,   g = rate |w| / |s_perp|,   k = r0 / (|w| sqrt(1 + rate^2)),
+    w_new = k w - k g s_perp
 
-(a layer that must not move gets ``a = 1, b = 0``). No host synchronisation. A parity test
-compares it with the core path.
+(a layer that must not move gets ``k = 1, g = 0``). ``s_perp`` is formed explicitly, as in the
+core: ``|s|^2 - <s, w>^2 / |w|^2`` would cancel catastrophically for a step nearly parallel to
+``w``. No host synchronisation. A parity test compares it with the core path.
 """
 
 from typing import Any
@@ -54,15 +54,21 @@ def layca_foreach(
     ww = torch.stack(torch._foreach_norm(params, 2, dtype=acc)) ** 2
     ss = torch.stack(torch._foreach_norm(steps, 2, dtype=acc)) ** 2
     sw = torch.stack([torch.dot(s.reshape(-1), w.reshape(-1)) for s, w in zip(steps, params)]).to(acc)
-    rates = rate * multipliers
-    tolerance = max(parallel_tolerance(p.dtype, torch_namespace) for p in params)
     safe_ww = torch.where(ww > 0, ww, 1)
-    coefficient = sw / safe_ww
-    perp = ss - coefficient * sw
+    s_perp = torch._foreach_mul(params, _per_layer(-sw / safe_ww, params))
+    torch._foreach_add_(s_perp, steps)
+    perp = torch.stack(torch._foreach_norm(s_perp, 2, dtype=acc)) ** 2
+    tolerance = max(parallel_tolerance(p.dtype, torch_namespace) for p in params)
     moves = (perp > tolerance**2 * ss) & (ww > 0)
-    gain = torch.where(moves, rates * torch.sqrt(safe_ww / torch.where(moves, perp, 1)), 0)
+    rates = rate * multipliers
     k = torch.where(moves, init_norms / (torch.sqrt(safe_ww) * torch.sqrt(1 + rates * rates)), 1)
-    weight_scale, step_scale = k * (1 + gain * coefficient), -k * gain
-    torch._foreach_mul_(params, [x.to(p.dtype) for x, p in zip(weight_scale.unbind(), params)])
-    torch._foreach_add_(params, torch._foreach_mul(steps, [x.to(p.dtype) for x, p in zip(step_scale.unbind(), params)]))
+    gain = torch.where(moves, rates * torch.sqrt(safe_ww / torch.where(moves, perp, 1)), 0)
+    torch._foreach_mul_(params, _per_layer(k, params))
+    torch._foreach_mul_(s_perp, _per_layer(-k * gain, params))
+    torch._foreach_add_(params, s_perp)
     return new_states
+
+
+def _per_layer(values: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """A vector of per-layer scalars as 0-d tensors in each parameter's dtype (no host sync)."""
+    return [v.to(p.dtype) for v, p in zip(values.unbind(), params)]
