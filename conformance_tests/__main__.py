@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from conformance_tests.backends import Backend
 from conformance_tests.cases import CASES
@@ -54,9 +53,7 @@ def in_process_rows(device: str, quick: bool) -> list[dict]:
         for case in _cases(quick):
             for dtype in (d for d in case.dtypes if d in backend.dtypes):
                 with backend.precision(dtype):
-                    rows.append(
-                        _row(f"core/{backend.value}", device, dtype, case, lambda: run_core(case, backend, dtype))
-                    )
+                    rows.append(_row(f"core/{backend.value}", device, dtype, case, run_core(case, backend, dtype)))
     adapters = {
         "torch": ("torch_driver", ("float64", "float32", "bfloat16")),
         "optax": ("optax_driver", ("float64", "float32", "bfloat16")),
@@ -71,7 +68,7 @@ def in_process_rows(device: str, quick: bool) -> list[dict]:
             for dtype in (d for d in case.dtypes if d in dtypes):
                 context = Backend.JAX.precision(dtype) if name == "optax" else contextlib.nullcontext()
                 with context:
-                    rows.append(_row(f"{name}-adapter", device, dtype, case, lambda: driver.run(case, dtype)))
+                    rows.append(_row(f"{name}-adapter", device, dtype, case, driver.run(case, dtype)))
     return rows
 
 
@@ -102,7 +99,7 @@ def keras_in_this_process(device: str, quick: bool) -> list[dict]:
     from conformance_tests.drivers import keras_driver
 
     return [
-        _row(f"keras-adapter/{keras.backend.backend()}", device, dtype, case, lambda: keras_driver.run(case, dtype))
+        _row(f"keras-adapter/{keras.backend.backend()}", device, dtype, case, keras_driver.run(case, dtype))
         for case in _cases(quick)
         if case.name != "one-million"
         for dtype in ("float64", "float32")
