@@ -1,0 +1,37 @@
+"""Smoke tests: the demo and the torch and JAX quickstarts run end to end at small sizes."""
+
+import json
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+
+def test_torch_quickstart(tmp_path):
+    pytest.importorskip("torch")
+    from examples import torch_quickstart
+
+    assert torch_quickstart.main(["--epochs", "3", "--out", str(tmp_path / "r.png")]) > 0.8
+    assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_jax_quickstart(tmp_path):
+    pytest.importorskip("optax")
+    from examples import jax_quickstart
+
+    assert jax_quickstart.main(["--epochs", "3", "--out", str(tmp_path / "r.png")]) > 0.8
+    assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_demo_writes_figure_table_and_curves(tmp_path):
+    pytest.importorskip("mnist1d")
+    from examples import demo
+
+    demo.main(["--epochs", "2", "--samples", "1000", "--out-dir", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [r["method"] for r in results["runs"]] == ["SGD", "SGD + weight decay", "Adam", "Adam + Layca", "Layca"]
+    assert all(0 <= r["test_accuracy"] <= 1 and len(r["final_rotation"]) == 5 for r in results["runs"])
+    assert (tmp_path / "layer_rotation_curves.png").stat().st_size > 0
+    assert (tmp_path / "results.md").read_text().count("\n") == 7
+    assert len(list(tmp_path.glob("rotation_*.csv"))) == 5

@@ -1,0 +1,54 @@
+"""The three adapters expose the same choices with the same defaults, all taken from layca_core."""
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import layca_core
+from layca_core import defaults
+
+torch = pytest.importorskip("torch")
+optax = pytest.importorskip("optax")
+
+import keras  # noqa: E402
+import layca_keras  # noqa: E402
+import layca_optax  # noqa: E402
+import layca_torch  # noqa: E402
+
+SHARED = {"base": defaults.BASE, "alpha": defaults.ALPHA, "variant": "layca", "freeze_others": False}
+
+
+def defaults_of(function) -> dict:
+    return {
+        n: p.default
+        for n, p in inspect.signature(function).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+@pytest.mark.parametrize(
+    "function",
+    [layca_torch.Layca.__init__, layca_optax.layca, layca_keras.Layca.__init__],
+    ids=["torch", "optax", "keras"],
+)
+def test_same_hyperparameters_and_defaults(function):
+    found = defaults_of(function)
+    assert {k: found[k] for k in SHARED} == SHARED
+    rate_name = "lr" if "lr" in found else "learning_rate"
+    assert found[rate_name] is None  # resolved by layca_core.default_rate(base)
+    assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(function).parameters.values())
+
+
+@pytest.mark.parametrize("base", sorted(layca_core.DIRECTIONS))
+def test_every_core_base_and_its_default_rate_reach_every_adapter(base):
+    model = torch.nn.Linear(3, 2)
+    assert layca_torch.Layca(model.parameters(), base=base).defaults["lr"] == layca_core.default_rate(base)
+    keras_rate = layca_keras.Layca(base=base).learning_rate
+    assert float(keras.ops.convert_to_numpy(keras_rate)) == pytest.approx(layca_core.default_rate(base))
+    w = torch.randn(4, 3, dtype=torch.float64).numpy()
+    optimizer = layca_optax.layca(base=base)
+    updates, _ = optimizer.update({"w": w[::-1].copy()}, optimizer.init({"w": w}), {"w": w})
+    angle = float(layca_core.step_angle(w, w + np.asarray(updates["w"])))
+    assert angle == pytest.approx(math.atan(layca_core.default_rate(base)), rel=1e-4)
