@@ -1,6 +1,6 @@
 """JAX/Optax quickstart: an MLP on scikit-learn's digits with Layca and the rotation recorder.
 
-    python -m examples.jax_quickstart [--epochs 20] [--out rotation_jax.png]
+python -m examples.jax_quickstart [--epochs 20] [--out rotation_jax.png]
 """
 
 import argparse
@@ -8,15 +8,18 @@ import math
 
 import jax
 import jax.numpy as jnp
+import layca_optax
 import numpy as np
 import optax
 
-import layca_optax
 from examples.data import digits
 
 
 def forward(params, x):
-    return jax.nn.relu(x @ params["hidden"]["kernel"] + params["hidden"]["bias"]) @ params["out"]["kernel"] + params["out"]["bias"]
+    return (
+        jax.nn.relu(x @ params["hidden"]["kernel"] + params["hidden"]["bias"]) @ params["out"]["kernel"]
+        + params["out"]["bias"]
+    )
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -52,7 +55,9 @@ def main(argv: list[str] | None = None) -> float:
         recorder.record(params, step=step, epoch=epoch)
 
     accuracy = float((forward(params, x_test).argmax(1) == y_test).mean())
-    print(f"test accuracy {accuracy:.3f}; final rotation {dict(zip(recorder.history.layer_names, recorder.history.distances[-1]))}")
+    print(
+        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(recorder.history.layer_names, recorder.history.distances[-1]))}"
+    )
     recorder.plot(title="JAX + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 

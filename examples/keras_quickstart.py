@@ -1,14 +1,14 @@
 """Keras 3 quickstart (any backend): an MLP on scikit-learn's digits with Layca and the rotation callback.
 
-    KERAS_BACKEND=jax python -m examples.keras_quickstart [--epochs 20] [--out rotation_keras.png]
+KERAS_BACKEND=jax python -m examples.keras_quickstart [--epochs 20] [--out rotation_keras.png]
 """
 
 import argparse
 import math
 
 import keras
-
 import layca_keras
+
 from examples.data import digits
 
 
@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> float:
         ]
     )
     steps_per_epoch = math.ceil(len(y) / 64)
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([int(0.8 * args.epochs) * steps_per_epoch], [3**-3, 3**-3 * 0.2])
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [int(0.8 * args.epochs) * steps_per_epoch], [3**-3, 3**-3 * 0.2]
+    )
     model.compile(
         optimizer=layca_keras.Layca(schedule, base="momentum", momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -38,7 +40,9 @@ def main(argv: list[str] | None = None) -> float:
     model.fit(x, y, batch_size=64, epochs=args.epochs, verbose=0, callbacks=[curves])
 
     accuracy = float(model.evaluate(x_test, y_test, verbose=0)[1])
-    print(f"test accuracy {accuracy:.3f}; final rotation {dict(zip(curves.history.layer_names, curves.history.distances[-1]))}")
+    print(
+        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(curves.history.layer_names, curves.history.distances[-1]))}"
+    )
     curves.plot(title=f"Keras ({keras.backend.backend()}) + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 

@@ -1,14 +1,14 @@
 """PyTorch quickstart: an MLP on scikit-learn's digits with Layca and the rotation monitor.
 
-    python -m examples.torch_quickstart [--epochs 20] [--out rotation_torch.png]
+python -m examples.torch_quickstart [--epochs 20] [--out rotation_torch.png]
 """
 
 import argparse
 
+import layca_torch
 import torch
 from torch import nn
 
-import layca_torch
 from examples.data import digits
 
 
@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> float:
 
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
-    print(f"test accuracy {accuracy:.3f}; final rotation {dict(zip(monitor.history.layer_names, monitor.history.distances[-1]))}")
+    print(
+        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(monitor.history.layer_names, monitor.history.distances[-1]))}"
+    )
     monitor.plot(title="PyTorch + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 

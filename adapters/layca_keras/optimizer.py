@@ -72,6 +72,8 @@ class Layca(keras.optimizers.Optimizer):
             default: ndim >= 2.
         exclude: a regex or callable removing variables from the layers.
         other_learning_rate, freeze_others, variant: as in ``layca_torch.Layca``.
+        foreach: on the torch backend, turn the layers with ``layca_torch``'s multi-tensor path
+            (default: where it applies, as in ``layca_torch.Layca``); ignored on other backends.
         **kwargs: base hyperparameters, then the usual Keras optimizer arguments (``name``,
             ``clipnorm``...). ``weight_decay`` does nothing to a layer (Layca removes it).
 
@@ -90,6 +92,7 @@ class Layca(keras.optimizers.Optimizer):
         other_learning_rate: float | None = None,
         freeze_others: bool = False,
         variant: str = "layca",
+        foreach: bool | None = None,
         name: str = "layca",
         **kwargs: Any,
     ) -> None:
@@ -104,6 +107,7 @@ class Layca(keras.optimizers.Optimizer):
         self.base_hyperparameters, self.direction = base_hyperparameters, direction
         self.base, self.alpha, self.layers, self.exclude = base, alpha, layers, exclude
         self.other_learning_rate, self.freeze_others, self.variant = other_learning_rate, freeze_others, variant
+        self.foreach = foreach
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
@@ -148,12 +152,35 @@ class Layca(keras.optimizers.Optimizer):
         return slots
 
     def _backend_update_step(self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any) -> None:
-        """All variables in one call of ``layca_core.optimizer_step`` (a multi-tensor update on every backend)."""
+        """All variables in one call of ``layca_core.optimizer_step``; on torch, layers by the foreach path."""
+        rate = ops.convert_to_tensor(learning_rate)
+        grads = [ops.convert_to_tensor(g) for g in grads]
+        layers = [
+            j
+            for j, v in enumerate(trainable_variables)
+            if self._plan.multipliers[self._get_variable_index(v)] is not None
+        ]
+        if self.foreach is not False and keras.backend.backend() == "torch" and layers:
+            from layca_keras import torch_fast_path
+
+            layer_variables = [trainable_variables[j] for j in layers]
+            if torch_fast_path.applies(self, layer_variables):
+                indices = [self._get_variable_index(v) for v in layer_variables]
+                torch_fast_path.update_layers(self, [grads[j] for j in layers], layer_variables, indices, rate)
+                rest = [j for j in range(len(trainable_variables)) if j not in set(layers)]
+                grads, trainable_variables = [grads[j] for j in rest], [trainable_variables[j] for j in rest]
+            elif self.foreach:
+                raise ValueError(
+                    "foreach=True needs the torch backend, float32/float64 layers, variant 'layca' and an sgd, momentum or nesterov base."
+                )
+        if trainable_variables:
+            self._core_update(grads, trainable_variables, rate)
+
+    def _core_update(self, grads: list[Any], trainable_variables: list[Any], rate: Any) -> None:
         indices = [self._get_variable_index(v) for v in trainable_variables]
         state_type = type(self.direction.init(ops.zeros((1,))))
         states = [state_type(*(_read(slot) for slot in self._base_slots[i])) for i in indices]
         norms = [None if self._init_norms[i] is None else _read(self._init_norms[i]) for i in indices]
-        rate = ops.convert_to_tensor(learning_rate)
         other = rate if self.other_learning_rate is None else self.other_learning_rate
         new_values, new_states = layca_core.optimizer_step(
             [_read(v) for v in trainable_variables],
@@ -186,6 +213,7 @@ class Layca(keras.optimizers.Optimizer):
             other_learning_rate=self.other_learning_rate,
             freeze_others=self.freeze_others,
             variant=self.variant,
+            foreach=self.foreach,
             **self.base_hyperparameters,
         )
         return config

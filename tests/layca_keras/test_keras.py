@@ -176,3 +176,22 @@ def test_callback_records_rotation_into_logs_and_history():
     assert [history.history[f"rotation/{n}"][-1] for n in names] == pytest.approx(final)
     assert all(0 < d < 1 for d in final)
     assert curves.plot().get_lines()
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the multi-tensor path exists on the torch backend only")
+@pytest.mark.parametrize("base", ["sgd", "momentum", "nesterov"])
+def test_torch_multi_tensor_path_matches_the_core_path(base):
+    fast, plain = make_model(), make_model()
+    options = {"base": base, "alpha": 0.4, "other_learning_rate": 0.02}
+    fast_optimizer, plain_optimizer = (
+        layca_keras.Layca(0.1, foreach=True, **options),
+        layca_keras.Layca(0.1, foreach=False, **options),
+    )
+    for x, y in batches(count=6):
+        fast_optimizer.apply(grads_of(fast, x, y), fast.trainable_variables)
+        plain_optimizer.apply(grads_of(plain, x, y), plain.trainable_variables)
+    for a, b in zip(numpy_weights(fast), numpy_weights(plain)):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
+    with pytest.raises(ValueError, match="foreach=True needs the torch backend"):
+        optimizer = layca_keras.Layca(0.1, base="adam", foreach=True)
+        optimizer.apply(grads_of(plain, *batches()[0]), plain.trainable_variables)
