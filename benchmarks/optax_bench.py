@@ -27,7 +27,7 @@ def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
         for dtype in dtypes:
             rng = np.random.default_rng(0)
             shapes = SETS[shape_set]()
-            put = lambda a: jax.device_put(jnp.asarray(a, dtype=dtype))
+            put = lambda a, dtype=dtype: jax.device_put(jnp.asarray(a, dtype=dtype))
             params = [put(rng.standard_normal(s, dtype=np.float32) / np.sqrt(s[-1])) for s in shapes]
             grads = [put(rng.standard_normal(s, dtype=np.float32)) for s in shapes]
             for name, factory in OPTIMIZERS.items():
@@ -40,7 +40,7 @@ def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
 
                 box = {"params": params, "state": optimizer.init(params)}
 
-                def one_step(box=box, step=step):
+                def one_step(box=box, step=step, grads=grads):
                     box["params"], box["state"] = step(box["params"], box["state"], grads)
                     return box["params"]
 

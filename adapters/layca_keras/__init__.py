@@ -2,5 +2,6 @@
 
 from layca_keras.callback import LayerRotationCurves
 from layca_keras.optimizer import Layca
+from layca_keras.wrapper import LaycaWrapper
 
-__all__ = ["LayerRotationCurves", "Layca"]
+__all__ = ["LayerRotationCurves", "Layca", "LaycaWrapper"]

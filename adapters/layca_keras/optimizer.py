@@ -54,6 +54,32 @@ def _eager() -> Any:
     return contextlib.nullcontext()
 
 
+def scalar_slot(optimizer: Any, variable: Any, name: str, value: float) -> Any:
+    """A scalar optimizer variable in ``variable``'s accumulation dtype, set exactly to ``value``.
+
+    (Keras's ``Constant`` initializer would round ``value`` through float32 on TensorFlow.)
+    """
+    slot = optimizer.add_variable((), initializer="zeros", dtype=_accumulation(variable), name=name)
+    slot.assign(value)
+    return slot
+
+
+def layer_plan(
+    optimizer: Any, variables: list[Any], layers: LayerSelector, exclude: LayerSelector, alpha: float
+) -> tuple[layca_core.LayerPlan, list[Any]]:
+    """Which variables are layers (with their multipliers), and a stored initial-norm slot for each."""
+    is_layer = [
+        _selects(layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) and not _selects(exclude, v, False)
+        for v in variables
+    ]
+    with _eager():
+        norms = [float(layca_core.initial_norm(_read(v))) if flag else None for v, flag in zip(variables, is_layer)]
+        names = [v.path for v, flag in zip(variables, is_layer) if flag]
+        layca_core.check_nonzero_norms([n for n in norms if n is not None], names)
+        slots = [None if n is None else scalar_slot(optimizer, v, "init_norm", n) for v, n in zip(variables, norms)]
+    return layca_core.LayerPlan.from_flags(is_layer, alpha), slots
+
+
 @keras.saving.register_keras_serializable(package="layca")
 class Layca(keras.optimizers.Optimizer):
     """Layca (arXiv 1806.01603) over one of ``layca_core``'s base directions, for ``model.fit`` and custom loops.
@@ -113,28 +139,8 @@ class Layca(keras.optimizers.Optimizer):
         if self.built:
             return
         super().build(variables)
-        is_layer = [
-            _selects(self.layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) and not _selects(self.exclude, v, False)
-            for v in variables
-        ]
-        self._plan = layca_core.LayerPlan.from_flags(is_layer, self.alpha)
-        with _eager():
-            norms = [float(layca_core.initial_norm(_read(v))) if flag else None for v, flag in zip(variables, is_layer)]
-            names = [v.path for v, flag in zip(variables, is_layer) if flag]
-            layca_core.check_nonzero_norms([n for n in norms if n is not None], names)
-            self._init_norms = [
-                None if n is None else self._scalar_slot(v, "init_norm", n) for v, n in zip(variables, norms)
-            ]
+        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.exclude, self.alpha)
         self._base_slots = [self._add_base_slots(v) for v in variables]
-
-    def _scalar_slot(self, variable: Any, name: str, value: float) -> Any:
-        """A scalar optimizer variable in the variable's accumulation dtype, set exactly to ``value``.
-
-        (Keras's ``Constant`` initializer would round ``value`` through float32 on TensorFlow.)
-        """
-        slot = self.add_variable((), initializer="zeros", dtype=_accumulation(variable), name=name)
-        slot.assign(value)
-        return slot
 
     def _add_base_slots(self, variable: Any) -> list[Any]:
         """One optimizer variable per field of the base direction's state."""
@@ -142,7 +148,7 @@ class Layca(keras.optimizers.Optimizer):
         slots = []
         for field, value in state._asdict().items():
             if len(value.shape) == 0:
-                slots.append(self._scalar_slot(variable, field, 0.0))
+                slots.append(scalar_slot(self, variable, field, 0.0))
             else:
                 slots.append(
                     self.add_variable_from_reference(variable, field, initializer=keras.initializers.Constant(0.0))

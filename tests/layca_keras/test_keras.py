@@ -195,3 +195,37 @@ def test_torch_multi_tensor_path_matches_the_core_path(base):
     with pytest.raises(ValueError, match="foreach=True needs the torch backend"):
         optimizer = layca_keras.Layca(0.1, base="adam", foreach=True)
         optimizer.apply(grads_of(plain, *batches()[0]), plain.trainable_variables)
+
+
+def test_wrapping_plain_sgd_is_layca_sgd():
+    wrapped, layca = make_model(), make_model()
+    wrapper = layca_keras.LaycaWrapper(keras.optimizers.SGD(0.5), learning_rate=0.1, alpha=-0.3)
+    optimizer = layca_keras.Layca(0.1, alpha=-0.3, other_learning_rate=0.5)  # the bias: plain SGD, as inside the wrapper
+    wrapper.build(wrapped.trainable_variables)
+    for x, y in batches(count=3):
+        wrapper.apply(grads_of(wrapped, x, y), wrapped.trainable_variables)
+        optimizer.apply(grads_of(layca, x, y), layca.trainable_variables)
+    for a, b in zip(numpy_weights(wrapped), numpy_weights(layca)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_wrapping_adamw_in_fit_turns_layers_by_arctan_rate_and_saves(tmp_path):
+    model = make_model()
+    model.compile(
+        optimizer=layca_keras.LaycaWrapper(keras.optimizers.AdamW(1e-3, weight_decay=0.1), learning_rate=0.05),
+        loss="mse",
+    )
+    before = numpy_weights(model)
+    x, y = batches()[0]
+    model.train_on_batch(x, y)
+    after = numpy_weights(model)
+    assert float(layca_core.step_angle(before[0], after[0])) == pytest.approx(math.atan(0.05), rel=1e-4)
+    assert np.linalg.norm(after[2]) == pytest.approx(np.linalg.norm(before[2]), rel=1e-6)
+    assert not np.array_equal(after[1], before[1])
+    model.save(tmp_path / "wrapped.keras")
+    restored = keras.saving.load_model(tmp_path / "wrapped.keras")
+    assert isinstance(restored.optimizer.inner_optimizer, keras.optimizers.AdamW)
+    model.train_on_batch(x, y)
+    restored.train_on_batch(x, y)
+    for a, b in zip(numpy_weights(model), numpy_weights(restored)):
+        np.testing.assert_array_equal(a, b)

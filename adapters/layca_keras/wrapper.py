@@ -1,0 +1,94 @@
+"""``LaycaWrapper``: any Keras optimizer's update, turned into a Layca turn on the layer variables."""
+
+from typing import Any
+
+import keras
+from keras import ops
+
+import layca_core
+from layca_core import defaults
+from layca_keras.optimizer import LayerSelector, _read, layer_plan
+
+
+@keras.saving.register_keras_serializable(package="layca")
+class LaycaWrapper(keras.optimizers.Optimizer):
+    """Wrap ``inner_optimizer`` (the ``LossScaleOptimizer`` pattern): it updates every variable as
+    usual, then each layer's move ``w_before - w_after`` becomes the base step of a Layca turn by
+    ``arctan(learning_rate * m_l(alpha))`` from ``w_before``. Non-layer variables keep the inner update.
+
+    Extra cost against the inner optimizer: one read of every layer before its update, and the
+    Layca step's passes. The inner optimizer's learning rate only scales the step, which Layca
+    ignores (its decoupled weight decay adds a component along ``w``, which Layca removes).
+
+    Example:
+        >>> optimizer = LaycaWrapper(keras.optimizers.AdamW(1e-3), learning_rate=3**-5)
+    """
+
+    def __init__(
+        self,
+        inner_optimizer: keras.optimizers.Optimizer,
+        learning_rate: Any = defaults.RATE,
+        alpha: float = defaults.ALPHA,
+        layers: LayerSelector = None,
+        exclude: LayerSelector = None,
+        variant: str = "layca",
+        name: str = "layca_wrapper",
+        **kwargs: Any,
+    ) -> None:
+        layca_core.check_rate(learning_rate, "learning_rate")
+        layca_core.check_alpha(alpha)
+        layca_core.step_function(variant)
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.inner_optimizer, self.alpha, self.layers, self.exclude, self.variant = (
+            inner_optimizer,
+            alpha,
+            layers,
+            exclude,
+            variant,
+        )
+
+    def build(self, variables: list[Any]) -> None:
+        if self.built:
+            return
+        self.inner_optimizer.build(variables)
+        super().build(variables)
+        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.exclude, self.alpha)
+
+    @property
+    def variables(self) -> list[Any]:
+        return self._variables + self.inner_optimizer.variables
+
+    def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
+        if not self.built:
+            self.build(trainable_variables)
+        variables = trainable_variables or self._trainable_variables
+        indices = [self._get_variable_index(v) for v in variables]
+        layers = [(v, i) for v, i in zip(variables, indices) if self._plan.multipliers[i] is not None]
+        before = [ops.copy(_read(v)) for v, _ in layers]  # a copy: on torch, a read shares the live storage
+        self.inner_optimizer.apply([None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables)
+        rate = ops.convert_to_tensor(self.learning_rate)
+        step = layca_core.step_function(self.variant)
+        for (variable, i), w in zip(layers, before):
+            new = step(w, w - _read(variable), rate * self._plan.multipliers[i], _read(self._init_norms[i]))
+            self.assign(variable, new)
+        self.iterations.assign_add(1)
+
+    def get_config(self) -> dict[str, Any]:
+        if callable(self.layers) or callable(self.exclude):
+            raise ValueError(
+                "A LaycaWrapper with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
+            )
+        config = super().get_config()
+        config.update(
+            inner_optimizer=keras.saving.serialize_keras_object(self.inner_optimizer),
+            alpha=self.alpha,
+            layers=self.layers,
+            exclude=self.exclude,
+            variant=self.variant,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> "LaycaWrapper":
+        inner = keras.saving.deserialize_keras_object(config.pop("inner_optimizer"), custom_objects=custom_objects)
+        return cls(inner, **config)
