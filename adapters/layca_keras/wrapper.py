@@ -65,7 +65,9 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         indices = [self._get_variable_index(v) for v in variables]
         layers = [(v, i) for v, i in zip(variables, indices) if self._plan.multipliers[i] is not None]
         before = [ops.copy(_read(v)) for v, _ in layers]  # a copy: on torch, a read shares the live storage
-        self.inner_optimizer.apply([None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables)
+        self.inner_optimizer.apply(
+            [None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables
+        )
         rate = ops.convert_to_tensor(self.learning_rate)
         step = layca_core.step_function(self.variant)
         for (variable, i), w in zip(layers, before):

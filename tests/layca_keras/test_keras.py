@@ -200,7 +200,9 @@ def test_torch_multi_tensor_path_matches_the_core_path(base):
 def test_wrapping_plain_sgd_is_layca_sgd():
     wrapped, layca = make_model(), make_model()
     wrapper = layca_keras.LaycaWrapper(keras.optimizers.SGD(0.5), learning_rate=0.1, alpha=-0.3)
-    optimizer = layca_keras.Layca(0.1, alpha=-0.3, other_learning_rate=0.5)  # the bias: plain SGD, as inside the wrapper
+    optimizer = layca_keras.Layca(
+        0.1, alpha=-0.3, other_learning_rate=0.5
+    )  # the bias: plain SGD, as inside the wrapper
     wrapper.build(wrapped.trainable_variables)
     for x, y in batches(count=3):
         wrapper.apply(grads_of(wrapped, x, y), wrapped.trainable_variables)
