@@ -5,10 +5,10 @@ is ``optimizer.apply`` (what a torch-backend train step runs).
 """
 
 import keras
-import layca_keras
 import numpy as np
 
-from benchmarks.shapes import SETS
+import layca_keras
+from benchmarks.shapes import arrays
 from benchmarks.timing import median_ms, row
 
 OPTIMIZERS = {
@@ -38,10 +38,8 @@ def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
     rows = []
     for shape_set in shape_sets:
         for dtype in dtypes:
-            rng = np.random.default_rng(0)
-            shapes = SETS[shape_set]()
-            values = [(rng.standard_normal(s, dtype=np.float32) / np.sqrt(s[-1])) for s in shapes]
-            grads = [keras.ops.convert_to_tensor(rng.standard_normal(s, dtype=np.float32), dtype=dtype) for s in shapes]
+            values, gradients = arrays(shape_set)
+            grads = [keras.ops.convert_to_tensor(g, dtype=dtype) for g in gradients]
             for name, factory in OPTIMIZERS.items():
                 variables = [keras.Variable(v, dtype=dtype) for v in values]
                 optimizer = factory()

@@ -2,11 +2,10 @@
 
 import jax
 import jax.numpy as jnp
-import layca_optax
-import numpy as np
 import optax
 
-from benchmarks.shapes import SETS
+import layca_optax
+from benchmarks.shapes import arrays
 from benchmarks.timing import median_ms, row
 
 OPTIMIZERS = {
@@ -25,11 +24,9 @@ def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
     rows = []
     for shape_set in shape_sets:
         for dtype in dtypes:
-            rng = np.random.default_rng(0)
-            shapes = SETS[shape_set]()
+            weights, gradients = arrays(shape_set)
             put = lambda a, dtype=dtype: jax.device_put(jnp.asarray(a, dtype=dtype))
-            params = [put(rng.standard_normal(s, dtype=np.float32) / np.sqrt(s[-1])) for s in shapes]
-            grads = [put(rng.standard_normal(s, dtype=np.float32)) for s in shapes]
+            params, grads = [put(w) for w in weights], [put(g) for g in gradients]
             for name, factory in OPTIMIZERS.items():
                 optimizer = factory()
 

@@ -28,3 +28,13 @@ def many_small() -> list[tuple[int, ...]]:
 
 
 SETS = {"resnet50": resnet50, "gpt2-small": gpt2_small, "many-small": many_small}
+
+
+def arrays(shape_set: str) -> tuple[list, list]:
+    """Float32 NumPy weights (scaled like a fan-in init) and gradients for one shape set, seed 0."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    shapes = SETS[shape_set]()
+    weights = [rng.standard_normal(s, dtype=np.float32) / np.sqrt(s[-1]) for s in shapes]
+    return weights, [rng.standard_normal(s, dtype=np.float32) for s in shapes]

@@ -1,11 +1,9 @@
 """torch: Layca (momentum, adam bases) against torch.optim SGD-momentum and Adam, foreach and fused."""
 
-import math
-
-import layca_torch
 import torch
 
-from benchmarks.shapes import SETS
+import layca_torch
+from benchmarks.shapes import arrays
 from benchmarks.timing import median_ms, row
 
 OPTIMIZERS = {
@@ -27,16 +25,10 @@ def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
     sync = (lambda _: torch.cuda.synchronize()) if device == "cuda" else (lambda _: None)
     for shape_set in shape_sets:
         for dtype in dtypes:
-            generator = torch.Generator().manual_seed(0)
-            shapes = SETS[shape_set]()
-            params = [
-                torch.nn.Parameter(
-                    torch.randn(s, generator=generator).to(device, getattr(torch, dtype)) / math.sqrt(s[-1])
-                )
-                for s in shapes
-            ]
-            for p in params:
-                p.grad = torch.randn(p.shape, generator=generator).to(device, p.dtype)
+            weights, gradients = arrays(shape_set)
+            params = [torch.nn.Parameter(torch.as_tensor(w).to(device, getattr(torch, dtype))) for w in weights]
+            for p, g in zip(params, gradients):
+                p.grad = torch.as_tensor(g).to(device, p.dtype)
             for name, factory in OPTIMIZERS.items():
                 optimizer = factory(params)
                 ms = median_ms(optimizer.step, sync, shape_set)

@@ -65,8 +65,9 @@ def numpy_run() -> np.ndarray:
 
 
 def torch_run(dtype: str) -> np.ndarray:
-    import layca_torch
     import torch
+
+    import layca_torch
 
     x, y, init = data()
     weights = [torch.nn.Parameter(torch.tensor(w, dtype=getattr(torch, dtype))) for w in init]
@@ -84,8 +85,9 @@ def torch_run(dtype: str) -> np.ndarray:
 def jax_run(dtype: str) -> np.ndarray:
     import jax
     import jax.numpy as jnp
-    import layca_optax
     import optax
+
+    import layca_optax
 
     x, y, init = data()
     params = [jnp.asarray(w, dtype=dtype) for w in init]
@@ -107,6 +109,7 @@ def jax_run(dtype: str) -> np.ndarray:
 
 def keras_run(dtype: str) -> np.ndarray:
     import keras
+
     import layca_keras
 
     x, y, init = data()

@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import layca_torch  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import layca_core  # noqa: E402
+import layca_torch  # noqa: E402
 from examples.data import mnist1d  # noqa: E402
 
 BATCH = 128

@@ -8,10 +8,10 @@ import math
 
 import jax
 import jax.numpy as jnp
-import layca_optax
 import numpy as np
 import optax
 
+import layca_optax
 from examples.data import digits
 
 

@@ -7,8 +7,8 @@ import argparse
 import math
 
 import keras
-import layca_keras
 
+import layca_keras
 from examples.data import digits
 
 

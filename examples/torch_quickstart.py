@@ -5,10 +5,10 @@ python -m examples.torch_quickstart [--epochs 20] [--out rotation_torch.png]
 
 import argparse
 
-import layca_torch
 import torch
 from torch import nn
 
+import layca_torch
 from examples.data import digits
 
 

@@ -22,7 +22,7 @@ from layca_core.directions import (
     sgd,
 )
 from layca_core.history import RotationHistory
-from layca_core.optimizer import LayerPlan, initial_norms, optimizer_step
+from layca_core.optimizer import LayerPlan, checked_options, initial_norms, optimizer_step
 from layca_core.plotting import plot_layer_rotation
 from layca_core.rates import (
     PAPER_SCHEDULES,
@@ -59,6 +59,7 @@ __all__ = [
     "check_alpha",
     "check_nonzero_norms",
     "check_rate",
+    "checked_options",
     "cosine_distance",
     "default_rate",
     "direction",

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from layca_core import defaults
 from layca_core._namespace import array_namespace
-from layca_core.directions import BaseDirection
+from layca_core.directions import BaseDirection, direction
 from layca_core.rates import alpha_multipliers
 from layca_core.step import initial_norm, step_function
-from layca_core.validation import check_rate, check_same_length
+from layca_core.validation import check_alpha, check_rate, check_same_length
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,26 @@ class LayerPlan:
     @property
     def is_layer(self) -> tuple[bool, ...]:
         return tuple(m is not None for m in self.multipliers)
+
+
+def checked_options(
+    rate: Any,
+    alpha: float,
+    variant: str,
+    base: str | None = None,
+    other_rate: Any = None,
+    *,
+    names: tuple[str, str] = ("rate", "other_rate"),
+    **base_hyperparameters: Any,
+) -> tuple[Any, BaseDirection | None]:
+    """Check an adapter's options at construction; return the rate (the paper's default for
+    ``base`` when ``rate`` is None) and the base direction (None when no ``base`` is given)."""
+    rate = defaults.default_rate(base or defaults.BASE) if rate is None else rate
+    check_rate(rate, names[0])
+    check_rate(0.0 if other_rate is None else other_rate, names[1])
+    check_alpha(alpha)
+    step_function(variant)
+    return rate, None if base is None else direction(base, **base_hyperparameters)
 
 
 def initial_norms(params: Sequence[Any], plan: LayerPlan) -> list[Any]:

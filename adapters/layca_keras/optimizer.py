@@ -13,6 +13,7 @@ import layca_core
 from layca_core import defaults
 
 LayerSelector = None | str | Callable[[Any], bool]
+RATE_NAMES = ("learning_rate", "other_learning_rate")
 
 
 def _keras_arguments() -> set[str]:
@@ -62,6 +63,14 @@ def scalar_slot(optimizer: Any, variable: Any, name: str, value: float) -> Any:
     slot = optimizer.add_variable((), initializer="zeros", dtype=_accumulation(variable), name=name)
     slot.assign(value)
     return slot
+
+
+def check_serializable(optimizer: Any) -> None:
+    if callable(optimizer.layers) or callable(optimizer.exclude):
+        name = type(optimizer).__name__
+        raise ValueError(
+            f"A {name} with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
+        )
 
 
 def layer_plan(
@@ -122,13 +131,10 @@ class Layca(keras.optimizers.Optimizer):
         name: str = "layca",
         **kwargs: Any,
     ) -> None:
-        learning_rate = defaults.default_rate(base) if learning_rate is None else learning_rate
-        layca_core.check_rate(learning_rate, "learning_rate")
-        layca_core.check_rate(0.0 if other_learning_rate is None else other_learning_rate, "other_learning_rate")
-        layca_core.check_alpha(alpha)
-        layca_core.step_function(variant)
         base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in _KERAS_ARGUMENTS}
-        direction = layca_core.direction(base, **base_hyperparameters)
+        learning_rate, direction = layca_core.checked_options(
+            learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, **base_hyperparameters
+        )
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.base_hyperparameters, self.direction = base_hyperparameters, direction
         self.base, self.alpha, self.layers, self.exclude = base, alpha, layers, exclude

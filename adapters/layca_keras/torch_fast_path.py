@@ -10,6 +10,7 @@ FLOAT_DTYPES = ("float32", "float64")
 def applies(optimizer: Any, variables: list[Any]) -> bool:
     """Whether the multi-tensor path covers these variables: torch backend, sgd/momentum/nesterov, float32/64."""
     import keras
+
     from layca_torch.foreach import FOREACH_BASES
 
     return (
@@ -23,9 +24,9 @@ def applies(optimizer: Any, variables: list[Any]) -> bool:
 def update_layers(optimizer: Any, grads: list[Any], variables: list[Any], indices: list[int], rate: Any) -> None:
     """Turn the layer variables in place with ``layca_torch.foreach.layca_foreach``."""
     import torch
-    from layca_torch.foreach import layca_foreach
 
     from layca_core import EmptyState, MomentumState
+    from layca_torch.foreach import layca_foreach
 
     dtype = torch.float64 if any(v.dtype == "float64" for v in variables) else torch.float32
     device = variables[0].value.device

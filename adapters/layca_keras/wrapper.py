@@ -7,7 +7,7 @@ from keras import ops
 
 import layca_core
 from layca_core import defaults
-from layca_keras.optimizer import LayerSelector, _read, layer_plan
+from layca_keras.optimizer import RATE_NAMES, LayerSelector, _read, layer_plan
 
 
 @keras.saving.register_keras_serializable(package="layca")
@@ -35,9 +35,7 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         name: str = "layca_wrapper",
         **kwargs: Any,
     ) -> None:
-        layca_core.check_rate(learning_rate, "learning_rate")
-        layca_core.check_alpha(alpha)
-        layca_core.step_function(variant)
+        layca_core.checked_options(learning_rate, alpha, variant, names=RATE_NAMES)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.inner_optimizer, self.alpha, self.layers, self.exclude, self.variant = (
             inner_optimizer,

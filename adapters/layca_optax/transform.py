@@ -12,6 +12,7 @@ from layca_core import defaults
 from layca_optax.selection import MaskOrFn, Selection, flat_multipliers, flat_names, restack, unstack
 
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
+RATE_NAMES = ("learning_rate", "other_learning_rate")
 
 
 class ScaleByLaycaState(NamedTuple):
@@ -78,8 +79,7 @@ def scale_by_layca(
         freeze_others: keep the other leaves unchanged (the paper's setting).
         variant: ``"layca"`` or ``"lars"``.
     """
-    layca_core.check_rate(learning_rate, "learning_rate")
-    layca_core.check_alpha(alpha)
+    layca_core.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=RATE_NAMES)
     step_fn = layca_core.step_function(variant)
     other = learning_rate if other_learning_rate is None else other_learning_rate
 
@@ -136,12 +136,10 @@ def layca(
         >>> updates, state = optimizer.update(grads, state, params)
         >>> params = optax.apply_updates(params, updates)
     """
-    learning_rate = defaults.default_rate(base) if learning_rate is None else learning_rate
-    layca_core.check_rate(learning_rate, "learning_rate")
-    layca_core.check_alpha(alpha)
-    layca_core.step_function(variant)
     nested = base_hyperparameters.pop("base_hyperparameters", {})  # how optax.inject_hyperparams passes them
-    direction = layca_core.direction(base, **nested, **base_hyperparameters)
+    learning_rate, direction = layca_core.checked_options(
+        learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, **nested, **base_hyperparameters
+    )
     other = learning_rate if other_learning_rate is None else other_learning_rate
 
     def init(params: Any) -> LaycaState:

@@ -62,12 +62,9 @@ class Layca(torch.optim.Optimizer):
         foreach: bool | None = None,
         **base_hyperparameters: Any,
     ) -> None:
-        lr = defaults.default_rate(base) if lr is None else lr
-        layca_core.check_rate(lr, "lr")
-        layca_core.check_rate(0.0 if other_lr is None else other_lr, "other_lr")
-        layca_core.check_alpha(alpha)
-        layca_core.step_function(variant)
-        self._base = layca_core.direction(base, **base_hyperparameters)
+        lr, self._base = layca_core.checked_options(
+            lr, alpha, variant, base, other_lr, names=("lr", "other_lr"), **base_hyperparameters
+        )
         self._state_class = type(self._base.init(torch.zeros(1)))
         self._other_lr = other_lr
         self._multipliers: dict[torch.Tensor, float] = {}

@@ -36,8 +36,7 @@ class LaycaWrapper:
         alpha: float = defaults.ALPHA,
         variant: str = "layca",
     ) -> None:
-        layca_core.check_rate(lr, "lr")
-        layca_core.step_function(variant)
+        layca_core.checked_options(lr, alpha, variant, names=("lr", "other_lr"))
         params = [p for group in optimizer.param_groups for p in group["params"]]
         self.layers = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
         if not self.layers:

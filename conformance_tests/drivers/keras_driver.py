@@ -4,9 +4,9 @@ import contextlib
 from typing import Any
 
 import keras
-import layca_keras
 import numpy as np
 
+import layca_keras
 from conformance_tests.cases import Case
 from conformance_tests.run_core import core_rates
 

@@ -2,10 +2,10 @@
 
 import jax
 import jax.numpy as jnp
-import layca_optax
 import numpy as np
 import optax
 
+import layca_optax
 from conformance_tests.backends import jax_device
 from conformance_tests.cases import Case
 from conformance_tests.run_core import core_rates

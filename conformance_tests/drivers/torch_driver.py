@@ -1,9 +1,9 @@
 """layca_torch.Layca through its public API (per-tensor and foreach paths)."""
 
-import layca_torch
 import numpy as np
 import torch
 
+import layca_torch
 from conformance_tests.backends import to_numpy, torch_device
 from conformance_tests.cases import Case
 from conformance_tests.run_core import core_rates

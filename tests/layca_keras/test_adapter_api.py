@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 optax = pytest.importorskip("optax")
 
 import keras  # noqa: E402
+
 import layca_keras  # noqa: E402
 import layca_optax  # noqa: E402
 import layca_torch  # noqa: E402

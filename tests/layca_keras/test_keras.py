@@ -7,9 +7,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-import layca_keras  # noqa: E402
-
 import layca_core  # noqa: E402
+import layca_keras  # noqa: E402
 
 BACKEND = keras.backend.backend()
 

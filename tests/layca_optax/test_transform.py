@@ -11,9 +11,9 @@ import pytest
 jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 import jax.numpy as jnp  # noqa: E402
-import layca_optax  # noqa: E402
 
 import layca_core  # noqa: E402
+import layca_optax  # noqa: E402
 
 
 def make_params(seed=0, dtype=jnp.float32):

@@ -8,9 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import layca_torch  # noqa: E402
-
 import layca_core  # noqa: E402
+import layca_torch  # noqa: E402
 
 BASES = {
     "sgd": {},

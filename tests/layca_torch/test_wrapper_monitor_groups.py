@@ -6,9 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import layca_torch  # noqa: E402
-
 import layca_core  # noqa: E402
+import layca_torch  # noqa: E402
 from tests.layca_torch.test_optimizer import angle, make_model, train  # noqa: E402
 
 
