@@ -176,15 +176,13 @@ class Layca(keras.optimizers.Optimizer):
             from layca_keras import torch_fast_path
 
             layer_variables = [trainable_variables[j] for j in layers]
-            if torch_fast_path.applies(self, layer_variables):
+            if torch_fast_path.applies(self):
                 indices = [self._get_variable_index(v) for v in layer_variables]
                 torch_fast_path.update_layers(self, [grads[j] for j in layers], layer_variables, indices, rate)
                 rest = [j for j in range(len(trainable_variables)) if j not in set(layers)]
                 grads, trainable_variables = [grads[j] for j in rest], [trainable_variables[j] for j in rest]
             elif self.foreach:
-                raise ValueError(
-                    "foreach=True needs the torch backend, float32/float64 layers, variant 'layca' and an sgd, momentum or nesterov base."
-                )
+                raise ValueError("foreach=True needs the torch backend and the variant 'layca'.")
         if trainable_variables:
             self._core_update(grads, trainable_variables, rate)
 

@@ -7,7 +7,7 @@ import torch
 
 import layca_core
 from layca_core import defaults
-from layca_torch.foreach import FOREACH_BASES, layca_foreach
+from layca_torch.foreach import layca_foreach
 
 
 def _state_key(field: str) -> str:
@@ -38,8 +38,7 @@ class Layca(torch.optim.Optimizer):
         other_lr: plain learning rate of non-layer parameters (default: ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
         maximize: ascend instead of descend.
-        foreach: use the multi-tensor path (default: where it applies: float32/float64 layers
-            with an sgd, momentum or nesterov base, variant layca).
+        foreach: use the multi-tensor path (default: where it applies, i.e. variant layca).
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -62,6 +61,7 @@ class Layca(torch.optim.Optimizer):
         foreach: bool | None = None,
         **base_hyperparameters: Any,
     ) -> None:
+        self._base_hyperparameters = base_hyperparameters
         lr, self._base = layca_core.checked_options(
             lr, alpha, variant, base, other_lr, names=("lr", "other_lr"), **base_hyperparameters
         )
@@ -141,44 +141,25 @@ class Layca(torch.optim.Optimizer):
             states = [self._base_state(p) for p in params]
             layer_rates = [multipliers[p] if group["layca"] else None for p in params]
             if group["layca"] and self._use_foreach(group, params):
-                new_states = layca_foreach(
-                    params,
-                    grads,
-                    states,
-                    group["lr"],
-                    *self._device_scalars(params),
-                    base=group["base"],
-                    momentum=group.get("momentum", defaults.MOMENTUM),
-                )
-            else:
-                new, new_states = layca_core.optimizer_step(
-                    params,
-                    grads,
-                    states,
-                    [self.state[p].get("init_norm") for p in params],
-                    group["lr"],
-                    layca_core.LayerPlan(tuple(layer_rates)),
-                    base=self._base,
-                    other_rate=group["lr"],
-                    freeze_others=group["freeze"],
-                    variant=group["variant"],
-                )
-                torch._foreach_copy_(params, new)
+                layca_foreach(
+                    params, grads, states, group["lr"], *self._device_scalars(params),
+                    base=group["base"], hyperparameters=self._base_hyperparameters,
+                )  # fmt: skip
+                continue
+            new, new_states = layca_core.optimizer_step(
+                params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
+                layca_core.LayerPlan(tuple(layer_rates)), base=self._base, other_rate=group["lr"],
+                freeze_others=group["freeze"], variant=group["variant"],
+            )  # fmt: skip
+            torch._foreach_copy_(params, new)
             for p, state in zip(params, new_states):
                 self._save_base_state(p, state)
         return loss
 
     def _use_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> bool:
-        applies = (
-            group["base"] in FOREACH_BASES
-            and group["variant"] == "layca"
-            and all(p.dtype in (torch.float32, torch.float64) for p in params)
-        )
+        applies = group["variant"] == "layca" and all(p.is_floating_point() for p in params)
         if group["foreach"] and not applies:
-            raise ValueError(
-                "foreach=True needs float32/float64 layers, variant 'layca' and a base among "
-                f"{', '.join(FOREACH_BASES)}; use foreach=None to choose automatically."
-            )
+            raise ValueError("foreach=True needs the variant 'layca'; use foreach=None to choose automatically.")
         return applies if group["foreach"] is None else group["foreach"]
 
 

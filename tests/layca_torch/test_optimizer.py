@@ -73,14 +73,17 @@ def test_matches_the_core_step_by_step(base):
         torch.testing.assert_close(p.detach(), q, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("base", ["sgd", "momentum", "nesterov"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("base", sorted(BASES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_foreach_matches_the_core_path(base, dtype):
     fast, slow = make_model(dtype=dtype), make_model(dtype=dtype)
     options = {"lr": 0.2, "base": base, "alpha": 0.5, **BASES[base]}
-    train(fast, layca_torch.Layca(fast.parameters(), foreach=True, **options), steps=20)
-    train(slow, layca_torch.Layca(slow.parameters(), foreach=False, **options), steps=20)
-    tolerance = {torch.float32: 2e-6, torch.float64: 1e-13}[dtype]
+    # bf16 base states round differently in the two orderings (1 ulp a step), which Adam's
+    # m / sqrt(v) amplifies where v is tiny: compare 3 steps there (the conformance suite runs 20)
+    steps = 3 if dtype == torch.bfloat16 else 20
+    train(fast, layca_torch.Layca(fast.parameters(), foreach=True, **options), steps=steps)
+    train(slow, layca_torch.Layca(slow.parameters(), foreach=False, **options), steps=steps)
+    tolerance = {torch.float32: 2e-6, torch.float64: 1e-13, torch.bfloat16: 2**-5}[dtype]
     for p, q in zip(fast.parameters(), slow.parameters()):
         torch.testing.assert_close(p, q, rtol=tolerance, atol=tolerance)
 
@@ -255,8 +258,8 @@ def test_user_errors_are_explained():
     with pytest.raises(ValueError, match=r"all zero: 3\.weight; initialize it randomly"):
         layca_torch.Layca(model.named_parameters())
     model = make_model()
-    with pytest.raises(ValueError, match="foreach=True needs float32/float64 layers, variant 'layca' and a base among"):
-        train(model, layca_torch.Layca(model.parameters(), base="adam", foreach=True), steps=1)
+    with pytest.raises(ValueError, match="foreach=True needs the variant 'layca'"):
+        train(model, layca_torch.Layca(model.parameters(), variant="lars", foreach=True), steps=1)
     with pytest.raises(ValueError, match="Unknown base 'sgdw'"):
         layca_torch.Layca(model.parameters(), base="sgdw")
     with pytest.raises(ValueError, match="lr must be a finite number >= 0; got -1"):
