@@ -35,3 +35,12 @@ def test_demo_writes_figure_table_and_curves(tmp_path):
     assert (tmp_path / "layer_rotation_curves.png").stat().st_size > 0
     assert (tmp_path / "results.md").read_text().count("\n") == 7
     assert len(list(tmp_path.glob("rotation_*.csv"))) == 5
+
+
+def test_rule_of_thumb_grid_runs(tmp_path):
+    pytest.importorskip("mnist1d")
+    from examples import rule_of_thumb
+
+    results = rule_of_thumb.main(["--epochs", "1", "--samples", "500", "--out-dir", str(tmp_path)])
+    assert len(results) == 16 and (tmp_path / "curves.png").stat().st_size > 0
+    assert (tmp_path / "results.md").read_text().count("| Layca alpha=") == 9
