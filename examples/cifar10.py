@@ -1,6 +1,6 @@
 """CIFAR-10 from the standard python-pickle batches in a local folder (nothing is downloaded).
 
-    split = load_cifar10("/data/cifar-10-batches-py")   # data_batch_1..5 and test_batch
+split = load_cifar10("/data/cifar-10-batches-py")   # data_batch_1..5 and test_batch
 """
 
 import pickle

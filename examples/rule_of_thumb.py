@@ -29,7 +29,9 @@ def runs() -> dict:
         for k in (3, 4, 5)
         for alpha in (-0.6, 0.0, 0.6)
     }
-    grid |= {f"SGD lr={lr:g}": (lambda p, lr=lr: torch.optim.SGD(p, lr=lr, momentum=0.9)) for lr in (0.3, 0.1, 0.03, 0.01)}
+    grid |= {
+        f"SGD lr={lr:g}": (lambda p, lr=lr: torch.optim.SGD(p, lr=lr, momentum=0.9)) for lr in (0.3, 0.1, 0.03, 0.01)
+    }
     grid["SGD + weight decay"] = lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=5e-3)
     grid["Adam"] = lambda p: torch.optim.Adam(p, lr=1e-3)
     grid["Adam + Layca"] = lambda p: layca_torch.Layca(p, lr=3**-5, base="adam")
@@ -47,9 +49,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     results = [train(name, factory, init, data, args.epochs, seed=0) for name, factory in runs().items()]
     args.out_dir.mkdir(parents=True, exist_ok=True)
     columns = 4
-    figure, axes = plt.subplots(-(-len(results) // columns), columns, figsize=(13, 2.6 * -(-len(results) // columns)), layout="constrained")
+    figure, axes = plt.subplots(
+        -(-len(results) // columns), columns, figsize=(13, 2.6 * -(-len(results) // columns)), layout="constrained"
+    )
     for ax, r in zip(axes.flat, results):
-        layca_core.plot_layer_rotation(r["history"], ax=ax, title=f"{r['method']}\ntest {100 * r['test_accuracy']:.1f}%")
+        layca_core.plot_layer_rotation(
+            r["history"], ax=ax, title=f"{r['method']}\ntest {100 * r['test_accuracy']:.1f}%"
+        )
     for ax in list(axes.flat)[len(results) :]:
         ax.axis("off")
     figure.savefig(args.out_dir / "curves.png", dpi=100)
@@ -57,7 +63,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in results:
         r.pop("history")
         d = list(r["final_rotation"].values())
-        rows.append(f"| {r['method']} | {100 * r['test_accuracy']:.1f}% | {100 * r['train_accuracy']:.1f}% | {sum(d) / len(d):.2f} | {min(d):.2f} |")
+        rows.append(
+            f"| {r['method']} | {100 * r['test_accuracy']:.1f}% | {100 * r['train_accuracy']:.1f}% | {sum(d) / len(d):.2f} | {min(d):.2f} |"
+        )
     (args.out_dir / "results.md").write_text("\n".join(rows) + "\n")
     (args.out_dir / "results.json").write_text(json.dumps(results, indent=1))
     print("\n".join(rows))

@@ -1,5 +1,6 @@
 """Smoke tests: the demo and the torch and JAX quickstarts run end to end at small sizes."""
 
+import importlib.util
 import json
 
 import matplotlib
@@ -44,3 +45,20 @@ def test_rule_of_thumb_grid_runs(tmp_path):
     results = rule_of_thumb.main(["--epochs", "1", "--samples", "500", "--out-dir", str(tmp_path)])
     assert len(results) == 16 and (tmp_path / "curves.png").stat().st_size > 0
     assert (tmp_path / "results.md").read_text().count("| Layca alpha=") == 9
+
+
+def test_cross_framework_overlay_agrees(tmp_path):
+    if importlib.util.find_spec("keras") is None:  # not imported here: Keras runs in its own processes
+        pytest.skip("keras is not installed")
+    from examples import cross_framework
+
+    differences = cross_framework.main(["--out", str(tmp_path / "overlay.png")])
+    assert set(differences) == {
+        "PyTorch",
+        "JAX/Optax",
+        "Keras (tensorflow)",
+        "Keras (jax)",
+        "Keras (torch)",
+        "largest pairwise",
+    }
+    assert max(differences.values()) < 1e-4 and (tmp_path / "overlay.png").stat().st_size > 0
