@@ -62,3 +62,12 @@ def test_cross_framework_overlay_agrees(tmp_path):
         "largest pairwise",
     }
     assert max(differences.values()) < 1e-4 and (tmp_path / "overlay.png").stat().st_size > 0
+
+
+def test_features_figure(tmp_path):
+    from examples import features
+
+    results = features.main(["--epochs", "2", "--out", str(tmp_path / "f.png")])
+    rotations = [rotation for _, _, rotation in results]
+    assert rotations == sorted(rotations, reverse=True)  # the larger the rate, the larger the rotation
+    assert (tmp_path / "f.png").stat().st_size > 0
