@@ -71,3 +71,12 @@ def test_features_figure(tmp_path):
     rotations = [rotation for _, _, rotation in results]
     assert rotations == sorted(rotations, reverse=True)  # the larger the rate, the larger the rotation
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def test_warmup_runs_four_settings(tmp_path):
+    pytest.importorskip("mnist1d")
+    from examples import warmup
+
+    runs = warmup.main(["--epochs", "1", "--samples", "500", "--out", str(tmp_path / "w.png")])
+    assert [r["name"] for r in runs][-1] == "Layca, no warmup" and len(runs) == 4
+    assert all(len(r["accuracy"]) == 1 and r["history"].epochs == [0.0, 1.0] for r in runs)
