@@ -37,16 +37,36 @@ KERAS_TORCH_FLOAT64 = pytest.mark.xfail(
 )
 
 
-@pytest.mark.parametrize("dtype", [pytest.param("float64", marks=KERAS_TORCH_FLOAT64), "float32"])
-def test_keras_mlp_follows_the_numpy_backprop_reference(dtype):
-    from conformance_tests import end_to_end
+KERAS_JAX_FLOAT64_CONV = pytest.mark.xfail(
+    condition=keras.backend.backend() == "jax",
+    reason="Keras on JAX runs the float64 conv + batch-norm net 1.1e-8 off the exact curves; the same optimizer "
+    "matches the float64 MLP there to 3.3e-16 and the conv net on TensorFlow within its 2e-13 bound",
+    strict=True,
+)
 
+
+@pytest.mark.parametrize(
+    ("network", "dtype"),
+    [
+        pytest.param("mlp", "float64", marks=KERAS_TORCH_FLOAT64),
+        pytest.param("conv-bn", "float64", marks=[KERAS_TORCH_FLOAT64, KERAS_JAX_FLOAT64_CONV]),
+        ("mlp", "float32"),
+        ("conv-bn", "float32"),
+    ],
+)
+def test_keras_network_follows_the_numpy_backprop_reference(dtype, network):
+    from conformance_tests import end_to_end
+    from conformance_tests.test_end_to_end import NETWORKS, compared_steps, exact
+
+    module, _, largest = NETWORKS[network]
     previous = keras.config.floatx()
     keras.config.set_floatx(dtype)
     x64 = dtype == "float64" and keras.backend.backend() == "jax"
     try:
         with __import__("jax").enable_x64(True) if x64 else contextlib.nullcontext():
-            curves = end_to_end.keras_run(dtype)
+            curves = module.keras_run(dtype)
     finally:
         keras.config.set_floatx(previous)
-    assert float(np.abs(curves - end_to_end.numpy_run()).max()) <= end_to_end.tolerance(dtype)
+    steps = compared_steps(network, dtype)
+    difference = float(np.abs(curves[:steps] - exact(network)[:steps]).max())
+    assert difference <= end_to_end.tolerance(dtype, steps, largest)
