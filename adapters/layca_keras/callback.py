@@ -7,7 +7,7 @@ import numpy as np
 
 import layca_core
 from layca_core import defaults
-from layca_keras.optimizer import LayerSelector, _selects
+from layca_keras.variables import LayerSelector, selects
 
 
 class LayerRotationCurves(keras.callbacks.Callback):
@@ -33,7 +33,7 @@ class LayerRotationCurves(keras.callbacks.Callback):
         self._indices = [
             i
             for i, v in enumerate(self.model.trainable_variables)
-            if _selects(self.layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM)
+            if selects(self.layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM)
         ]
         if not self._indices:
             raise ValueError(

@@ -1,9 +1,6 @@
 """``layca_keras.Layca``: the Layca step of ``layca_core`` as a Keras 3 optimizer (any backend)."""
 
-import contextlib
 import inspect
-import re
-from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -11,8 +8,8 @@ from keras import ops
 
 import layca_core
 from layca_core import defaults
+from layca_keras.variables import LayerSelector, check_serializable, layer_plan, read, scalar_slot
 
-LayerSelector = None | str | Callable[[Any], bool]
 RATE_NAMES = ("learning_rate", "other_learning_rate")
 
 
@@ -26,67 +23,6 @@ def _keras_arguments() -> set[str]:
 
 
 _KERAS_ARGUMENTS = _keras_arguments()
-
-
-def _selects(selector: LayerSelector, variable: Any, default: bool) -> bool:
-    if selector is None:
-        return default
-    if isinstance(selector, str):
-        return re.search(selector, variable.path) is not None
-    return bool(selector(variable))
-
-
-def _read(variable: Any) -> Any:
-    """A variable's current value as a backend tensor (the stateless-scope value under JAX)."""
-    return ops.stop_gradient(ops.convert_to_tensor(variable))
-
-
-def _accumulation(variable: Any) -> str:
-    """The dtype of a variable's scalars (initial norm, step count): float64 for float64, else float32."""
-    return "float64" if variable.dtype == "float64" else "float32"
-
-
-def _eager() -> Any:
-    """Where variables hold concrete values: TensorFlow builds optimizers inside a graph."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.init_scope()
-    return contextlib.nullcontext()
-
-
-def scalar_slot(optimizer: Any, variable: Any, name: str, value: float) -> Any:
-    """A scalar optimizer variable in ``variable``'s accumulation dtype, set exactly to ``value``.
-
-    (Keras's ``Constant`` initializer would round ``value`` through float32 on TensorFlow.)
-    """
-    slot = optimizer.add_variable((), initializer="zeros", dtype=_accumulation(variable), name=name)
-    slot.assign(value)
-    return slot
-
-
-def check_serializable(optimizer: Any) -> None:
-    if callable(optimizer.layers) or callable(optimizer.exclude):
-        name = type(optimizer).__name__
-        raise ValueError(
-            f"A {name} with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
-        )
-
-
-def layer_plan(
-    optimizer: Any, variables: list[Any], layers: LayerSelector, exclude: LayerSelector, alpha: float
-) -> tuple[layca_core.LayerPlan, list[Any]]:
-    """Which variables are layers (with their multipliers), and a stored initial-norm slot for each."""
-    is_layer = [
-        _selects(layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) and not _selects(exclude, v, False)
-        for v in variables
-    ]
-    with _eager():
-        norms = [float(layca_core.initial_norm(_read(v))) if flag else None for v, flag in zip(variables, is_layer)]
-        names = [v.path for v, flag in zip(variables, is_layer) if flag]
-        layca_core.check_nonzero_norms([n for n in norms if n is not None], names)
-        slots = [None if n is None else scalar_slot(optimizer, v, "init_norm", n) for v, n in zip(variables, norms)]
-    return layca_core.LayerPlan.from_flags(is_layer, alpha), slots
 
 
 @keras.saving.register_keras_serializable(package="layca")
@@ -150,7 +86,7 @@ class Layca(keras.optimizers.Optimizer):
 
     def _add_base_slots(self, variable: Any) -> list[Any]:
         """One optimizer variable per field of the base direction's state."""
-        state = self.direction.init(_read(variable))
+        state = self.direction.init(read(variable))
         slots = []
         for field, value in state._asdict().items():
             if len(value.shape) == 0:
@@ -189,11 +125,11 @@ class Layca(keras.optimizers.Optimizer):
     def _core_update(self, grads: list[Any], trainable_variables: list[Any], rate: Any) -> None:
         indices = [self._get_variable_index(v) for v in trainable_variables]
         state_type = type(self.direction.init(ops.zeros((1,))))
-        states = [state_type(*(_read(slot) for slot in self._base_slots[i])) for i in indices]
-        norms = [None if self._init_norms[i] is None else _read(self._init_norms[i]) for i in indices]
+        states = [state_type(*(read(slot) for slot in self._base_slots[i])) for i in indices]
+        norms = [None if self._init_norms[i] is None else read(self._init_norms[i]) for i in indices]
         other = rate if self.other_learning_rate is None else self.other_learning_rate
         new_values, new_states = layca_core.optimizer_step(
-            [_read(v) for v in trainable_variables],
+            [read(v) for v in trainable_variables],
             [ops.convert_to_tensor(g) for g in grads],
             states,
             norms,
@@ -210,10 +146,7 @@ class Layca(keras.optimizers.Optimizer):
                 self.assign(slot, field_value)
 
     def get_config(self) -> dict[str, Any]:
-        if callable(self.layers) or callable(self.exclude):
-            raise ValueError(
-                "A Layca optimizer with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
-            )
+        check_serializable(self)
         config = super().get_config()
         config.update(
             base=self.base,

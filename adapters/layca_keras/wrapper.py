@@ -7,7 +7,8 @@ from keras import ops
 
 import layca_core
 from layca_core import defaults
-from layca_keras.optimizer import RATE_NAMES, LayerSelector, _read, layer_plan
+from layca_keras.optimizer import RATE_NAMES
+from layca_keras.variables import LayerSelector, check_serializable, layer_plan, read
 
 
 @keras.saving.register_keras_serializable(package="layca")
@@ -62,22 +63,19 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         variables = trainable_variables or self._trainable_variables
         indices = [self._get_variable_index(v) for v in variables]
         layers = [(v, i) for v, i in zip(variables, indices) if self._plan.multipliers[i] is not None]
-        before = [ops.copy(_read(v)) for v, _ in layers]  # a copy: on torch, a read shares the live storage
+        before = [ops.copy(read(v)) for v, _ in layers]  # a copy: on torch, a read shares the live storage
         self.inner_optimizer.apply(
             [None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables
         )
         rate = ops.convert_to_tensor(self.learning_rate)
         step = layca_core.step_function(self.variant)
         for (variable, i), w in zip(layers, before):
-            new = step(w, w - _read(variable), rate * self._plan.multipliers[i], _read(self._init_norms[i]))
+            new = step(w, w - read(variable), rate * self._plan.multipliers[i], read(self._init_norms[i]))
             self.assign(variable, new)
         self.iterations.assign_add(1)
 
     def get_config(self) -> dict[str, Any]:
-        if callable(self.layers) or callable(self.exclude):
-            raise ValueError(
-                "A LaycaWrapper with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
-            )
+        check_serializable(self)
         config = super().get_config()
         config.update(
             inner_optimizer=keras.saving.serialize_keras_object(self.inner_optimizer),

@@ -1,0 +1,75 @@
+"""Keras variables as layers: selection, reading values, and the per-layer scalars optimizers store."""
+
+import contextlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+import keras
+from keras import ops
+
+import layca_core
+from layca_core import defaults
+
+LayerSelector = None | str | Callable[[Any], bool]
+
+
+def selects(selector: LayerSelector, variable: Any, default: bool) -> bool:
+    if selector is None:
+        return default
+    if isinstance(selector, str):
+        return re.search(selector, variable.path) is not None
+    return bool(selector(variable))
+
+
+def read(variable: Any) -> Any:
+    """A variable's current value as a backend tensor (the stateless-scope value under JAX)."""
+    return ops.stop_gradient(ops.convert_to_tensor(variable))
+
+
+def _accumulation(variable: Any) -> str:
+    """The dtype of a variable's scalars (initial norm, step count): float64 for float64, else float32."""
+    return "float64" if variable.dtype == "float64" else "float32"
+
+
+def _eager() -> Any:
+    """Where variables hold concrete values: TensorFlow builds optimizers inside a graph."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.init_scope()
+    return contextlib.nullcontext()
+
+
+def scalar_slot(optimizer: Any, variable: Any, name: str, value: float) -> Any:
+    """A scalar optimizer variable in ``variable``'s accumulation dtype, set exactly to ``value``.
+
+    (Keras's ``Constant`` initializer would round ``value`` through float32 on TensorFlow.)
+    """
+    slot = optimizer.add_variable((), initializer="zeros", dtype=_accumulation(variable), name=name)
+    slot.assign(value)
+    return slot
+
+
+def check_serializable(optimizer: Any) -> None:
+    if callable(optimizer.layers) or callable(optimizer.exclude):
+        name = type(optimizer).__name__
+        raise ValueError(
+            f"A {name} with callable `layers`/`exclude` cannot be serialized; select by a path regex instead."
+        )
+
+
+def layer_plan(
+    optimizer: Any, variables: list[Any], layers: LayerSelector, exclude: LayerSelector, alpha: float
+) -> tuple[layca_core.LayerPlan, list[Any]]:
+    """Which variables are layers (with their multipliers), and a stored initial-norm slot for each."""
+    is_layer = [
+        selects(layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) and not selects(exclude, v, False)
+        for v in variables
+    ]
+    with _eager():
+        norms = [float(layca_core.initial_norm(read(v))) if flag else None for v, flag in zip(variables, is_layer)]
+        names = [v.path for v, flag in zip(variables, is_layer) if flag]
+        layca_core.check_nonzero_norms([n for n in norms if n is not None], names)
+        slots = [None if n is None else scalar_slot(optimizer, v, "init_norm", n) for v, n in zip(variables, norms)]
+    return layca_core.LayerPlan.from_flags(is_layer, alpha), slots
