@@ -5,15 +5,14 @@ array-api-compat has no TensorFlow support. This module covers exactly the funct
 when a function or dtype is first used, never at import.
 """
 
+import importlib
 from typing import Any
 
 _SAME_NAME = ("float16", "bfloat16", "float32", "float64", "sqrt", "atan", "asin")
 
 
 def _tf() -> Any:
-    import tensorflow as tf
-
-    return tf
+    return importlib.import_module("tensorflow")
 
 
 def __getattr__(name: str) -> Any:
