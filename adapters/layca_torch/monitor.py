@@ -56,10 +56,9 @@ class RotationMonitor:
 
 def layer_angles(optimizer: Any) -> dict[str, float]:
     """Per-step angle (radians) of every layer a ``Layca`` optimizer turns, with no pass over weights."""
-    angles = {}
-    for p, multiplier in optimizer.layer_multipliers().items():
-        group = next(g for g in optimizer.param_groups if any(p is q for q in g["params"]))
-        names = group.get("param_names") or []
-        index = next(i for i, q in enumerate(group["params"]) if p is q)
-        angles[names[index] if names else f"layer {len(angles)}"] = math.atan(float(group["lr"]) * multiplier)
+    angles, multipliers = {}, optimizer.layer_multipliers()
+    for group in (g for g in optimizer.param_groups if g["layca"]):
+        names = group.get("param_names") or [None] * len(group["params"])
+        for name, p in zip(names, group["params"]):
+            angles[name or f"layer {len(angles)}"] = math.atan(float(group["lr"]) * multipliers[p])
     return angles
