@@ -1,4 +1,4 @@
-"""Smoke tests: the demo and the torch and JAX quickstarts run end to end at small sizes."""
+"""Smoke tests: the demo, the experiments and the torch and JAX quickstarts run end to end at small sizes."""
 
 import importlib.util
 import json
@@ -7,6 +7,8 @@ import matplotlib
 import pytest
 
 matplotlib.use("Agg")
+
+FRAMEWORKS = [pytest.param("torch", id="torch"), pytest.param("jax", id="jax")]
 
 
 def test_torch_quickstart(tmp_path):
@@ -25,14 +27,17 @@ def test_jax_quickstart(tmp_path):
     assert (tmp_path / "r.png").stat().st_size > 0
 
 
-def test_demo_writes_figure_table_and_curves(tmp_path):
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_demo_writes_figure_table_and_curves(tmp_path, framework):
     pytest.importorskip("mnist1d")
     from examples import demo
 
-    demo.main(["--epochs", "2", "--samples", "1000", "--out-dir", str(tmp_path)])
+    demo.main(["--framework", framework, "--epochs", "2", "--samples", "1000", "--out-dir", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
+    assert results["framework"] == framework and results["epochs"] == 2
     assert [r["method"] for r in results["runs"]] == ["SGD", "SGD + weight decay", "Adam", "Adam + Layca", "Layca"]
     assert all(0 <= r["test_accuracy"] <= 1 and len(r["final_rotation"]) == 5 for r in results["runs"])
+    assert all(len(r["epoch_accuracy"]) == 2 for r in results["runs"])
     assert (tmp_path / "layer_rotation_curves.png").stat().st_size > 0
     assert (tmp_path / "results.md").read_text().count("\n") == 7
     assert len(list(tmp_path.glob("rotation_*.csv"))) == 5
@@ -42,9 +47,10 @@ def test_rule_of_thumb_grid_runs(tmp_path):
     pytest.importorskip("mnist1d")
     from examples import rule_of_thumb
 
-    results = rule_of_thumb.main(["--epochs", "1", "--samples", "500", "--out-dir", str(tmp_path)])
-    assert len(results) == 16 and (tmp_path / "curves.png").stat().st_size > 0
+    runs = rule_of_thumb.main(["--epochs", "1", "--samples", "500", "--out-dir", str(tmp_path)])
+    assert len(runs) == 16 and (tmp_path / "curves.png").stat().st_size > 0
     assert (tmp_path / "results.md").read_text().count("| Layca alpha=") == 9
+    assert len(set(tmp_path.glob("rotation_*.csv"))) == 16  # one file per run: names do not collide
 
 
 def test_cross_framework_overlay_agrees(tmp_path):
@@ -64,12 +70,14 @@ def test_cross_framework_overlay_agrees(tmp_path):
     assert max(differences.values()) < 1e-4 and (tmp_path / "overlay.png").stat().st_size > 0
 
 
-def test_features_figure(tmp_path):
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_features_figure(tmp_path, framework):
     from examples import features
 
-    results = features.main(["--epochs", "2", "--out", str(tmp_path / "f.png")])
-    rotations = [rotation for _, _, rotation in results]
+    runs = features.main(["--framework", framework, "--epochs", "2", "--out", str(tmp_path / "f.png")])
+    rotations = [run.history.distances[-1][0] for run in runs]
     assert rotations == sorted(rotations, reverse=True)  # the larger the rate, the larger the rotation
+    assert all(run.kernels[0].shape == (512, 64) for run in runs)
     assert (tmp_path / "f.png").stat().st_size > 0
 
 
@@ -78,5 +86,5 @@ def test_warmup_runs_four_settings(tmp_path):
     from examples import warmup
 
     runs = warmup.main(["--epochs", "1", "--samples", "500", "--out", str(tmp_path / "w.png")])
-    assert [r["name"] for r in runs][-1] == "Layca, no warmup" and len(runs) == 4
-    assert all(len(r["accuracy"]) == 1 and r["history"].epochs == [0.0, 1.0] for r in runs)
+    assert [r.method for r in runs][-1] == "Layca, no warmup" and len(runs) == 4
+    assert all(len(r.epoch_accuracy) == 1 and r.history.epochs == [0.0, 1.0] for r in runs)

@@ -1,0 +1,95 @@
+"""PyTorch: build an ``examples.networks`` network and train it with a ``Method`` along a ``Plan``."""
+
+import numpy as np
+import torch
+from torch import nn
+
+import layca_torch
+from examples import networks
+from examples.experiment import Method, Plan, Run, progress
+
+
+class _Residual(nn.Module):
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.body(x))
+
+
+def _module(op: networks.Operation) -> nn.Module:
+    match op:
+        case networks.Conv():
+            return nn.Conv1d(op.inputs, op.outputs, op.width, op.stride, padding=op.width // 2, bias=False)
+        case networks.Dense():
+            return nn.Linear(op.inputs, op.outputs, bias=False)
+        case networks.BatchNorm():
+            return nn.BatchNorm1d(op.channels, eps=networks.EPS, momentum=networks.MOMENTUM, affine=False)
+        case networks.ReLU():
+            return nn.ReLU()
+        case networks.Flatten():
+            return nn.Flatten()
+        case networks.GlobalAveragePool():
+            return nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
+        case networks.Residual():
+            return _Residual(nn.Sequential(*map(_module, op.body)))
+
+
+def build(network: tuple, weights: list[np.ndarray]) -> nn.Sequential:
+    model = nn.Sequential(*map(_module, network))
+    with torch.no_grad():
+        for parameter, w in zip(model.parameters(), weights, strict=True):
+            parameter.copy_(torch.from_numpy(w))
+    return model
+
+
+def predict(network: tuple, weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Logits of the network in evaluation mode."""
+    with torch.no_grad():
+        return build(network, weights).eval()(torch.as_tensor(x)).numpy()
+
+
+def _optimizer(method: Method, parameters) -> torch.optim.Optimizer:
+    if method.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=method.lr, momentum=method.momentum, weight_decay=method.weight_decay)
+    if method.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=method.lr)
+    return layca_torch.Layca(parameters, lr=method.lr, base=method.base, alpha=method.alpha)
+
+
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    with torch.no_grad():
+        accuracy = (model(x).argmax(1) == y).float().mean().item()
+    model.train()
+    return accuracy
+
+
+def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan: Plan) -> Run:
+    model = build(network, weights)
+    optimizer = _optimizer(method, model.parameters())
+    last = len(plan.multipliers) - 1
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: float(plan.multipliers[min(step, last)]))
+    monitor = layca_torch.RotationMonitor(model)
+    monitor.record(step=0, epoch=0)
+    x, y, x_test, y_test = (torch.as_tensor(a) for a in data)
+    step, epoch_accuracy = 0, []
+    with progress(len(plan.epochs), method.name) as bar:
+        for epoch, batches in enumerate(plan.epochs, 1):
+            correct = torch.zeros((), dtype=torch.int64)
+            for batch in map(torch.as_tensor, batches):
+                optimizer.zero_grad()
+                logits = model(x[batch])
+                nn.functional.cross_entropy(logits, y[batch]).backward()
+                optimizer.step()
+                scheduler.step()
+                correct += (logits.argmax(1) == y[batch]).sum()
+            step += len(batches)
+            epoch_accuracy.append(correct.item() / len(y))
+            monitor.record(step=step, epoch=epoch)
+            bar.update()
+    kernels = [p.detach().numpy().copy() for p in model.parameters()]
+    return Run(
+        method.name, _accuracy(model, x_test, y_test), _accuracy(model, x, y), epoch_accuracy, monitor.history, kernels
+    )
