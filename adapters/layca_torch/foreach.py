@@ -32,17 +32,23 @@ def _divide_by_root(steps: list[torch.Tensor], accumulators: list[torch.Tensor],
     torch._foreach_div_(steps, denominators)
 
 
-def _base_steps(grads: list[torch.Tensor], states: list[Any], base: str, h: dict[str, float]) -> list[torch.Tensor]:
-    """The base step (``layca_core.directions``), written into sanitized copies of the gradients.
+def _base_steps(
+    grads: list[torch.Tensor], states: list[Any], base: str, h: dict[str, float], sanitize: bool = True
+) -> list[torch.Tensor]:
+    """The base step (``layca_core.directions``), written into copies of the gradients (non-finite entries zeroed if ``sanitize``).
 
     States are updated in place (their tensors are the optimizer's state).
     """
-    steps = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for g in grads]
+    steps = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) if sanitize else g.clone() for g in grads]
     if base in ("momentum", "nesterov"):
         mu, buffers = h.get("momentum", defaults.MOMENTUM), [s.momentum for s in states]
-        torch._foreach_mul_(buffers, mu)
-        torch._foreach_add_(buffers, steps)
-        torch._foreach_add_(steps, buffers, alpha=mu) if base == "nesterov" else torch._foreach_copy_(steps, buffers)
+        if base == "nesterov":
+            torch._foreach_mul_(buffers, mu)
+            torch._foreach_add_(buffers, steps)
+            torch._foreach_add_(steps, buffers, alpha=mu)
+        else:
+            torch._foreach_add_(steps, buffers, alpha=mu)  # g + mu b: the new buffer, formed in the step's storage
+            torch._foreach_copy_(buffers, steps)
     elif base == "amom":
         beta, buffers = h.get("beta", defaults.AMOM_BETA), [s.momentum for s in states]
         torch._foreach_mul_(buffers, beta)
@@ -95,11 +101,11 @@ def layca_foreach(
     weights = [p.to(acc) if lo else p for p, lo in zip(params, low)]
     steps = [s.to(acc) if lo else s for s, lo in zip(steps, low)]
     ww = torch.stack(torch._foreach_norm(weights, 2, dtype=acc)) ** 2
-    ss = torch.stack(torch._foreach_norm(steps, 2, dtype=acc)) ** 2
     sw = torch.stack([torch.dot(s.reshape(-1), w.reshape(-1)) for s, w in zip(steps, weights)]).to(acc)
     safe_ww = torch.where(ww > 0, ww, 1)
     torch._foreach_addcmul_(steps, weights, _per_layer(-sw / safe_ww, weights))  # steps now hold s_perp
     perp = torch.stack(torch._foreach_norm(steps, 2, dtype=acc)) ** 2
+    ss = perp + sw * sw / safe_ww  # |s|^2 to working precision: only the parallel test below reads it
     tolerance = max(parallel_tolerance(p.dtype, torch_namespace) for p in params)
     moves = (perp > tolerance**2 * ss) & (ww > 0)
     rates = rate * multipliers
@@ -110,6 +116,24 @@ def layca_foreach(
     rounded = [(p, w) for p, w, lo in zip(params, weights, low) if lo]
     if rounded:
         torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
+
+
+def other_foreach(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    states: list[Any],
+    rate: float | torch.Tensor,
+    *,
+    base: str,
+    hyperparameters: dict[str, float],
+) -> None:
+    """Parameters that are not layers: ``w -= rate * s`` with the base step ``s``, in place, as the core does.
+
+    Their gradients are not sanitized, as in ``torch.optim``.
+    """
+    steps = _base_steps(grads, states, base, hyperparameters, sanitize=False)
+    torch._foreach_mul_(steps, rate)
+    torch._foreach_sub_(params, steps)
 
 
 def _per_layer(values: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -7,7 +7,7 @@ import torch
 
 import layca_core
 from layca_core import defaults
-from layca_torch.foreach import layca_foreach
+from layca_torch.foreach import layca_foreach, other_foreach
 
 
 def _state_key(field: str) -> str:
@@ -140,11 +140,21 @@ class Layca(torch.optim.Optimizer):
             grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
             states = [self._base_state(p) for p in params]
             layer_rates = [multipliers[p] if group["layca"] else None for p in params]
-            if group["layca"] and self._use_foreach(group, params):
-                layca_foreach(
-                    params, grads, states, group["lr"], *self._device_scalars(params),
-                    base=group["base"], hyperparameters=self._base_hyperparameters,
-                )  # fmt: skip
+            if self._use_foreach(group, params):
+                if group["layca"]:
+                    layca_foreach(
+                        params, grads, states, group["lr"], *self._device_scalars(params),
+                        base=group["base"], hyperparameters=self._base_hyperparameters,
+                    )  # fmt: skip
+                elif not group["freeze"]:
+                    other_foreach(
+                        params,
+                        grads,
+                        states,
+                        group["lr"],
+                        base=group["base"],
+                        hyperparameters=self._base_hyperparameters,
+                    )
                 continue
             new, new_states = layca_core.optimizer_step(
                 params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],

@@ -88,6 +88,18 @@ def test_foreach_matches_the_core_path(base, dtype):
         torch.testing.assert_close(p, q, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize("options", [{"other_lr": 0.03}, {"freeze_others": True}, {"maximize": True}], ids=str)
+def test_foreach_treats_other_parameters_as_the_core_path(options):
+    fast, slow = make_model(), make_model()
+    biases = [p.detach().clone() for p in fast.parameters() if p.ndim == 1]
+    train(fast, layca_torch.Layca(fast.parameters(), base="adam", foreach=True, **options))
+    train(slow, layca_torch.Layca(slow.parameters(), base="adam", foreach=False, **options))
+    for p, q in zip(fast.parameters(), slow.parameters()):
+        torch.testing.assert_close(p, q, rtol=2e-6, atol=2e-6)
+    moved = [not torch.equal(p.detach(), b) for p, b in zip([p for p in fast.parameters() if p.ndim == 1], biases)]
+    assert moved == [not options.get("freeze_others", False)] * len(biases)
+
+
 @pytest.mark.parametrize("foreach", [True, False])
 def test_guards_on_both_paths(foreach):
     w = torch.nn.Parameter(torch.randn(5, 4, dtype=torch.float64))
