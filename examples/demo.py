@@ -36,13 +36,18 @@ def step_decay(epochs: int) -> layca_core.StepDecay:
     return layca_core.StepDecay(epochs, (math.ceil(0.7 * epochs), math.ceil(0.9 * epochs)), 0.2)
 
 
-def train_all(framework: str, methods: list[Method], samples: int, epochs: int, seed: int) -> list[Run]:
-    """Every method from the same initial CNN on the same MNIST-1D batches."""
-    trainer = experiment.trainer(framework)
-    data, network = mnist1d(samples), networks.cnn()
-    weights = networks.initial_weights(network, seed)
-    plan = experiment.plan(len(data.y_train), epochs, BATCH, step_decay(epochs), seed)
-    return [trainer.train(network, weights, method, data, plan) for method in methods]
+def train_and_report(
+    args: argparse.Namespace, methods: list[Method], figure_name: str, columns: int | None = None
+) -> list[Run]:
+    """Every method from the same initial CNN on the same MNIST-1D batches; the report goes to ``args.out_dir``."""
+    trainer = experiment.trainer(args.framework)
+    data, network = mnist1d(args.samples), networks.cnn()
+    weights = networks.initial_weights(network, args.seed)
+    plan = experiment.plan(len(data.y_train), args.epochs, BATCH, step_decay(args.epochs), args.seed)
+    runs = [trainer.train(network, weights, method, data, plan) for method in methods]
+    about = {"framework": experiment.framework_label(args.framework), "epochs": args.epochs, "samples": args.samples}
+    report.write(runs, args.out_dir, figure_name, about, columns)
+    return runs
 
 
 def main(argv: list[str] | None = None) -> list[Run]:
@@ -53,9 +58,7 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=Path("results/demo"))
     args = parser.parse_args(argv)
-    runs = train_all(args.framework, methods(), args.samples, args.epochs, args.seed)
-    about = {"framework": experiment.framework_label(args.framework), "epochs": args.epochs, "samples": args.samples}
-    report.write(runs, args.out_dir, "layer_rotation_curves.png", about)
+    runs = train_and_report(args, methods(), "layer_rotation_curves.png")
     print(f"Wrote {args.out_dir / 'layer_rotation_curves.png'}, results.md, results.json and per-run CSV curves.")
     return runs
 

@@ -11,7 +11,7 @@ results table.
 import argparse
 from pathlib import Path
 
-from examples import demo, experiment, report
+from examples import demo, experiment
 from examples.experiment import Method, Run, adam, layca, sgd
 
 
@@ -31,11 +31,8 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--out-dir", type=Path, default=Path("results/rule_of_thumb"))
-    args = parser.parse_args(argv)
-    runs = demo.train_all(args.framework, methods(), args.samples, args.epochs, seed=0)
-    about = {"framework": experiment.framework_label(args.framework), "epochs": args.epochs, "samples": args.samples}
-    report.write(runs, args.out_dir, "curves.png", about, columns=4)
-    return runs
+    parser.set_defaults(seed=0)
+    return demo.train_and_report(parser.parse_args(argv), methods(), "curves.png", columns=4)
 
 
 if __name__ == "__main__":

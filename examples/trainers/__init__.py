@@ -1,1 +1,1 @@
-"""One trainer per framework for the examples: ``build``, ``predict`` and ``train`` with the same signatures."""
+"""One trainer per framework for the examples, each with ``build``, ``predict(network, weights, x)`` and ``train(network, weights, method, data, plan)``."""
