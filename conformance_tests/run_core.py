@@ -15,13 +15,13 @@ def core_rates(case: Case) -> list[float]:
 def run_core(case: Case, backend: Backend, dtype: str) -> list[list[np.ndarray]]:
     """Weights after each step, as float64 NumPy arrays."""
     params = [backend.asarray(p, dtype) for p in case.initial_params()]
-    plan = layca_core.LayerPlan.from_flags([p.ndim >= 2 for p in case.initial_params()], case.alpha)
+    plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in case.initial_params()], case.alpha)
     direction = layca_core.direction(case.base, **dict(case.hyperparameters))
     states = [direction.init(p) for p in params]
-    norms = layca_core.initial_norms(params, plan)
+    norms = layca_core.engine.initial_norms(params, plan)
     trajectory = []
     for rate, grads in zip(core_rates(case), case.gradients()):
-        params, states = layca_core.optimizer_step(
+        params, states = layca_core.engine.optimizer_step(
             params,
             [backend.asarray(g, dtype) for g in grads],
             states,

@@ -22,7 +22,6 @@ from layca_core.directions import (
     sgd,
 )
 from layca_core.history import RotationHistory
-from layca_core.optimizer import LayerPlan, checked_options, initial_norms, optimizer_step
 from layca_core.plotting import plot_layer_rotation
 from layca_core.rates import (
     PAPER_SCHEDULES,
@@ -33,8 +32,7 @@ from layca_core.rates import (
     rate_to_angle,
 )
 from layca_core.rotation import cosine_distance, layer_rotations, rate_from_cosine_distance, step_angle
-from layca_core.step import initial_norm, lars_step, layca_step, layca_steps, step_function
-from layca_core.validation import check_alpha, check_nonzero_norms, check_rate
+from layca_core.step import initial_norm, lars_step, layca_step, layca_steps
 
 __version__ = "0.1.0"
 
@@ -45,7 +43,6 @@ __all__ = [
     "AdamState",
     "BaseDirection",
     "EmptyState",
-    "LayerPlan",
     "MomentumState",
     "RotationHistory",
     "StepDecay",
@@ -56,22 +53,16 @@ __all__ = [
     "amom",
     "angle_to_rate",
     "array_namespace",
-    "check_alpha",
-    "check_nonzero_norms",
-    "check_rate",
-    "checked_options",
     "cosine_distance",
     "default_rate",
     "direction",
     "initial_norm",
-    "initial_norms",
     "lars_step",
     "layca_step",
     "layca_steps",
     "layer_rotations",
     "momentum",
     "nesterov",
-    "optimizer_step",
     "paper_schedule",
     "plot_layer_rotation",
     "rate_from_cosine_distance",
@@ -79,5 +70,4 @@ __all__ = [
     "rmsprop",
     "sgd",
     "step_angle",
-    "step_function",
 ]

@@ -8,7 +8,7 @@ when a function or dtype is first used, never at import.
 import importlib
 from typing import Any
 
-_SAME_NAME = ("float16", "bfloat16", "float32", "float64", "sqrt", "atan", "asin")
+_SAME_NAME = ("float16", "bfloat16", "float32", "float64", "sqrt", "atan", "asin", "abs", "floor", "pow", "reshape", "stack")
 
 
 def _tf() -> Any:
@@ -69,3 +69,24 @@ def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:  # noqa: A002
     if min is not None:
         x = tf.maximum(x, min)
     return x if max is None else tf.minimum(x, max)
+
+
+def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: Any = None) -> Any:
+    return _tf().convert_to_tensor(obj, dtype=dtype)
+
+
+def concat(arrays: Any, /, *, axis: Any = 0) -> Any:
+    return _tf().concat(list(arrays), axis=axis)
+
+
+def max(x: Any, /, *, axis: Any = None, keepdims: Any = False) -> Any:  # noqa: A001
+    return _tf().reduce_max(x, axis=axis, keepdims=keepdims)
+
+
+def log2(x: Any, /) -> Any:
+    tf = _tf()
+    return tf.math.log(x) / tf.math.log(tf.constant(2.0, x.dtype))
+
+
+def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Any:
+    return _tf().fill(_tf().shape(x), _tf().constant(fill_value, dtype or x.dtype))

@@ -13,14 +13,14 @@ from conformance_tests.backends import to_numpy
 def model(rng):
     params = [rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal((3, 2))]
     grads = [rng.standard_normal(p.shape) for p in params]
-    return params, grads, layca_core.LayerPlan.from_flags([True, False, True], alpha=0.5)
+    return params, grads, layca_core.engine.LayerPlan.from_flags([True, False, True], alpha=0.5)
 
 
 def run(params, grads, plan, base="sgd", rate=0.1, **kwargs):
     direction = layca_core.direction(base)
     states = [direction.init(p) for p in params]
-    norms = layca_core.initial_norms(params, plan)
-    return layca_core.optimizer_step(params, grads, states, norms, rate, plan, base=direction, **kwargs)
+    norms = layca_core.engine.initial_norms(params, plan)
+    return layca_core.engine.optimizer_step(params, grads, states, norms, rate, plan, base=direction, **kwargs)
 
 
 def test_layers_turn_by_their_multiplied_rate_and_others_take_a_plain_step(model):
@@ -68,7 +68,7 @@ def test_user_errors_are_explained(model):
 
 def test_zero_norm_layers_are_named_in_the_error():
     with pytest.raises(ValueError, match="all zero: fc.weight; initialize it randomly or exclude it"):
-        layca_core.check_nonzero_norms([1.0, 0.0], ["conv.weight", "fc.weight"])
+        layca_core.validation.check_nonzero_norms([1.0, 0.0], ["conv.weight", "fc.weight"])
 
 
 def test_non_floating_weights_are_refused():
@@ -86,7 +86,7 @@ def test_works_on_every_backend(backend):
         backend.asarray(rng.standard_normal((5, 4)), "float32"),
         backend.asarray(rng.standard_normal(4), "float32"),
     ]
-    plan = layca_core.LayerPlan.from_flags([True, False], alpha=0.0)
+    plan = layca_core.engine.LayerPlan.from_flags([True, False], alpha=0.0)
     new, _ = run(params, grads, plan, base="adam", other_rate=0.01)
     angle = float(layca_core.step_angle(to_numpy(params[0]), to_numpy(new[0])))
     assert angle == pytest.approx(math.atan(0.1), rel=1e-5)

@@ -11,12 +11,12 @@ TRACED = [pytest.param(b, id=b.value) for b in (Backend.JAX, Backend.TENSORFLOW,
 
 def whole_step(params, grads, rate):
     """Layca-Adam over a conv layer, a bias and a dense layer, with a traced rate."""
-    plan = layca_core.LayerPlan.from_flags([True, False, True], alpha=-0.3)
+    plan = layca_core.engine.LayerPlan.from_flags([True, False, True], alpha=-0.3)
     base = layca_core.direction("adam")
     states = [base.init(p) for p in params]
-    norms = layca_core.initial_norms(params, plan)
+    norms = layca_core.engine.initial_norms(params, plan)
     for _ in range(3):
-        params, states = layca_core.optimizer_step(params, grads, states, norms, rate, plan, base=base, other_rate=0.01)
+        params, states = layca_core.engine.optimizer_step(params, grads, states, norms, rate, plan, base=base, other_rate=0.01)
     lars = layca_core.lars_step(params[0], grads[0], rate, norms[0])
     return [*params, lars, layca_core.cosine_distance(params[2], grads[2])]
 

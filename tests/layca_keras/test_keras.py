@@ -52,13 +52,13 @@ def test_matches_the_core_step_by_step(base):
     optimizer = layca_keras.Layca(0.1, base=base, alpha=0.3, other_learning_rate=0.01)
     optimizer.build(model.trainable_variables)
     params = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
-    plan = layca_core.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=0.3)
+    plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=0.3)
     direction = layca_core.direction(base)
-    states, norms = [direction.init(p) for p in params], layca_core.initial_norms(params, plan)
+    states, norms = [direction.init(p) for p in params], layca_core.engine.initial_norms(params, plan)
     for x, y in batches():
         grads = grads_of(model, x, y)
         optimizer.apply(grads, model.trainable_variables)
-        params, states = layca_core.optimizer_step(
+        params, states = layca_core.engine.optimizer_step(
             params, grads, states, norms, 0.1, plan, base=direction, other_rate=0.01
         )
         for got, want in zip(numpy_weights(model), params):

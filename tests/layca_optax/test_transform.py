@@ -41,15 +41,15 @@ def test_layca_matches_the_core_up_to_the_additive_update(base):
     optimizer = layca_optax.layca(0.1, base, alpha=0.4, other_learning_rate=0.01)
     state = optimizer.init(params)
     leaves = jax.tree.leaves(params)
-    plan = layca_core.LayerPlan.from_flags([x.ndim >= 2 for x in leaves], alpha=0.4)
+    plan = layca_core.engine.LayerPlan.from_flags([x.ndim >= 2 for x in leaves], alpha=0.4)
     direction = layca_core.direction(base)
     core_params, core_states = list(leaves), [direction.init(x) for x in leaves]
-    norms = layca_core.initial_norms(core_params, plan)
+    norms = layca_core.engine.initial_norms(core_params, plan)
     for step in range(5):
         grads = grads_like(params, step)
         updates, state = optimizer.update(grads, state, params)
         params = optax.apply_updates(params, updates)
-        core_params, core_states = layca_core.optimizer_step(
+        core_params, core_states = layca_core.engine.optimizer_step(
             core_params, jax.tree.leaves(grads), core_states, norms, 0.1, plan, base=direction, other_rate=0.01
         )
         for got, want in zip(jax.tree.leaves(params), core_params):

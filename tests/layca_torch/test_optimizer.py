@@ -53,8 +53,8 @@ def test_matches_the_core_step_by_step(base):
     )
     direction = layca_core.direction(base, **BASES[base])
     params = [p.detach().clone() for p in reference.parameters()]
-    plan = layca_core.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=-0.4)
-    norms = [None if n is None else float(n) for n in layca_core.initial_norms(params, plan)]  # stored as floats
+    plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=-0.4)
+    norms = [None if n is None else float(n) for n in layca_core.engine.initial_norms(params, plan)]  # stored as floats
     states = [direction.init(p) for p in params]
     generator = torch.Generator().manual_seed(1)
     for _ in range(4):
@@ -66,7 +66,7 @@ def test_matches_the_core_step_by_step(base):
         reference.zero_grad()
         reference(x).square().mean().backward()
         grads = [p.grad for p in reference.parameters()]
-        params, states = layca_core.optimizer_step(
+        params, states = layca_core.engine.optimizer_step(
             params, grads, states, norms, 0.05, plan, base=direction, other_rate=0.01
         )
     for p, q in zip(model.parameters(), params):

@@ -1,0 +1,94 @@
+"""One optimizer step over all parameters, with the reference executor: the form adapters without
+a faster executor call once per step.
+
+Parameters come in a fixed order with a ``LayerPlan``: a Layca layer has a rate multiplier
+(Equation 1), any other parameter has ``None`` and gets the plain base step
+``p - other_rate * s`` (or stays frozen, the paper's setting, with ``freeze_others``).
+
+Example:
+    >>> import numpy as np
+    >>> from layca_core.directions import direction
+    >>> params = [np.array([[3.0, 0.0]]), np.array([0.5])]
+    >>> plan = LayerPlan.from_flags([True, False], alpha=0.0)
+    >>> base = direction("sgd")
+    >>> states = [base.init(p) for p in params]
+    >>> norms = initial_norms(params, plan)
+    >>> grads = [np.array([[0.0, -1.0]]), np.array([1.0])]
+    >>> new, states = optimizer_step(params, grads, states, norms, 1.0, plan, base=base, other_rate=0.1)
+    >>> np.round(new[0], 4).tolist(), new[1].tolist()
+    ([[2.1213, 2.1213]], [0.4])
+"""
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from layca_core._namespace import array_namespace
+from layca_core.directions import BaseDirection
+from layca_core.engine.plan import LayerPlan
+from layca_core.engine.reference import ReferenceExecutor, per_layer
+from layca_core.engine.turn import turn_layers
+from layca_core.validation import check_rate, check_same_length
+
+
+def initial_norms(params: Sequence[Any], plan: LayerPlan) -> list[Any]:
+    """The norm to store for each Layca layer (``None`` for the other parameters)."""
+    from layca_core.step import initial_norm
+
+    check_same_length(params=params, plan=plan.multipliers)
+    return [initial_norm(p) if layer else None for p, layer in zip(params, plan.is_layer)]
+
+
+def optimizer_step(
+    params: Sequence[Any],
+    grads: Sequence[Any],
+    base_states: Sequence[Any],
+    init_norms: Sequence[Any],
+    rate: Any,
+    plan: LayerPlan,
+    *,
+    base: BaseDirection,
+    other_rate: Any,
+    freeze_others: bool = False,
+    variant: str = "layca",
+    stacked: Sequence[bool] | None = None,
+    xp: ModuleType | None = None,
+) -> tuple[list[Any], list[Any]]:
+    """Return ``(new_params, new_base_states)`` after one step.
+
+    A layer's gradient has its non-finite entries zeroed before the base direction sees it,
+    so one bad batch cannot poison the base state (and silently freeze the layer). The
+    base state is updated with the raw, unprojected gradient. ``stacked[i]`` marks a parameter
+    holding one layer per index of axis 0; its multiplier is then a tuple, one per layer.
+    """
+    check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)
+    check_rate(rate)
+    check_rate(other_rate, "other_rate")
+    stacked = list(stacked or [False] * len(params))
+    new_params, new_states = list(params), list(base_states)
+    layers, steps, rates, norms = [], [], [], []
+    xp_ = None
+    for i, (p, g, state, multiplier) in enumerate(zip(params, grads, base_states, plan.multipliers)):
+        if multiplier is None and freeze_others:
+            continue
+        xp_ = xp or array_namespace(g)
+        if multiplier is not None:
+            g = xp_.where(xp_.isfinite(g), g, xp_.zeros_like(g))
+        s, new_states[i] = base.update(g, state)
+        if multiplier is None:
+            new_params[i] = p - other_rate * s
+            continue
+        layers.append(i)
+        steps.append(s)
+        factors = multiplier if stacked[i] else (multiplier,)
+        rates.extend(rate * m for m in factors)
+        norms.extend(init_norms[i] if stacked[i] else (init_norms[i],))
+    if layers:
+        weights = [params[i] for i in layers]
+        executor = ReferenceExecutor(xp_, weights[0], [stacked[i] for i in layers]).prepare(weights)
+        turned = turn_layers(
+            weights, steps, per_layer(rates, executor), per_layer(norms, executor), executor=executor, variant=variant
+        )
+        for i, new in zip(layers, turned):
+            new_params[i] = new
+    return new_params, new_states

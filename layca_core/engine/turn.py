@@ -1,0 +1,159 @@
+r"""One Layca step over a list of layers: reduce, decide, apply. The module adapters build on.
+
+Every executor (the array-API reference below, torch multi-tensor, a GPU kernel) supplies the
+batched primitives of ``Executor``; ``turn_layers`` alone decides, on short per-layer vectors,
+the guards, the gain and the renormalization. For one layer with weights :math:`w`, a base step
+:math:`s` scaled by a power of two to :math:`S = \sigma s` (Layca discards the scale of the step,
+so :math:`\sigma` changes nothing but the range of the sums), rate :math:`\rho` and initial norm
+:math:`r_0`:
+
+.. math::
+
+    c = \frac{\langle w, S\rangle}{|w|^2}, \quad P = S - c\,w, \quad
+    k = \frac{r_0}{|w|\sqrt{1+\rho^2}}, \quad \gamma = \rho\,\frac{|w|}{|P|}, \quad
+    w_{new} = k\,w - k\gamma\,P = k(1+\gamma c)\,w - k\gamma\,S
+
+Two recipes reach :math:`|P|^2` without overflow or underflow for any finite step:
+
+- **one pass**, where the executor's sums hold products of the layer's dtype exactly (float64 sums
+  of float32, bfloat16 or float16 layers): :math:`|w|^2, \langle w,s\rangle, |s|^2` in one pass, then
+  :math:`|P|^2 = |S|^2 - \langle w,S\rangle^2/|w|^2` (the cancellation costs at most
+  :math:`\log_2 n` float64 ulps of :math:`|s|^2`, far below the parallel tolerance), and
+  :math:`\sigma = 2^{-\lfloor\log_2|s|\rfloor}` for the apply;
+- **two passes** otherwise (float64 layers, or no float64 on the device): :math:`\sigma` from the
+  largest entry, then :math:`P` formed explicitly and its squares summed.
+
+Guards: non-finite entries of the step count as 0; a layer whose :math:`|P|` is zero or within
+``parallel_tolerance`` of :math:`|S|`, whose weights are zero, or whose rate is negative or not
+finite does not move (adapters refuse such rates eagerly where they can see them).
+"""
+
+import math
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, Protocol
+
+from layca_core import defaults
+from layca_core._namespace import parallel_tolerance
+
+
+class Executor(Protocol):
+    """Batched primitives over a list of tensors; per-layer values are 1-D vectors in layer order.
+
+    A stacked tensor (several layers along axis 0) contributes one entry per slice. ``steps``
+    passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place.
+    """
+
+    xp: ModuleType
+    exact_products: bool
+    """Whether ``sums`` and ``squares`` carry every product of the layers' dtype exactly."""
+
+    def vector(self, values: Sequence[float]) -> Any:
+        """Python numbers, one per layer, as a vector of the accumulation dtype on the device."""
+
+    def finite(self, xs: list[Any]) -> list[Any]:
+        """``xs`` with non-finite entries replaced by 0."""
+
+    def amax(self, xs: list[Any]) -> Any:
+        """Largest absolute entry per layer."""
+
+    def scale(self, xs: list[Any], factors: Any) -> list[Any]:
+        """``x * factor`` per layer (the factors are powers of two)."""
+
+    def sums(self, ws: list[Any], xs: list[Any]) -> tuple[Any, Any]:
+        """``(|w|^2, <w, x>)`` per layer."""
+
+    def squares(self, xs: list[Any]) -> Any:
+        """``|x|^2`` per layer."""
+
+    def perp(self, xs: list[Any], ws: list[Any], c: Any) -> list[Any]:
+        """``x - c w`` per layer."""
+
+    def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
+        """``a w + b x`` per layer, in each layer's dtype: the new weights."""
+
+
+def power_of_two_below(x: Any, xp: ModuleType) -> Any:
+    """``2^floor(log2 x)`` for positive finite ``x``, kept in the dtype's exponent range; 1 elsewhere."""
+    info = xp.finfo(x.dtype)
+    usable = (x > 0) & xp.isfinite(x)
+    exponent = xp.floor(xp.log2(xp.where(usable, x, xp.ones_like(x))))
+    exponent = xp.clip(exponent, min=float(math.log2(info.smallest_normal)), max=float(math.floor(math.log2(info.max))))
+    return xp.pow(xp.full_like(x, 2.0), exponent)
+
+
+def turn_layers(
+    ws: list[Any],
+    steps: list[Any],
+    rates: Any,
+    init_norms: Any,
+    *,
+    executor: Executor,
+    variant: str = "layca",
+) -> list[Any]:
+    """The new weights of every layer after one Layca (or LARS) step.
+
+    Args:
+        ws: the layers' weights.
+        steps: their base steps (uphill), consumed.
+        rates: one rate per layer (the rate times Equation 1's multiplier), a vector.
+        init_norms: one stored initial norm per layer, a vector.
+        executor: the batched primitives (``ReferenceExecutor`` for any array-API namespace).
+        variant: ``"layca"`` or ``"lars"``.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
+    xp = executor.xp
+    steps = executor.finite(steps)
+    tolerance = executor.vector([parallel_tolerance(w.dtype, xp) for w in ws])
+    one = xp.ones_like(tolerance)
+    if executor.exact_products:
+        ww, ws_dot = executor.sums(ws, steps)
+        ss = executor.squares(steps)
+        sigma = 1 / power_of_two_below(xp.sqrt(ss), xp)
+        scaled = executor.scale(steps, sigma)
+        w_s, s_s = ws_dot * sigma, ss * sigma * sigma
+        pp = xp.clip(s_s - w_s * w_s / xp.where(ww > 0, ww, one), min=0.0)
+        return VARIANTS[variant](executor, ws, scaled, scaled, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+    scaled = executor.scale(steps, 1 / power_of_two_below(executor.amax(steps), xp))
+    ww, w_s = executor.sums(ws, scaled)
+    if variant == "lars":
+        return _lars(executor, ws, scaled, scaled, ww, w_s, executor.squares(scaled), None, rates, init_norms, tolerance)
+    c = w_s / xp.where(ww > 0, ww, one)
+    perp = executor.perp(scaled, ws, c)
+    pp = executor.squares(perp)
+    return _layca(executor, ws, scaled, perp, ww, w_s, pp + c * w_s, pp, rates, init_norms, tolerance)
+
+
+def _valid(rates: Any, ww: Any, xp: ModuleType) -> Any:
+    return xp.isfinite(rates) & (rates >= 0) & (ww > 0) & xp.isfinite(ww)
+
+
+def _layca(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
+    """Apply ``k w - k gamma P``; with ``perp is scaled`` (one pass) as ``k (1 + gamma c) w - k gamma S``."""
+    xp = ex.xp
+    moves = _valid(rates, ww, xp) & (pp > tolerance * tolerance * s_s) & xp.isfinite(pp)
+    one = xp.ones_like(ww)
+    rho = xp.where(moves, rates, 0 * one)
+    norm = xp.sqrt(xp.where(moves, ww, one))
+    k = xp.where(moves, init_norms / (norm * xp.sqrt(1 + rho * rho)), one)
+    gain = rho * norm / xp.sqrt(xp.where(moves, pp, one))
+    a = k * (1 + gain * w_s / (norm * norm)) if perp is scaled else k
+    return ex.combine(ws, perp, a, -k * gain)
+
+
+def _lars(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
+    """``w - rho |w| S / |S|``, shrunk to ``|w| + 1e-4 r0`` if it grew more (no projection, no renormalization)."""
+    xp = ex.xp
+    moves = _valid(rates, ww, xp) & (s_s > 0) & xp.isfinite(s_s)
+    one = xp.ones_like(ww)
+    rho = xp.where(moves, rates, 0 * one)
+    norm = xp.sqrt(xp.where(moves, ww, one))
+    b = -rho * norm / xp.sqrt(xp.where(moves, s_s, one))
+    new_norm = xp.sqrt(xp.clip(ww + 2 * b * w_s + b * b * s_s, min=0.0))
+    cap = norm + defaults.LARS_MAX_NORM_GROWTH * init_norms
+    shrink = xp.where(moves & (new_norm > cap), cap / xp.where(new_norm > 0, new_norm, one), one)
+    return ex.combine(ws, scaled, shrink, shrink * b)
+
+
+VARIANTS = {"layca": _layca, "lars": _lars}
