@@ -24,10 +24,13 @@ def check_same_length(**sequences: Sequence[Any]) -> None:
 
 
 def check_nonzero_norms(norms: Sequence[float], names: Sequence[str]) -> None:
-    """Refuse zero-norm layers: a zero vector has no direction to rotate."""
+    """Refuse zero-norm layers (a zero vector has no direction to rotate) and norms that overflow."""
     zero = [name for name, norm in zip(names, norms) if not norm > 0]
     if zero:
         raise ValueError(
             f"Layca cannot rotate a layer whose weights are all zero: {', '.join(zero)}; "
             "initialize it randomly or exclude it from the Layca layers."
         )
+    huge = [name for name, norm in zip(names, norms) if not math.isfinite(norm)]
+    if huge:
+        raise ValueError(f"Layca needs a layer norm that is a finite number; these overflow: {', '.join(huge)}.")

@@ -1,26 +1,15 @@
-"""The multi-tensor fast path of ``layca_torch.Layca``: every base, float64 to bfloat16 layers.
+"""The base directions of ``layca_core.directions`` as multi-tensor kernels, for ``layca_torch.Layca``.
 
-The same arithmetic as ``layca_core`` (its base directions, then ``layca_step``), as a few
-multi-tensor kernels: the per-layer scalars live in one vector on the device, and
-
-    s_perp = s - (<s, w> / <w, w>) w,   g = rate |w| / |s_perp|,   k = r0 / (|w| sqrt(1 + rate^2)),
-    w_new = k w - k g s_perp
-
-(a layer that must not move gets ``k = 1, g = 0``). ``s_perp`` is formed explicitly, as in the
-core: ``|s|^2 - <s, w>^2 / |w|^2`` would cancel catastrophically for a step nearly parallel to
-``w``. The base step is written into a sanitized copy of the gradient, which then becomes
-``s_perp``: on the CPU, fresh pages cost as much as a pass. 16-bit layers are turned in float32
-copies and rounded once, as in the core. No host synchronisation. A parity test and the
-conformance suite compare it with the core path.
+The same arithmetic as the core's pure functions, with the state updated in place. The Layca
+turn itself is the core's (``layca_core.engine.turn_layers`` with its torch executor). A parity
+test and the conformance suite compare this path with the core's per-tensor one.
 """
 
 from typing import Any
 
-import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults
-from layca_core._namespace import is_low_precision, parallel_tolerance
 
 FOREACH_BASES = ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adagrad")
 
@@ -32,7 +21,7 @@ def _divide_by_root(steps: list[torch.Tensor], accumulators: list[torch.Tensor],
     torch._foreach_div_(steps, denominators)
 
 
-def _base_steps(
+def base_steps(
     grads: list[torch.Tensor], states: list[Any], base: str, h: dict[str, float], sanitize: bool = True
 ) -> list[torch.Tensor]:
     """The base step (``layca_core.directions``), written into copies of the gradients (non-finite entries zeroed if ``sanitize``).
@@ -79,45 +68,6 @@ def _base_steps(
     return steps
 
 
-def layca_foreach(
-    params: list[torch.Tensor],
-    grads: list[torch.Tensor],
-    states: list[Any],
-    rate: float | torch.Tensor,
-    multipliers: torch.Tensor,
-    init_norms: torch.Tensor,
-    *,
-    base: str,
-    hyperparameters: dict[str, float],
-) -> None:
-    """Update ``params`` and their base ``states`` in place.
-
-    ``multipliers`` and ``init_norms`` are 1-D tensors on the parameters' device, in the
-    accumulation dtype (float64 if any layer is float64, else float32).
-    """
-    steps = _base_steps(grads, states, base, hyperparameters)
-    acc = init_norms.dtype
-    low = [is_low_precision(p.dtype, torch_namespace) for p in params]
-    weights = [p.to(acc) if lo else p for p, lo in zip(params, low)]
-    steps = [s.to(acc) if lo else s for s, lo in zip(steps, low)]
-    ww = torch.stack(torch._foreach_norm(weights, 2, dtype=acc)) ** 2
-    sw = torch.stack([torch.dot(s.reshape(-1), w.reshape(-1)) for s, w in zip(steps, weights)]).to(acc)
-    safe_ww = torch.where(ww > 0, ww, 1)
-    torch._foreach_addcmul_(steps, weights, _per_layer(-sw / safe_ww, weights))  # steps now hold s_perp
-    perp = torch.stack(torch._foreach_norm(steps, 2, dtype=acc)) ** 2
-    ss = perp + sw * sw / safe_ww  # |s|^2 to working precision: only the parallel test below reads it
-    tolerance = max(parallel_tolerance(p.dtype, torch_namespace) for p in params)
-    moves = (perp > tolerance**2 * ss) & (ww > 0)
-    rates = rate * multipliers
-    k = torch.where(moves, init_norms / (torch.sqrt(safe_ww) * torch.sqrt(1 + rates * rates)), 1)
-    gain = torch.where(moves, rates * torch.sqrt(safe_ww / torch.where(moves, perp, 1)), 0)
-    torch._foreach_mul_(weights, _per_layer(k, weights))
-    torch._foreach_addcmul_(weights, steps, _per_layer(-k * gain, weights))
-    rounded = [(p, w) for p, w, lo in zip(params, weights, low) if lo]
-    if rounded:
-        torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
-
-
 def other_foreach(
     params: list[torch.Tensor],
     grads: list[torch.Tensor],
@@ -131,7 +81,7 @@ def other_foreach(
 
     Their gradients are not sanitized, as in ``torch.optim``.
     """
-    steps = _base_steps(grads, states, base, hyperparameters, sanitize=False)
+    steps = base_steps(grads, states, base, hyperparameters, sanitize=False)
     torch._foreach_mul_(steps, rate)
     torch._foreach_sub_(params, steps)
 

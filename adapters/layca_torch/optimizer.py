@@ -7,7 +7,11 @@ import torch
 
 import layca_core
 from layca_core import defaults
-from layca_torch.foreach import layca_foreach, other_foreach
+import array_api_compat.torch as torch_namespace
+
+from layca_core import engine
+from layca_core.validation import check_nonzero_norms, check_rate
+from layca_torch.foreach import base_steps, other_foreach
 
 
 def _state_key(field: str) -> str:
@@ -38,7 +42,8 @@ class Layca(torch.optim.Optimizer):
         other_lr: plain learning rate of non-layer parameters (default: ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
         maximize: ascend instead of descend.
-        foreach: use the multi-tensor path (default: where it applies, i.e. variant layca).
+        foreach: base directions and the turn as multi-tensor kernels on local shards (default);
+            ``False`` runs the core's per-tensor reference path.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -62,7 +67,7 @@ class Layca(torch.optim.Optimizer):
         **base_hyperparameters: Any,
     ) -> None:
         self._base_hyperparameters = base_hyperparameters
-        lr, self._base = layca_core.checked_options(
+        lr, self._base = engine.checked_options(
             lr, alpha, variant, base, other_lr, names=("lr", "other_lr"), **base_hyperparameters
         )
         self._state_class = type(self._base.init(torch.zeros(1)))
@@ -91,8 +96,8 @@ class Layca(torch.optim.Optimizer):
     def _store_initial_norms(self, group: dict[str, Any]) -> None:
         names = group.get("param_names") or [f"parameter of shape {tuple(p.shape)}" for p in group["params"]]
         new = [(name, p) for name, p in zip(names, group["params"]) if "init_norm" not in self.state[p]]
-        norms = [float(layca_core.initial_norm(p.detach())) for _, p in new]
-        layca_core.check_nonzero_norms(norms, [name for name, _ in new])
+        norms = [_global_float(layca_core.initial_norm(p.detach())) for _, p in new]
+        check_nonzero_norms(norms, [name for name, _ in new])
         for (_, p), norm in zip(new, norms):
             self.state[p]["init_norm"] = norm
 
@@ -103,15 +108,14 @@ class Layca(torch.optim.Optimizer):
             self._multipliers = dict(zip(layers, layca_core.alpha_multipliers(len(layers), self.alpha)))
         return self._multipliers
 
-    def _device_scalars(self, params: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Multipliers and initial norms of ``params`` as device vectors, built once."""
+    def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
         key = tuple(map(id, params))
         if key not in self._scalars:
-            dtype = torch.float64 if any(p.dtype == torch.float64 for p in params) else torch.float32
-            multipliers = self.layer_multipliers()
+            multipliers, device = self.layer_multipliers(), _local(params[0]).device
             self._scalars[key] = (
-                torch.tensor([multipliers[p] for p in params], dtype=dtype, device=params[0].device),
-                torch.tensor([self.state[p]["init_norm"] for p in params], dtype=dtype, device=params[0].device),
+                torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
+                torch.tensor([self.state[p]["init_norm"] for p in params], dtype=dtype, device=device),
             )
         return self._scalars[key]
 
@@ -137,40 +141,77 @@ class Layca(torch.optim.Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
+            _check_lr(group["lr"])
             grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
             states = [self._base_state(p) for p in params]
-            layer_rates = [multipliers[p] if group["layca"] else None for p in params]
-            if self._use_foreach(group, params):
-                if group["layca"]:
-                    layca_foreach(
-                        params, grads, states, group["lr"], *self._device_scalars(params),
-                        base=group["base"], hyperparameters=self._base_hyperparameters,
-                    )  # fmt: skip
-                elif not group["freeze"]:
-                    other_foreach(
-                        params,
-                        grads,
-                        states,
-                        group["lr"],
-                        base=group["base"],
-                        hyperparameters=self._base_hyperparameters,
-                    )
+            if self._use_foreach(group):
+                self._multi_tensor_step(group, params, grads, states)
                 continue
-            new, new_states = layca_core.optimizer_step(
+            new, new_states = engine.optimizer_step(
                 params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
-                layca_core.LayerPlan(tuple(layer_rates)), base=self._base, other_rate=group["lr"],
-                freeze_others=group["freeze"], variant=group["variant"],
+                engine.LayerPlan(tuple(multipliers[p] if group["layca"] else None for p in params)),
+                base=self._base, other_rate=group["lr"], freeze_others=group["freeze"], variant=group["variant"],
+                multi_tensor=False,
             )  # fmt: skip
             torch._foreach_copy_(params, new)
             for p, state in zip(params, new_states):
                 self._save_base_state(p, state)
         return loss
 
-    def _use_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> bool:
-        applies = group["variant"] == "layca" and all(p.is_floating_point() for p in params)
-        if group["foreach"] and not applies:
-            raise ValueError("foreach=True needs the variant 'layca'; use foreach=None to choose automatically.")
-        return applies if group["foreach"] is None else group["foreach"]
+    def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
+        """Base directions by ``layca_torch.foreach``, the turn by the core's torch executor, on local shards."""
+        local = [_local(p) for p in params]
+        grads, states = [_local(g) for g in grads], [type(s)(*map(_local, s)) for s in states]
+        if not group["layca"]:
+            if not group["freeze"]:
+                other_foreach(local, grads, states, group["lr"], base=group["base"], hyperparameters=self._base_hyperparameters)  # fmt: skip
+            return
+        steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
+        executor = engine.executor_for(torch_namespace, local[0], meshes=[_mesh(p) for p in params])
+        multipliers, init_norms = self._device_scalars(params, executor.acc)
+        new = engine.turn_layers(
+            local, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
+        )
+        rounded = [(p, w) for p, w in zip(local, new) if w is not p]
+        if rounded:
+            torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
+
+    def _use_foreach(self, group: dict[str, Any]) -> bool:
+        return group["foreach"] is not False
+
+
+def _check_lr(lr: Any) -> None:
+    """A negative or non-finite rate is an error; for a tensor rate, raised at the next host sync on CUDA."""
+    if isinstance(lr, torch.Tensor):
+        torch._assert_async(torch.isfinite(lr) & (lr >= 0), "lr must be a finite number >= 0")
+    else:
+        check_rate(lr, "lr")
+
+
+def _local(tensor: Any) -> Any:
+    """The local shard of a DTensor, the tensor itself otherwise."""
+    return tensor.to_local() if _is_dtensor(tensor) else tensor
+
+
+def _mesh(tensor: Any) -> Any:
+    return (tensor.device_mesh, tensor.placements) if _is_dtensor(tensor) else None
+
+
+def _is_dtensor(tensor: Any) -> bool:
+    return isinstance(tensor, _dtensor_type())
+
+
+def _dtensor_type() -> type:
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # torch built without distributed
+        return type(None)
+    return DTensor
+
+
+def _global_float(value: Any) -> float:
+    """A 0-d tensor (a DTensor's global value) as a Python float."""
+    return float(value.full_tensor() if _is_dtensor(value) else value)
 
 
 def _split_by_ndim(group: dict[str, Any], other_lr: float | None) -> list[dict[str, Any]]:

@@ -6,7 +6,8 @@ from typing import Any
 import torch
 
 import layca_core
-from layca_core import defaults
+from layca_core import defaults, engine
+from layca_core.validation import check_nonzero_norms
 
 
 class LaycaWrapper:
@@ -36,7 +37,7 @@ class LaycaWrapper:
         alpha: float = defaults.ALPHA,
         variant: str = "layca",
     ) -> None:
-        layca_core.checked_options(lr, alpha, variant, names=("lr", "other_lr"))
+        engine.checked_options(lr, alpha, variant, names=("lr", "other_lr"))
         params = [p for group in optimizer.param_groups for p in group["params"]]
         self.layers = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
         if not self.layers:
@@ -44,7 +45,7 @@ class LaycaWrapper:
         self.optimizer, self.lr, self.variant = optimizer, lr, variant
         self.multipliers = layca_core.alpha_multipliers(len(self.layers), alpha)
         self.init_norms = [float(layca_core.initial_norm(p.detach())) for p in self.layers]
-        layca_core.check_nonzero_norms(
+        check_nonzero_norms(
             self.init_norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(self.layers)]
         )
 

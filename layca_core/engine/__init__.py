@@ -12,7 +12,7 @@ Users call ``layca_core.layca_step`` and the adapters; this module is for adapte
 from layca_core.engine.optimizer import initial_norms, optimizer_step
 from layca_core.engine.options import checked_options
 from layca_core.engine.plan import LayerPlan
-from layca_core.engine.reference import ReferenceExecutor, per_layer, wide_dtype
+from layca_core.engine.reference import ReferenceExecutor, executor_for, per_layer, wide_dtype
 from layca_core.engine.turn import VARIANTS, Executor, power_of_two_below, turn_layers
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LayerPlan",
     "ReferenceExecutor",
     "checked_options",
+    "executor_for",
     "initial_norms",
     "optimizer_step",
     "per_layer",

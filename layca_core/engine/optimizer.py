@@ -26,7 +26,7 @@ from typing import Any
 from layca_core._namespace import array_namespace
 from layca_core.directions import BaseDirection
 from layca_core.engine.plan import LayerPlan
-from layca_core.engine.reference import ReferenceExecutor, per_layer
+from layca_core.engine.reference import executor_for, per_layer
 from layca_core.engine.turn import turn_layers
 from layca_core.validation import check_rate, check_same_length
 
@@ -52,6 +52,8 @@ def optimizer_step(
     freeze_others: bool = False,
     variant: str = "layca",
     stacked: Sequence[bool] | None = None,
+    meshes: Sequence[Any] | None = None,
+    multi_tensor: bool = True,
     xp: ModuleType | None = None,
 ) -> tuple[list[Any], list[Any]]:
     """Return ``(new_params, new_base_states)`` after one step.
@@ -60,6 +62,9 @@ def optimizer_step(
     so one bad batch cannot poison the base state (and silently freeze the layer). The
     base state is updated with the raw, unprojected gradient. ``stacked[i]`` marks a parameter
     holding one layer per index of axis 0; its multiplier is then a tuple, one per layer.
+    ``meshes[i]`` (torch): ``(device_mesh, placements)`` when ``params[i]`` is the local shard of a
+    sharded layer, whose sums are then all-reduced; ``multi_tensor=False`` forces the reference
+    executor (see ``executor_for``).
     """
     check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)
     check_rate(rate)
@@ -85,7 +90,13 @@ def optimizer_step(
         norms.extend(init_norms[i] if stacked[i] else (init_norms[i],))
     if layers:
         weights = [params[i] for i in layers]
-        executor = ReferenceExecutor(xp_, weights[0], [stacked[i] for i in layers]).prepare(weights)
+        executor = executor_for(
+            xp_,
+            weights[0],
+            [stacked[i] for i in layers],
+            None if meshes is None else [meshes[i] for i in layers],
+            multi_tensor=multi_tensor,
+        ).prepare(weights)
         turned = turn_layers(
             weights, steps, per_layer(rates, executor), per_layer(norms, executor), executor=executor, variant=variant
         )

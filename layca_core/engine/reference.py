@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from layca_core._namespace import accumulation_dtype
+from layca_core._namespace import _library, accumulation_dtype
 
 
 def per_layer(values: Sequence[Any], executor: Any) -> Any:
@@ -100,6 +100,23 @@ class ReferenceExecutor:
             self.xp.astype(self._like_work(ai, w) * self._work(w) + self._like_work(bi, w) * x, w.dtype)
             for w, x, ai, bi in zip(ws, xs, self._split(a, ws), self._split(b, ws))
         ]
+
+
+def executor_for(
+    xp: ModuleType, like: Any, stacked: Sequence[bool] | None = None, meshes: Any = None, *, multi_tensor: bool = True
+) -> Any:
+    """The fastest executor for these arrays: torch multi-tensor kernels for torch tensors, else the reference.
+
+    ``meshes`` (torch only): per layer, ``(device_mesh, placements)`` of a sharded layer given as its local shard.
+    ``multi_tensor=False`` asks for the reference executor (the parity tests' other side).
+    """
+    if multi_tensor and _library(like) == "torch" and not any(stacked or ()):
+        from layca_core.engine.torch_executor import TorchExecutor
+
+        return TorchExecutor(xp, like.device, meshes)
+    if meshes:
+        raise ValueError("Sharded layers given as local shards need the torch executor.")
+    return ReferenceExecutor(xp, like, stacked)
 
 
 def wide_dtype(xp: ModuleType, like: Any) -> Any:

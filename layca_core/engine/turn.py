@@ -114,11 +114,11 @@ def turn_layers(
         scaled = executor.scale(steps, sigma)
         w_s, s_s = ws_dot * sigma, ss * sigma * sigma
         pp = xp.clip(s_s - w_s * w_s / xp.where(ww > 0, ww, one), min=0.0)
-        return VARIANTS[variant](executor, ws, scaled, scaled, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+        return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
     scaled = executor.scale(steps, 1 / power_of_two_below(executor.amax(steps), xp))
     ww, w_s = executor.sums(ws, scaled)
     if variant == "lars":
-        return _lars(executor, ws, scaled, scaled, ww, w_s, executor.squares(scaled), None, rates, init_norms, tolerance)
+        return _lars(executor, ws, scaled, None, ww, w_s, executor.squares(scaled), None, rates, init_norms, tolerance)
     c = w_s / xp.where(ww > 0, ww, one)
     perp = executor.perp(scaled, ws, c)
     pp = executor.squares(perp)
@@ -130,7 +130,7 @@ def _valid(rates: Any, ww: Any, xp: ModuleType) -> Any:
 
 
 def _layca(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
-    """Apply ``k w - k gamma P``; with ``perp is scaled`` (one pass) as ``k (1 + gamma c) w - k gamma S``."""
+    """Apply ``k w - k gamma P``, or without ``perp`` (one pass) ``k (1 + gamma c) w - k gamma S``."""
     xp = ex.xp
     moves = _valid(rates, ww, xp) & (pp > tolerance * tolerance * s_s) & xp.isfinite(pp)
     one = xp.ones_like(ww)
@@ -138,8 +138,9 @@ def _layca(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, 
     norm = xp.sqrt(xp.where(moves, ww, one))
     k = xp.where(moves, init_norms / (norm * xp.sqrt(1 + rho * rho)), one)
     gain = rho * norm / xp.sqrt(xp.where(moves, pp, one))
-    a = k * (1 + gain * w_s / (norm * norm)) if perp is scaled else k
-    return ex.combine(ws, perp, a, -k * gain)
+    if perp is None:
+        return ex.combine(ws, scaled, k * (1 + gain * w_s / (norm * norm)), -k * gain)
+    return ex.combine(ws, perp, k, -k * gain)
 
 
 def _lars(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001

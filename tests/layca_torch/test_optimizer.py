@@ -67,7 +67,7 @@ def test_matches_the_core_step_by_step(base):
         reference(x).square().mean().backward()
         grads = [p.grad for p in reference.parameters()]
         params, states = layca_core.engine.optimizer_step(
-            params, grads, states, norms, 0.05, plan, base=direction, other_rate=0.01
+            params, grads, states, norms, 0.05, plan, base=direction, other_rate=0.01, multi_tensor=False
         )
     for p, q in zip(model.parameters(), params):
         torch.testing.assert_close(p.detach(), q, rtol=0, atol=0)
@@ -270,8 +270,6 @@ def test_user_errors_are_explained():
     with pytest.raises(ValueError, match=r"all zero: 3\.weight; initialize it randomly"):
         layca_torch.Layca(model.named_parameters())
     model = make_model()
-    with pytest.raises(ValueError, match="foreach=True needs the variant 'layca'"):
-        train(model, layca_torch.Layca(model.parameters(), variant="lars", foreach=True), steps=1)
     with pytest.raises(ValueError, match="Unknown base 'sgdw'"):
         layca_torch.Layca(model.parameters(), base="sgdw")
     with pytest.raises(ValueError, match="lr must be a finite number >= 0; got -1"):
