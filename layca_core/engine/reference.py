@@ -79,13 +79,14 @@ class ReferenceExecutor:
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
         return [self._work(x) * self._like_work(f, x) for x, f in zip(xs, self._split(factors, xs))]
 
-    def sums(self, ws: list[Any], xs: list[Any]) -> tuple[Any, Any]:
+    def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         xp, acc = self.xp, self.acc
         wide = [(xp.astype(w, acc), xp.astype(x, acc), st) for w, x, st in zip(ws, xs, self.stacked)]
-        return (
+        sums = (
             self._per_layer([self._sum(w * w, w, st) for w, _, st in wide]),
             self._per_layer([self._sum(w * x, w, st) for w, x, st in wide]),
         )
+        return sums + (self.squares(xs),) if with_squares else sums
 
     def squares(self, xs: list[Any]) -> Any:
         xp = self.xp

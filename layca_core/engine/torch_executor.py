@@ -59,11 +59,11 @@ class TorchExecutor:
         self.torch._foreach_mul_(work, _per_layer(factors, work))
         return work
 
-    def sums(self, ws: list[Any], xs: list[Any]) -> tuple[Any, Any]:
+    def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         torch = self.torch
         dots = torch.stack([torch.sum(w * x, dtype=x.dtype).to(self.acc) for w, x in zip(ws, xs)])
-        both = self._all_reduce(torch.cat([self._local_squares(ws), dots]))
-        return both[: len(ws)], both[len(ws) :]
+        parts = [self._local_squares(ws), dots] + ([self._local_squares(xs)] if with_squares else [])
+        return tuple(self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind())
 
     def squares(self, xs: list[Any]) -> Any:
         return self._all_reduce(self._local_squares(xs))

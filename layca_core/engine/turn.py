@@ -60,8 +60,8 @@ class Executor(Protocol):
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
         """``x * factor`` per layer (the factors are powers of two)."""
 
-    def sums(self, ws: list[Any], xs: list[Any]) -> tuple[Any, Any]:
-        """``(|w|^2, <w, x>)`` per layer."""
+    def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
+        """``(|w|^2, <w, x>)`` per layer, and ``|x|^2`` if ``with_squares`` (in one pass where it can)."""
 
     def squares(self, xs: list[Any]) -> Any:
         """``|x|^2`` per layer."""
@@ -108,17 +108,17 @@ def turn_layers(
     tolerance = executor.vector([parallel_tolerance(w.dtype, xp) for w in ws])
     one = xp.ones_like(tolerance)
     if executor.exact_products:
-        ww, ws_dot = executor.sums(ws, steps)
-        ss = executor.squares(steps)
+        ww, ws_dot, ss = executor.sums(ws, steps, with_squares=True)
         sigma = 1 / power_of_two_below(xp.sqrt(ss), xp)
         scaled = executor.scale(steps, sigma)
         w_s, s_s = ws_dot * sigma, ss * sigma * sigma
         pp = xp.clip(s_s - w_s * w_s / xp.where(ww > 0, ww, one), min=0.0)
         return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
     scaled = executor.scale(steps, 1 / power_of_two_below(executor.amax(steps), xp))
-    ww, w_s = executor.sums(ws, scaled)
     if variant == "lars":
-        return _lars(executor, ws, scaled, None, ww, w_s, executor.squares(scaled), None, rates, init_norms, tolerance)
+        ww, w_s, s_s = executor.sums(ws, scaled, with_squares=True)
+        return _lars(executor, ws, scaled, None, ww, w_s, s_s, None, rates, init_norms, tolerance)
+    ww, w_s = executor.sums(ws, scaled)
     c = w_s / xp.where(ww > 0, ww, one)
     perp = executor.perp(scaled, ws, c)
     pp = executor.squares(perp)
