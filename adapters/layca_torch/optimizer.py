@@ -167,7 +167,7 @@ class Layca(torch.optim.Optimizer):
                 other_foreach(local, grads, states, group["lr"], base=group["base"], hyperparameters=self._base_hyperparameters)  # fmt: skip
             return
         steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
-        executor = engine.executor_for(torch_namespace, local[0], meshes=[_mesh(p) for p in params])
+        executor = engine.executor_for(torch_namespace, local[0], meshes=[_mesh(p) for p in params], in_place=True)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             local, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

@@ -104,17 +104,24 @@ class ReferenceExecutor:
 
 
 def executor_for(
-    xp: ModuleType, like: Any, stacked: Sequence[bool] | None = None, meshes: Any = None, *, multi_tensor: bool = True
+    xp: ModuleType,
+    like: Any,
+    stacked: Sequence[bool] | None = None,
+    meshes: Any = None,
+    *,
+    multi_tensor: bool = True,
+    in_place: bool = False,
 ) -> Any:
     """The fastest executor for these arrays: torch multi-tensor kernels for torch tensors, else the reference.
 
     ``meshes`` (torch only): per layer, ``(device_mesh, placements)`` of a sharded layer given as its local shard.
-    ``multi_tensor=False`` asks for the reference executor (the parity tests' other side).
+    ``multi_tensor=False`` asks for the reference executor (the parity tests' other side);
+    ``in_place=True`` lets the torch executor write the new weights into the given ones.
     """
     if multi_tensor and _library(like) == "torch" and not any(stacked or ()):
         from layca_core.engine.torch_executor import TorchExecutor
 
-        return TorchExecutor(xp, like.device, meshes)
+        return TorchExecutor(xp, like.device, meshes, in_place)
     if meshes:
         raise ValueError("Sharded layers given as local shards need the torch executor.")
     return ReferenceExecutor(xp, like, stacked)

@@ -2,8 +2,9 @@
 
 Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate
 to a few ulps), and chunks are added in float64: two passes (the engine's ``exact_products`` is
-False). Steps are copied once (zeroing non-finite entries), then scaled and projected in place; weights of 32 and 64 bits are updated
-in place, 16-bit weights in float32 copies rounded once. No host synchronisation.
+False). Steps are copied once (zeroing non-finite entries), then scaled and projected in place;
+new weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit
+weights are turned in float32 copies and rounded once). No host synchronisation.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
@@ -28,12 +29,13 @@ class TorchExecutor:
     """Multi-tensor primitives over local tensors.
 
     ``meshes[i]`` is layer i's ``(device_mesh, placements)`` when it is sharded, else None.
+    ``in_place``: write the new 32- and 64-bit weights into ``ws`` (an optimizer's own step).
     """
 
     exact_products = False
 
-    def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None) -> None:
-        self.xp, self.torch, self.device = xp, _torch(), device
+    def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
+        self.xp, self.torch, self.device, self.in_place = xp, _torch(), device, in_place
         self.acc = self.torch.float64 if device.type != "mps" else self.torch.float32
         self.meshes = list(meshes or [])
         self._vectors: dict[tuple[float, ...], Any] = {}
@@ -74,7 +76,10 @@ class TorchExecutor:
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
         work = self._work(ws)
-        self.torch._foreach_mul_(work, _per_layer(a, work))
+        if self.in_place:
+            self.torch._foreach_mul_(work, _per_layer(a, work))
+        else:
+            work = self.torch._foreach_mul(work, _per_layer(a, work))
         self.torch._foreach_addcmul_(work, xs, _per_layer(b, work))
         return work
 
