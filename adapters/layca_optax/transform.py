@@ -9,7 +9,9 @@ import optax
 
 import layca_core
 from layca_core import defaults
-from layca_optax.selection import MaskOrFn, Selection, flat_multipliers, flat_names, restack, unstack
+from layca_core import engine
+from layca_core.validation import check_nonzero_norms
+from layca_optax.selection import MaskOrFn, Selection, flat_multipliers, flat_names
 
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
 RATE_NAMES = ("learning_rate", "other_learning_rate")
@@ -17,12 +19,12 @@ RATE_NAMES = ("learning_rate", "other_learning_rate")
 
 class ScaleByLaycaState(NamedTuple):
     count: jax.Array
-    init_norms: tuple[jax.Array, ...]  # one per unstacked layer, in flat-leaf order
+    init_norms: tuple[jax.Array | None, ...]  # per flat leaf: a layer's norm (one per slice if stacked), else None
 
 
 class LaycaState(NamedTuple):
     count: jax.Array
-    init_norms: tuple[jax.Array, ...]
+    init_norms: tuple[jax.Array | None, ...]
     base_states: tuple[Any, ...]  # one core base state per flat leaf
 
 
@@ -30,13 +32,16 @@ def _rate(rate: Rate, count: jax.Array) -> Any:
     return rate(count) if callable(rate) else rate
 
 
-def _initial_norms(params: Any, selection: Selection) -> tuple[jax.Array, ...]:
-    """Norms of every layer, refusing zero-norm layers by name when the values are concrete."""
-    pieces = unstack(jax.tree.leaves(params), selection)
-    layers = [(n, p) for n, p, m in zip(flat_names(selection), pieces, flat_multipliers(selection)) if m is not None]
-    norms = tuple(layca_core.initial_norm(p, xp=jnp) for _, p in layers)
-    if not any(isinstance(n, jax.core.Tracer) for n in norms):
-        layca_core.check_nonzero_norms([float(n) for n in norms], [name for name, _ in layers])
+def _initial_norms(params: Any, selection: Selection) -> tuple[jax.Array | None, ...]:
+    """Norms of every layer (per slice when stacked), refusing zero-norm layers by name when concrete."""
+    norms = tuple(
+        None if not layer else (jax.vmap(layca_core.initial_norm)(leaf) if count else layca_core.initial_norm(leaf))
+        for leaf, layer, count in zip(jax.tree.leaves(params), selection.is_layer, selection.stack)
+    )
+    flat = [jnp.reshape(n, (-1,)) for n in norms if n is not None]
+    if flat and not any(isinstance(n, jax.core.Tracer) for n in flat):
+        names = [n for n, m in zip(flat_names(selection), flat_multipliers(selection)) if m is not None]
+        check_nonzero_norms([float(x) for x in jnp.concatenate(flat)], names)
     return norms
 
 
@@ -45,10 +50,14 @@ def _check_params(params: Any) -> None:
         raise ValueError("Layca needs the current weights to turn them: call update(updates, state, params).")
 
 
-def _with_placeholders(norms: tuple[jax.Array, ...], multipliers: tuple[float | None, ...]) -> list[Any]:
-    """Spread the stored layer norms over all pieces (None where a piece is not a layer)."""
-    it = iter(norms)
-    return [None if m is None else next(it) for m in multipliers]
+def _step(
+    params: Any, grads: Any, base_states: Any, init_norms: Any, rate: Any, selection: Selection, **options: Any
+) -> tuple[list[Any], list[Any]]:
+    """The core's whole step on the flat leaves, as Optax updates; stacked leaves turn slice by slice in one call."""
+    return engine.optimizer_step(
+        jax.tree.leaves(params), jax.tree.leaves(grads), base_states, list(init_norms), rate, selection.plan,
+        stacked=selection.stacked, as_updates=True, xp=jnp, **options,
+    )  # fmt: skip
 
 
 def scale_by_layca(
@@ -79,9 +88,9 @@ def scale_by_layca(
         freeze_others: keep the other leaves unchanged (the paper's setting).
         variant: ``"layca"`` or ``"lars"``.
     """
-    layca_core.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=RATE_NAMES)
-    step_fn = layca_core.step_function(variant)
+    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=RATE_NAMES)
     other = learning_rate if other_learning_rate is None else other_learning_rate
+    identity = layca_core.direction("sgd")
 
     def init(params: Any) -> ScaleByLaycaState:
         selection = Selection.build(params, layers, stacked, order, alpha)
@@ -90,18 +99,13 @@ def scale_by_layca(
     def update(updates: Any, state: ScaleByLaycaState, params: Any = None) -> tuple[Any, ScaleByLaycaState]:
         _check_params(params)
         selection = Selection.build(params, layers, stacked, order, alpha)
-        multipliers = flat_multipliers(selection)
-        rate, other_rate = _rate(learning_rate, state.count), _rate(other, state.count)
-        pieces, steps = unstack(jax.tree.leaves(params), selection), unstack(jax.tree.leaves(updates), selection)
-        norms = _with_placeholders(state.init_norms, multipliers)
-        new = [
-            (jnp.zeros_like(s) if freeze_others else -other_rate * s)
-            if m is None
-            else step_fn(p, s, rate * m, n, xp=jnp) - p
-            for p, s, m, n in zip(pieces, steps, multipliers, norms)
-        ]
-        treedef = jax.tree.structure(params)
-        return jax.tree.unflatten(treedef, restack(new, selection)), state._replace(
+        leaves = jax.tree.leaves(params)
+        steps, _ = _step(
+            params, updates, [identity.init(x) for x in leaves], state.init_norms, _rate(learning_rate, state.count),
+            selection, base=identity, other_rate=_rate(other, state.count), freeze_others=freeze_others,
+            variant=variant,
+        )  # fmt: skip
+        return jax.tree.unflatten(jax.tree.structure(params), steps), state._replace(
             count=optax.safe_increment(state.count)
         )
 
@@ -137,37 +141,26 @@ def layca(
         >>> params = optax.apply_updates(params, updates)
     """
     nested = base_hyperparameters.pop("base_hyperparameters", {})  # how optax.inject_hyperparams passes them
-    learning_rate, direction = layca_core.checked_options(
+    learning_rate, direction = engine.checked_options(
         learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, **nested, **base_hyperparameters
     )
     other = learning_rate if other_learning_rate is None else other_learning_rate
 
     def init(params: Any) -> LaycaState:
         selection = Selection.build(params, layers, stacked, order, alpha)
-        pieces = unstack(jax.tree.leaves(params), selection)
         return LaycaState(
-            jnp.zeros([], jnp.int32), _initial_norms(params, selection), tuple(direction.init(p) for p in pieces)
+            jnp.zeros([], jnp.int32),
+            _initial_norms(params, selection),
+            tuple(direction.init(x) for x in jax.tree.leaves(params)),
         )
 
     def update(grads: Any, state: LaycaState, params: Any = None) -> tuple[Any, LaycaState]:
         _check_params(params)
         selection = Selection.build(params, layers, stacked, order, alpha)
-        multipliers = flat_multipliers(selection)
-        pieces, grad_pieces = unstack(jax.tree.leaves(params), selection), unstack(jax.tree.leaves(grads), selection)
-        new, base_states = layca_core.optimizer_step(
-            pieces,
-            grad_pieces,
-            state.base_states,
-            _with_placeholders(state.init_norms, multipliers),
-            _rate(learning_rate, state.count),
-            layca_core.LayerPlan(multipliers),
-            base=direction,
-            other_rate=_rate(other, state.count),
-            freeze_others=freeze_others,
-            variant=variant,
-            xp=jnp,
-        )
-        updates = [n - p for n, p in zip(restack(new, selection), jax.tree.leaves(params))]
+        updates, base_states = _step(
+            params, grads, state.base_states, state.init_norms, _rate(learning_rate, state.count), selection,
+            base=direction, other_rate=_rate(other, state.count), freeze_others=freeze_others, variant=variant,
+        )  # fmt: skip
         new_state = LaycaState(optax.safe_increment(state.count), state.init_norms, tuple(base_states))
         return jax.tree.unflatten(jax.tree.structure(params), updates), new_state
 

@@ -31,6 +31,10 @@ from layca_core.engine.turn import turn_layers
 from layca_core.validation import check_rate, check_same_length
 
 
+def _zeros_like(p: Any) -> Any:
+    return array_namespace(p).zeros_like(p)
+
+
 def initial_norms(params: Sequence[Any], plan: LayerPlan) -> list[Any]:
     """The norm to store for each Layca layer (``None`` for the other parameters)."""
     from layca_core.step import initial_norm
@@ -54,6 +58,7 @@ def optimizer_step(
     stacked: Sequence[bool] | None = None,
     meshes: Sequence[Any] | None = None,
     multi_tensor: bool = True,
+    as_updates: bool = False,
     xp: ModuleType | None = None,
 ) -> tuple[list[Any], list[Any]]:
     """Return ``(new_params, new_base_states)`` after one step.
@@ -64,13 +69,15 @@ def optimizer_step(
     holding one layer per index of axis 0; its multiplier is then a tuple, one per layer.
     ``meshes[i]`` (torch): ``(device_mesh, placements)`` when ``params[i]`` is the local shard of a
     sharded layer, whose sums are then all-reduced; ``multi_tensor=False`` forces the reference
-    executor (see ``executor_for``).
+    executor (see ``executor_for``). ``as_updates`` returns increments instead of new parameters
+    (Optax's convention): ``new - p`` for a layer, exactly ``-other_rate * s`` (or 0) for the others.
     """
     check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)
     check_rate(rate)
     check_rate(other_rate, "other_rate")
     stacked = list(stacked or [False] * len(params))
-    new_params, new_states = list(params), list(base_states)
+    new_params = [_zeros_like(p) for p in params] if as_updates else list(params)
+    new_states = list(base_states)
     layers, steps, rates, norms = [], [], [], []
     xp_ = None
     for i, (p, g, state, multiplier) in enumerate(zip(params, grads, base_states, plan.multipliers)):
@@ -81,7 +88,7 @@ def optimizer_step(
             g = xp_.where(xp_.isfinite(g), g, xp_.zeros_like(g))
         s, new_states[i] = base.update(g, state)
         if multiplier is None:
-            new_params[i] = p - other_rate * s
+            new_params[i] = -other_rate * s if as_updates else p - other_rate * s
             continue
         layers.append(i)
         steps.append(s)
@@ -101,5 +108,5 @@ def optimizer_step(
             weights, steps, per_layer(rates, executor), per_layer(norms, executor), executor=executor, variant=variant
         )
         for i, new in zip(layers, turned):
-            new_params[i] = new
+            new_params[i] = new - params[i] if as_updates else new
     return new_params, new_states

@@ -34,6 +34,7 @@ class ReferenceExecutor:
     def prepare(self, ws: list[Any]) -> "ReferenceExecutor":
         """Fix the recipe for these layers: one pass when float64 sums hold their products exactly."""
         self.stacked = self.stacked or [False] * len(ws)
+        self._tensors = ws
         self.exact_products = self.acc == self.xp.float64 and all(w.dtype != self.xp.float64 for w in ws)
         return self
 
@@ -66,6 +67,10 @@ class ReferenceExecutor:
 
     def vector(self, values: Sequence[float]) -> Any:
         return self.xp.asarray(list(values), dtype=self.acc, device=_device(self.like))
+
+    def per_tensor(self, values: Sequence[float]) -> Any:
+        counts = [x.shape[0] if st else 1 for x, st in zip(self._tensors, self.stacked)]
+        return self.vector([v for v, count in zip(values, counts) for _ in range(count)])
 
     def finite(self, xs: list[Any]) -> list[Any]:
         return [self.xp.where(self.xp.isfinite(x), x, self.xp.zeros_like(x)) for x in xs]

@@ -49,6 +49,9 @@ class TorchExecutor:
             self._vectors[key] = self.torch.tensor(key, dtype=self.acc, device=self.device)
         return self._vectors[key]
 
+    def per_tensor(self, values: Sequence[float]) -> Any:
+        return self.vector(values)
+
     def finite(self, xs: list[Any]) -> list[Any]:
         return [self.torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
 

@@ -51,6 +51,9 @@ class Executor(Protocol):
     def vector(self, values: Sequence[float]) -> Any:
         """Python numbers, one per layer, as a vector of the accumulation dtype on the device."""
 
+    def per_tensor(self, values: Sequence[float]) -> Any:
+        """Python numbers, one per tensor, as a per-layer vector (repeated over a stack's layers)."""
+
     def finite(self, xs: list[Any]) -> list[Any]:
         """``xs`` with non-finite entries replaced by 0."""
 
@@ -105,7 +108,7 @@ def turn_layers(
         raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
     xp = executor.xp
     steps = executor.finite(steps)
-    tolerance = executor.vector([parallel_tolerance(w.dtype, xp) for w in ws])
+    tolerance = executor.per_tensor([parallel_tolerance(w.dtype, xp) for w in ws])
     one = xp.ones_like(tolerance)
     if executor.exact_products:
         ww, ws_dot, ss = executor.sums(ws, steps, with_squares=True)
