@@ -47,15 +47,11 @@ def accumulation_dtype(dtype: Any, xp: ModuleType) -> Any:
 
 
 def zero_scalar(like: Any, dtype: Any, xp: ModuleType) -> Any:
-    """A 0-d zero of ``dtype`` on the device of ``like``."""
-    library = _library(like)
-    if library == "tensorflow":
-        return xp.zeros((), dtype=dtype)
-    if library == "torch":
+    """A 0-d zero of ``dtype`` beside ``like``: on its torch device, else uncommitted (a JAX array's
+    sharding belongs to its shape, and a committed scalar would recompile a jitted step)."""
+    if _library(like) == "torch":
         return xp.zeros((), dtype=dtype, device=like.device)
-    import array_api_compat
-
-    return xp.zeros((), dtype=dtype, device=array_api_compat.device(like))
+    return xp.zeros((), dtype=dtype)
 
 
 def parallel_tolerance(dtype: Any, xp: ModuleType) -> float:

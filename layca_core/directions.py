@@ -15,6 +15,7 @@ Example:
 """
 
 import inspect
+import math
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -144,8 +145,20 @@ DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {
 }
 
 
+_RANGES = {
+    "momentum": ("0 <= momentum < 1", lambda v: 0 <= v < 1),
+    "beta": ("0 <= beta < 1", lambda v: 0 <= v < 1),
+    "b1": ("0 <= b1 < 1", lambda v: 0 <= v < 1),
+    "b2": ("0 <= b2 < 1", lambda v: 0 <= v < 1),
+    "rho": ("0 <= rho < 1", lambda v: 0 <= v < 1),
+    "eps": ("eps > 0", lambda v: v > 0),
+    "initial_accumulator": ("initial_accumulator >= 0", lambda v: v >= 0),
+}
+
+
 def direction(name: str, **hyperparameters: Any) -> BaseDirection:
-    """The base direction called ``name`` with its hyperparameters, checked."""
+    """The base direction called ``name`` with its hyperparameters, checked (Python numbers only:
+    traced values, e.g. under ``optax.inject_hyperparams``, are taken as they are)."""
     if name not in DIRECTIONS:
         raise ValueError(f"Unknown base {name!r}; choose one of {', '.join(DIRECTIONS)}.")
     factory = DIRECTIONS[name]
@@ -153,4 +166,8 @@ def direction(name: str, **hyperparameters: Any) -> BaseDirection:
     unknown = sorted(set(hyperparameters) - set(accepted))
     if unknown:
         raise TypeError(f"Base {name!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {', '.join(unknown)}.")
+    for key, value in hyperparameters.items():
+        rule, holds = _RANGES[key]
+        if isinstance(value, (int, float)) and not (math.isfinite(value) and holds(value)):
+            raise ValueError(f"Base {name!r} needs {rule}; got {key}={value!r}.")
     return factory(**hyperparameters)

@@ -1,5 +1,7 @@
 """Base directions (SPEC section 3) against their formulas, worked in float64 NumPy."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,25 @@ def test_states_are_named_tuples_of_arrays(rng):
     for name in HYPERPARAMETERS:
         state = layca_core.direction(name).init(rng.standard_normal(3))
         assert isinstance(state, tuple) and hasattr(state, "_fields"), name
+
+
+@pytest.mark.parametrize(
+    ("base", "options", "message"),
+    [
+        ("momentum", {"momentum": -1}, "0 <= momentum < 1"),
+        ("nesterov", {"momentum": 1.0}, "0 <= momentum < 1"),
+        ("momentum", {"momentum": float("nan")}, "0 <= momentum < 1"),
+        ("amom", {"beta": 1.5}, "0 <= beta < 1"),
+        ("adam", {"b1": 1.5}, "0 <= b1 < 1"),
+        ("adam", {"b1": 1.0}, "0 <= b1 < 1"),
+        ("adam", {"b2": -0.1}, "0 <= b2 < 1"),
+        ("adam", {"eps": -1}, "eps > 0"),
+        ("rmsprop", {"rho": 2.0}, "0 <= rho < 1"),
+        ("rmsprop", {"eps": 0.0}, "eps > 0"),
+        ("adagrad", {"initial_accumulator": -1.0}, "initial_accumulator >= 0"),
+    ],
+)
+def test_base_hyperparameters_are_checked_with_one_sentence(base, options, message):
+    ((key, value),) = options.items()
+    with pytest.raises(ValueError, match=rf"Base '{base}' needs {re.escape(message)}; got {key}="):
+        layca_core.direction(base, **options)

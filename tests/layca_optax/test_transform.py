@@ -210,32 +210,44 @@ def test_plain_jax_training_loop_learns_digits():
     assert float((logits.argmax(1) == y).mean()) > 0.9
 
 
-def test_sharded_params_get_the_unsharded_result():
-    code = textwrap.dedent(
-        """
-        import os
-        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-        import jax, jax.numpy as jnp, numpy as np, optax, layca_optax
-        from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-        params = {"w": jax.random.normal(jax.random.key(0), (16, 8)), "v": jax.random.normal(jax.random.key(1), (8, 4))}
-        grads = {"w": jax.random.normal(jax.random.key(2), (16, 8)), "v": jax.random.normal(jax.random.key(3), (8, 4))}
-        optimizer = layca_optax.layca(0.3, "momentum")
-        def step(p, g):
-            updates, _ = optimizer.update(g, optimizer.init(p), p)
-            return optax.apply_updates(p, updates)
-        plain = jax.jit(step)(params, grads)
-        mesh = Mesh(np.array(jax.devices()), ("d",))
-        shard = lambda t: jax.tree.map(lambda x: jax.device_put(x, NamedSharding(mesh, P("d"))), t)
-        sharded = jax.jit(step)(shard(params), shard(grads))
-        assert len(sharded["w"].sharding.device_set) == 4
-        for k in params:
-            np.testing.assert_allclose(np.asarray(sharded[k]), np.asarray(plain[k]), rtol=1e-6, atol=1e-6)
-        print("ok", len(jax.devices()))
-        """
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+SHARDED_RUN = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+import jax, jax.numpy as jnp, numpy as np, optax, layca_optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+keys = jax.random.split(jax.random.key(0), 6)
+params = {"w": jax.random.normal(keys[0], (16, 8)), "v": jax.random.normal(keys[1], (8, 4)), "b": jnp.ones(4)}
+grads = [jax.tree.map(lambda x, k=k: jax.random.normal(k, x.shape), params) for k in keys[2:]]
+mesh = Mesh(np.array(jax.devices()), ("d",))
+specs = {"w": P("d"), "v": P(None, "d"), "b": P()}
+shard = lambda t: {k: jax.device_put(x, NamedSharding(mesh, specs[k])) for k, x in t.items()}
+for base in ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adagrad"):
+    optimizer = layca_optax.layca(0.3, base, other_learning_rate=0.1)
+    def run(p, gs):
+        state = optimizer.init(p)
+        step = jax.jit(lambda p, s, g: optimizer.update(g, s, p))
+        for g in gs:
+            updates, state = step(p, state, g)
+            p = optax.apply_updates(p, updates)
+        return p, state
+    plain, _ = run(params, grads)
+    sharded, state = run(shard(params), [shard(g) for g in grads])
+    for k in params:
+        assert sharded[k].sharding.is_equivalent_to(NamedSharding(mesh, specs[k]), sharded[k].ndim), (base, k)
+        np.testing.assert_allclose(np.asarray(sharded[k]), np.asarray(plain[k]), rtol=2e-6, atol=2e-6)
+    for leaf, like in zip(state.base_states, jax.tree.leaves(shard(params))):
+        for field in leaf:
+            if field.ndim:
+                assert field.sharding.is_equivalent_to(like.sharding, field.ndim), (base, "state sharding")
+    print(base)
+"""
+
+
+def test_sharded_params_every_base_match_unsharded_and_keep_shardings():
+    """NamedSharding over 4 host devices: init, jitted updates and state keep the params' shardings."""
+    result = subprocess.run([sys.executable, "-c", SHARDED_RUN], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["ok", "4"]
+    assert result.stdout.split() == ["sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adagrad"]
 
 
 def test_layer_rotations_and_recorder():
