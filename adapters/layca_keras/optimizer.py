@@ -6,8 +6,7 @@ from typing import Any
 import keras
 from keras import ops
 
-import layca_core
-from layca_core import defaults
+from layca_core import defaults, engine
 from layca_keras.variables import LayerSelector, check_serializable, layer_plan, read, scalar_slot
 
 RATE_NAMES = ("learning_rate", "other_learning_rate")
@@ -43,8 +42,6 @@ class Layca(keras.optimizers.Optimizer):
             default: ndim >= 2.
         exclude: a regex or callable removing variables from the layers.
         other_learning_rate, freeze_others, variant: as in ``layca_torch.Layca``.
-        foreach: on the torch backend, turn the layers with ``layca_torch``'s multi-tensor path
-            (default: where it applies, as in ``layca_torch.Layca``); ignored on other backends.
         **kwargs: base hyperparameters, then the usual Keras optimizer arguments (``name``,
             ``clipnorm``...). ``weight_decay`` does nothing to a layer (Layca removes it).
 
@@ -63,19 +60,17 @@ class Layca(keras.optimizers.Optimizer):
         other_learning_rate: float | None = None,
         freeze_others: bool = False,
         variant: str = "layca",
-        foreach: bool | None = None,
         name: str = "layca",
         **kwargs: Any,
     ) -> None:
         base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in _KERAS_ARGUMENTS}
-        learning_rate, direction = layca_core.checked_options(
+        learning_rate, direction = engine.checked_options(
             learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, **base_hyperparameters
         )
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.base_hyperparameters, self.direction = base_hyperparameters, direction
         self.base, self.alpha, self.layers, self.exclude = base, alpha, layers, exclude
         self.other_learning_rate, self.freeze_others, self.variant = other_learning_rate, freeze_others, variant
-        self.foreach = foreach
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
@@ -83,6 +78,7 @@ class Layca(keras.optimizers.Optimizer):
         super().build(variables)
         self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.exclude, self.alpha)
         self._base_slots = [self._add_base_slots(v) for v in variables]
+        self._state_type = type(self.direction.init(ops.zeros((1,))))
 
     def _add_base_slots(self, variable: Any) -> list[Any]:
         """One optimizer variable per field of the base direction's state."""
@@ -99,51 +95,23 @@ class Layca(keras.optimizers.Optimizer):
             slots[0].assign(ops.convert_to_tensor(state.accumulator))
         return slots
 
-    def _backend_update_step(self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any) -> None:
-        """All variables in one call of ``layca_core.optimizer_step``; on torch, layers by the foreach path."""
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """One variable's step through ``layca_core.engine.optimizer_step`` (Keras's public hook, so
+        ``tf.distribute`` and ``keras.distribution`` reduce gradients and place updates as for its own optimizers)."""
+        i = self._get_variable_index(variable)
+        if self._plan.multipliers[i] is None and self.freeze_others:
+            return
+        state = self._state_type(*(read(slot) for slot in self._base_slots[i]))
+        norm = None if self._init_norms[i] is None else read(self._init_norms[i])
         rate = ops.convert_to_tensor(learning_rate)
-        grads = [ops.convert_to_tensor(g) for g in grads]
-        layers = [
-            j
-            for j, v in enumerate(trainable_variables)
-            if self._plan.multipliers[self._get_variable_index(v)] is not None
-        ]
-        if self.foreach is not False and keras.backend.backend() == "torch" and layers:
-            from layca_keras import torch_fast_path
-
-            layer_variables = [trainable_variables[j] for j in layers]
-            if torch_fast_path.applies(self):
-                indices = [self._get_variable_index(v) for v in layer_variables]
-                torch_fast_path.update_layers(self, [grads[j] for j in layers], layer_variables, indices, rate)
-                rest = [j for j in range(len(trainable_variables)) if j not in set(layers)]
-                grads, trainable_variables = [grads[j] for j in rest], [trainable_variables[j] for j in rest]
-            elif self.foreach:
-                raise ValueError("foreach=True needs the torch backend and the variant 'layca'.")
-        if trainable_variables:
-            self._core_update(grads, trainable_variables, rate)
-
-    def _core_update(self, grads: list[Any], trainable_variables: list[Any], rate: Any) -> None:
-        indices = [self._get_variable_index(v) for v in trainable_variables]
-        state_type = type(self.direction.init(ops.zeros((1,))))
-        states = [state_type(*(read(slot) for slot in self._base_slots[i])) for i in indices]
-        norms = [None if self._init_norms[i] is None else read(self._init_norms[i]) for i in indices]
-        other = rate if self.other_learning_rate is None else self.other_learning_rate
-        new_values, new_states = layca_core.optimizer_step(
-            [read(v) for v in trainable_variables],
-            [ops.convert_to_tensor(g) for g in grads],
-            states,
-            norms,
-            rate,
-            layca_core.LayerPlan(tuple(self._plan.multipliers[i] for i in indices)),
-            base=self.direction,
-            other_rate=other,
-            freeze_others=self.freeze_others,
-            variant=self.variant,
-        )
-        for variable, value, state, i in zip(trainable_variables, new_values, new_states, indices):
-            self.assign(variable, value)
-            for slot, field_value in zip(self._base_slots[i], state):
-                self.assign(slot, field_value)
+        (new,), (new_state,) = engine.optimizer_step(
+            [read(variable)], [ops.cast(gradient, variable.dtype)], [state], [norm], rate,
+            engine.LayerPlan((self._plan.multipliers[i],)), base=self.direction,
+            other_rate=rate if self.other_learning_rate is None else self.other_learning_rate, variant=self.variant,
+        )  # fmt: skip
+        self.assign(variable, new)
+        for slot, value in zip(self._base_slots[i], new_state):
+            self.assign(slot, value)
 
     def get_config(self) -> dict[str, Any]:
         check_serializable(self)
@@ -156,7 +124,6 @@ class Layca(keras.optimizers.Optimizer):
             other_learning_rate=self.other_learning_rate,
             freeze_others=self.freeze_others,
             variant=self.variant,
-            foreach=self.foreach,
             **self.base_hyperparameters,
         )
         return config

@@ -9,7 +9,8 @@ import keras
 from keras import ops
 
 import layca_core
-from layca_core import defaults
+from layca_core import defaults, engine
+from layca_core.validation import check_nonzero_norms
 
 LayerSelector = None | str | Callable[[Any], bool]
 
@@ -61,7 +62,7 @@ def check_serializable(optimizer: Any) -> None:
 
 def layer_plan(
     optimizer: Any, variables: list[Any], layers: LayerSelector, exclude: LayerSelector, alpha: float
-) -> tuple[layca_core.LayerPlan, list[Any]]:
+) -> tuple[engine.LayerPlan, list[Any]]:
     """Which variables are layers (with their multipliers), and a stored initial-norm slot for each."""
     is_layer = [
         selects(layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) and not selects(exclude, v, False)
@@ -70,6 +71,6 @@ def layer_plan(
     with _eager():
         norms = [float(layca_core.initial_norm(read(v))) if flag else None for v, flag in zip(variables, is_layer)]
         names = [v.path for v, flag in zip(variables, is_layer) if flag]
-        layca_core.check_nonzero_norms([n for n in norms if n is not None], names)
+        check_nonzero_norms([n for n in norms if n is not None], names)
         slots = [None if n is None else scalar_slot(optimizer, v, "init_norm", n) for v, n in zip(variables, norms)]
-    return layca_core.LayerPlan.from_flags(is_layer, alpha), slots
+    return engine.LayerPlan.from_flags(is_layer, alpha), slots

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 import layca_core
-from layca_core import defaults
+from layca_core import defaults, engine
 from layca_keras.optimizer import RATE_NAMES
 from layca_keras.variables import LayerSelector, check_serializable, layer_plan, read
 
@@ -36,7 +36,7 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         name: str = "layca_wrapper",
         **kwargs: Any,
     ) -> None:
-        layca_core.checked_options(learning_rate, alpha, variant, names=RATE_NAMES)
+        engine.checked_options(learning_rate, alpha, variant, names=RATE_NAMES)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.inner_optimizer, self.alpha, self.layers, self.exclude, self.variant = (
             inner_optimizer,
@@ -68,9 +68,9 @@ class LaycaWrapper(keras.optimizers.Optimizer):
             [None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables
         )
         rate = ops.convert_to_tensor(self.learning_rate)
-        step = layca_core.step_function(self.variant)
         for (variable, i), w in zip(layers, before):
-            new = step(w, w - read(variable), rate * self._plan.multipliers[i], read(self._init_norms[i]))
+            rate_i, norm = rate * self._plan.multipliers[i], read(self._init_norms[i])
+            (new,) = layca_core.layca_steps([w], [w - read(variable)], [rate_i], [norm], variant=self.variant)
             self.assign(variable, new)
         self.iterations.assign_add(1)
 

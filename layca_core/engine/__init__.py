@@ -13,7 +13,7 @@ from layca_core.engine.optimizer import initial_norms, optimizer_step
 from layca_core.engine.options import checked_options
 from layca_core.engine.plan import LayerPlan
 from layca_core.engine.reference import ReferenceExecutor, executor_for, per_layer, wide_dtype
-from layca_core.engine.turn import VARIANTS, Executor, power_of_two_below, turn_layers
+from layca_core.engine.turn import VARIANTS, Executor, scale_factors, turn_layers
 
 __all__ = [
     "VARIANTS",
@@ -25,7 +25,7 @@ __all__ = [
     "initial_norms",
     "optimizer_step",
     "per_layer",
-    "power_of_two_below",
+    "scale_factors",
     "turn_layers",
     "wide_dtype",
 ]

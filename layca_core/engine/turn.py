@@ -34,7 +34,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from layca_core import defaults
-from layca_core._namespace import parallel_tolerance
+from layca_core._namespace import accumulation_dtype, parallel_tolerance
 
 
 class Executor(Protocol):
@@ -76,13 +76,19 @@ class Executor(Protocol):
         """``a w + b x`` per layer, in each layer's dtype: the new weights."""
 
 
-def power_of_two_below(x: Any, xp: ModuleType) -> Any:
-    """``2^floor(log2 x)`` for positive finite ``x``, kept in the dtype's exponent range; 1 elsewhere."""
-    info = xp.finfo(x.dtype)
+def scale_factors(x: Any, executor: Executor, ws: list[Any]) -> Any:
+    """``2^-floor(log2 x)`` per layer, kept a normal number of each layer's working dtype; 1 where x is 0.
+
+    Multiplying a step by it is exact and brings its largest entry (or its norm) near 1.
+    """
+    xp = executor.xp
     usable = (x > 0) & xp.isfinite(x)
     exponent = xp.floor(xp.log2(xp.where(usable, x, xp.ones_like(x))))
-    exponent = xp.clip(exponent, min=float(math.log2(info.smallest_normal)), max=float(math.floor(math.log2(info.max))))
-    return xp.pow(xp.full_like(x, 2.0), exponent)
+    infos = [xp.finfo(accumulation_dtype(w.dtype, xp)) for w in ws]
+    low = executor.per_tensor([-math.floor(math.log2(info.max)) for info in infos])
+    high = executor.per_tensor([-math.log2(info.smallest_normal) for info in infos])
+    exponent = xp.where(exponent < low, low, xp.where(exponent > high, high, exponent))
+    return xp.pow(xp.full_like(x, 2.0), -exponent)
 
 
 def turn_layers(
@@ -112,12 +118,12 @@ def turn_layers(
     one = xp.ones_like(tolerance)
     if executor.exact_products:
         ww, ws_dot, ss = executor.sums(ws, steps, with_squares=True)
-        sigma = 1 / power_of_two_below(xp.sqrt(ss), xp)
+        sigma = scale_factors(xp.sqrt(ss), executor, ws)
         scaled = executor.scale(steps, sigma)
         w_s, s_s = ws_dot * sigma, ss * sigma * sigma
         pp = xp.clip(s_s - w_s * w_s / xp.where(ww > 0, ww, one), min=0.0)
         return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
-    scaled = executor.scale(steps, 1 / power_of_two_below(executor.amax(steps), xp))
+    scaled = executor.scale(steps, scale_factors(executor.amax(steps), executor, ws))
     if variant == "lars":
         ww, w_s, s_s = executor.sums(ws, scaled, with_squares=True)
         return _lars(executor, ws, scaled, None, ww, w_s, s_s, None, rates, init_norms, tolerance)

@@ -181,25 +181,6 @@ def test_callback_records_rotation_into_logs_and_history():
     assert curves.plot().get_lines()
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="the multi-tensor path exists on the torch backend only")
-@pytest.mark.parametrize("base", sorted(layca_core.DIRECTIONS))
-def test_torch_multi_tensor_path_matches_the_core_path(base):
-    fast, plain = make_model(), make_model()
-    options = {"base": base, "alpha": 0.4, "other_learning_rate": 0.02}
-    fast_optimizer, plain_optimizer = (
-        layca_keras.Layca(0.1, foreach=True, **options),
-        layca_keras.Layca(0.1, foreach=False, **options),
-    )
-    for x, y in batches(count=6):
-        fast_optimizer.apply(grads_of(fast, x, y), fast.trainable_variables)
-        plain_optimizer.apply(grads_of(plain, x, y), plain.trainable_variables)
-    for a, b in zip(numpy_weights(fast), numpy_weights(plain)):
-        np.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
-    with pytest.raises(ValueError, match="foreach=True needs the torch backend and the variant 'layca'"):
-        optimizer = layca_keras.Layca(0.1, variant="lars", foreach=True)
-        optimizer.apply(grads_of(plain, *batches()[0]), plain.trainable_variables)
-
-
 def test_wrapping_plain_sgd_is_layca_sgd():
     wrapped, layca = make_model(), make_model()
     wrapper = layca_keras.LaycaWrapper(keras.optimizers.SGD(0.5), learning_rate=0.1, alpha=-0.3)
