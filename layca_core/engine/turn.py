@@ -138,18 +138,27 @@ def _valid(rates: Any, ww: Any, xp: ModuleType) -> Any:
     return xp.isfinite(rates) & (rates >= 0) & (ww > 0) & xp.isfinite(ww)
 
 
+def _cos_sin(rho: Any, xp: ModuleType) -> tuple[Any, Any]:
+    """``cos(arctan rho)`` and ``sin(arctan rho)`` without overflow for any finite rate."""
+    big = rho > 1
+    u = xp.where(big, 1 / xp.where(big, rho, xp.ones_like(rho)), rho)
+    root = xp.sqrt(1 + u * u)
+    return xp.where(big, u, xp.ones_like(u)) / root, xp.where(big, xp.ones_like(u), u) / root
+
+
 def _layca(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
-    """Apply ``k w - k gamma P``, or without ``perp`` (one pass) ``k (1 + gamma c) w - k gamma S``."""
+    """``w_new = k w - k gamma P`` with ``k = r0 cos / |w|`` and ``k gamma = r0 sin / |P|`` (angle arctan rho);
+    without ``perp`` (one pass) ``P = S - c w`` is folded into the coefficients."""
     xp = ex.xp
     moves = _valid(rates, ww, xp) & (pp > tolerance * tolerance * s_s) & xp.isfinite(pp)
     one = xp.ones_like(ww)
-    rho = xp.where(moves, rates, 0 * one)
+    cos, sin = _cos_sin(xp.where(moves, rates, 0 * one), xp)
     norm = xp.sqrt(xp.where(moves, ww, one))
-    k = xp.where(moves, init_norms / (norm * xp.sqrt(1 + rho * rho)), one)
-    gain = rho * norm / xp.sqrt(xp.where(moves, pp, one))
+    k = xp.where(moves, init_norms * cos / norm, one)
+    k_gain = init_norms * sin / xp.sqrt(xp.where(moves, pp, one))
     if perp is None:
-        return ex.combine(ws, scaled, k * (1 + gain * w_s / (norm * norm)), -k * gain)
-    return ex.combine(ws, perp, k, -k * gain)
+        return ex.combine(ws, scaled, k + k_gain * w_s / (norm * norm), -k_gain)
+    return ex.combine(ws, perp, k, -k_gain)
 
 
 def _lars(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
