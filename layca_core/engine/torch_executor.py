@@ -53,7 +53,8 @@ class TorchExecutor:
         return [self.torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
 
     def amax(self, xs: list[Any]) -> Any:
-        local = self.torch.stack(self.torch._foreach_norm(xs, float("inf"))).to(self.acc)
+        nonempty = [x if x.numel() else x.new_zeros(1) for x in xs]  # an empty shard's largest entry: 0
+        local = self.torch.stack(self.torch._foreach_norm(nonempty, float("inf"))).to(self.acc)
         return self._all_reduce(local, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:

@@ -1,0 +1,292 @@
+"""layca_torch.Layca on distributed models (DDP, FSDP2, tensor parallel) against one process on the whole batch.
+
+Each fixture starts two CPU processes (gloo over 127.0.0.1 only, bounded in time) running this
+file as a script; each rank saves every iterate of every parameter as a full tensor, and the
+parent compares them with single-process training, checks the per-step angles and the initial
+norms, and counts the all-reduces the optimizer issued.
+"""
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import traceback
+from datetime import timedelta
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import layca_core  # noqa: E402
+import layca_torch  # noqa: E402
+
+dist = torch.distributed
+LOOPBACK = {"linux": "lo", "darwin": "lo0"}.get(sys.platform)
+pytestmark = [
+    pytest.mark.skipif(
+        not (dist.is_available() and dist.is_gloo_available()), reason="torch.distributed with gloo is not available"
+    ),
+    pytest.mark.skipif(LOOPBACK is None, reason=f"no known loopback interface for gloo on {sys.platform}"),
+]
+
+WORLD, STEPS, BATCH = 2, 3, 8
+LR, ALPHA, OTHER_LR = 0.1, -0.4, 0.05
+TIMEOUT_S = 20  # each collective
+PROCESS_TIMEOUT_S = 120  # each rank, every run included
+WIDTHS = (6, 8, 5, 3, 1)  # the last layers shard unevenly over 2 ranks: 3 rows as 2 + 1, 1 row as 1 + 0
+DEEP = (6, 8, 8, 8, 8, 8, 8, 5, 1)
+REDUCTIONS = {"layca": 3, "lars": 2}  # per step: the step's largest entries, then (|w|^2, <w,s>), then |s_perp|^2
+BASES = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9},
+    "amom": {},
+    "adam": {},
+    "rmsprop": {},
+    "adagrad": {},
+}
+FSDP_RUNS = {
+    **{base: {"base": base, **hyper} for base, hyper in BASES.items()},
+    "lars": {"base": "momentum", "momentum": 0.9, "variant": "lars"},
+    "adam, foreach=False": {"base": "adam", "foreach": False},
+    "sgd, 8 layers": {"base": "sgd", "widths": DEEP},
+}
+TP_RUNS = {
+    "momentum": {"base": "momentum", "momentum": 0.9},
+    "adam, tensor lr": {"base": "adam", "lr": torch.tensor(LR)},
+    "momentum, foreach=False": {"base": "momentum", "momentum": 0.9, "foreach": False},
+}
+DDP_RUNS = {"nesterov": {"base": "nesterov", "momentum": 0.9}}
+
+
+def make_model(widths):
+    torch.manual_seed(0)
+    layers = []
+    for fan_in, fan_out in zip(widths, widths[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.Tanh()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def batches():
+    generator = torch.Generator().manual_seed(1)
+    return [
+        (torch.randn(BATCH, 6, generator=generator), torch.randn(BATCH, 1, generator=generator)) for _ in range(STEPS)
+    ]
+
+
+def optimizer_for(model, options):
+    options = {k: v for k, v in options.items() if k != "widths"}
+    return layca_torch.Layca(model.parameters(), **{"lr": LR, "alpha": ALPHA, "other_lr": OTHER_LR, **options})
+
+
+def full(tensor):
+    tensor = tensor.detach()
+    return (tensor.full_tensor() if isinstance(tensor, dist.tensor.DTensor) else tensor).clone()
+
+
+def train(model, optimizer, rows=slice(None)):
+    """The iterates (every parameter, full) and the all-reduces issued by each ``optimizer.step``."""
+    iterates, reductions = [[full(p) for p in model.parameters()]], []
+    for x, y in batches():
+        optimizer.zero_grad()
+        (model(x[rows]) - y[rows]).square().mean().backward()
+        calls = _count_all_reduces(optimizer.step)
+        reductions.append(calls)
+        iterates.append([full(p) for p in model.parameters()])
+    return {"iterates": iterates, "reductions": reductions}
+
+
+def _count_all_reduces(step):
+    original, calls = dist.all_reduce, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    dist.all_reduce = counted
+    try:
+        step()
+    finally:
+        dist.all_reduce = original
+    return len(calls)
+
+
+def init_norms(optimizer):
+    return [optimizer.state[p]["init_norm"] for g in optimizer.param_groups if g["layca"] for p in g["params"]]
+
+
+def run_ddp(options, rank, mesh):
+    model = torch.nn.parallel.DistributedDataParallel(make_model(WIDTHS))
+    return train(model, optimizer_for(model, options), slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD))
+
+
+def run_fsdp(options, rank, mesh):
+    from torch.distributed.fsdp import fully_shard
+
+    model = make_model(options.get("widths", WIDTHS))
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    optimizer = optimizer_for(model, options)
+    result = train(model, optimizer, slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD))
+    result["empty shards"] = sum(p.to_local().numel() == 0 for p in model.parameters())
+    return {**result, "init_norms": init_norms(optimizer)}
+
+
+def run_tensor_parallel(options, rank, mesh):
+    """Colwise (``Shard(0)``), rowwise (``Shard(1)``), replicated (``Replicate()``) and plain layers in one model."""
+    from torch.distributed.tensor import DTensor, Replicate, distribute_module
+    from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
+
+    model = make_model(WIDTHS)
+    parallelize_module(model, mesh, {"0": ColwiseParallel(), "2": RowwiseParallel()})
+    distribute_module(
+        model[4],
+        mesh,
+        input_fn=lambda module, inputs, mesh: tuple(DTensor.from_local(x, mesh, [Replicate()]) for x in inputs),
+        output_fn=lambda module, output, mesh: output.to_local(),
+    )
+    placements = [p.placements if isinstance(p, DTensor) else None for p in model.parameters()]
+    optimizer = optimizer_for(model, options)
+    return {**train(model, optimizer), "init_norms": init_norms(optimizer), "placements": str(placements)}
+
+
+SCENARIOS = {
+    "ddp": (run_ddp, DDP_RUNS),
+    "fsdp": (run_fsdp, FSDP_RUNS),
+    "tensor parallel": (run_tensor_parallel, TP_RUNS),
+}
+
+
+def worker(rank, port, out):
+    """One rank: every run of every scenario, its results (or its traceback) saved to ``out``."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD, timeout=timedelta(seconds=TIMEOUT_S)
+    )
+    mesh, results = init_device_mesh("cpu", (WORLD,)), {}
+    for scenario, (run, runs) in SCENARIOS.items():
+        for name, options in runs.items():
+            try:
+                results[scenario, name] = run(options, rank, mesh)
+            except Exception:
+                results[scenario, name] = {"error": traceback.format_exc()}
+    torch.save(results, out)
+    dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every run on ``WORLD`` processes, one dict per rank."""
+    directory, port = tmp_path_factory.mktemp("ranks"), free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "GLOO_SOCKET_IFNAME": LOOPBACK,
+        "OMP_NUM_THREADS": "1",
+    }
+    outs = [directory / f"rank{rank}.pt" for rank in range(WORLD)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, __file__, str(rank), str(port), str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank, out in enumerate(outs)
+    ]
+    try:
+        logs = [process.communicate(timeout=PROCESS_TIMEOUT_S)[0] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    failed = [(rank, log[-2000:]) for rank, (p, log) in enumerate(zip(processes, logs)) if p.returncode != 0]
+    assert not failed, f"ranks failed: {failed}"
+    return [torch.load(out) for out in outs]
+
+
+def ranks_of(results, scenario, run):
+    """The run's results on every rank; a run that raised fails the test with its traceback."""
+    ranks = [r[scenario, run] for r in results]
+    errors = [r["error"] for r in ranks if "error" in r]
+    assert not errors, errors[0]
+    return ranks
+
+
+def reference(widths, options):
+    """Single-process training on the whole batch."""
+    model = make_model(widths)
+    optimizer = optimizer_for(model, options)
+    return {**train(model, optimizer), "init_norms": init_norms(optimizer)}
+
+
+def check_against_reference(ranks, options):
+    widths = options.get("widths", WIDTHS)
+    expected = reference(widths, options)
+    layers = [i for i, p in enumerate(expected["iterates"][0]) if p.ndim >= 2]
+    multipliers = layca_core.alpha_multipliers(len(layers), ALPHA)
+    for result in ranks:
+        for step, (got, want) in enumerate(zip(result["iterates"], expected["iterates"])):
+            for got_p, want_p in zip(got, want, strict=True):
+                torch.testing.assert_close(
+                    got_p, want_p, rtol=2e-5, atol=2e-6, msg=lambda m, step=step: f"step {step}: {m}"
+                )
+        if options.get("variant", "layca") == "layca":
+            for before, after in zip(result["iterates"], result["iterates"][1:]):
+                angles = [float(layca_core.step_angle(before[i].double(), after[i].double())) for i in layers]
+                assert angles == pytest.approx([math.atan(LR * m) for m in multipliers], rel=1e-4)
+    return expected
+
+
+@pytest.mark.parametrize("run", sorted(DDP_RUNS))
+def test_ddp_matches_one_process_on_the_whole_batch(results, run):
+    ranks = ranks_of(results, "ddp", run)
+    check_against_reference(ranks, DDP_RUNS[run])
+    assert all(r["reductions"] == [0] * STEPS for r in ranks)  # DDP averaged the gradients already
+
+
+@pytest.mark.parametrize("run", list(FSDP_RUNS))
+def test_fsdp2_matches_one_process_on_the_whole_batch(results, run):
+    ranks = ranks_of(results, "fsdp", run)
+    expected = check_against_reference(ranks, FSDP_RUNS[run])
+    for result in ranks:
+        assert result["init_norms"] == pytest.approx(expected["init_norms"], rel=1e-6)
+    assert [r["empty shards"] for r in ranks] == [0, 2]  # rank 1 holds no row of the 1-row layer and its bias
+
+
+@pytest.mark.parametrize("run", sorted(TP_RUNS))
+def test_tensor_parallel_matches_one_process(results, run):
+    ranks = ranks_of(results, "tensor parallel", run)
+    expected = check_against_reference(ranks, TP_RUNS[run])
+    for result in ranks:
+        assert result["init_norms"] == pytest.approx(expected["init_norms"], rel=1e-6)
+        assert result["placements"].count("Shard(dim=0)") == 2  # column-parallel weight and bias
+        assert result["placements"].count("Shard(dim=1)") == 1  # row-parallel weight
+        assert result["placements"].count("Replicate()") == 3  # row-parallel bias, replicated weight and bias
+        assert result["placements"].count("None") == 2  # a plain layer among them
+
+
+@pytest.mark.parametrize(
+    ("scenario", "run"), [("fsdp", "sgd"), ("fsdp", "sgd, 8 layers"), ("fsdp", "lars"), ("tensor parallel", "momentum")]
+)
+def test_one_all_reduce_per_reduction_for_all_layers(results, scenario, run):
+    variant = SCENARIOS[scenario][1][run].get("variant", "layca")
+    for rank in ranks_of(results, scenario, run):
+        layers = sum(p.ndim >= 2 for p in rank["iterates"][0])
+        assert rank["reductions"] == [REDUCTIONS[variant]] * STEPS
+        assert REDUCTIONS[variant] < layers
+
+
+if __name__ == "__main__":
+    worker(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
