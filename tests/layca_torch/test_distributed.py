@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import traceback
 from datetime import timedelta
 
@@ -160,14 +161,20 @@ SCENARIOS = {
 }
 
 
-def worker(rank, port, out):
-    """One rank: every run of every scenario, its results (or its traceback) saved to ``out``."""
+def worker(rank, port, listener, directory):
+    """One rank: every run of every scenario, its results (or its traceback) saved in ``directory``.
+
+    Rank 0 serves the store on the socket ``listener`` that the parent bound to 127.0.0.1; gloo
+    binds to the loopback interface (``GLOO_SOCKET_IFNAME``).
+    """
     from torch.distributed.device_mesh import init_device_mesh
 
     torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD, timeout=timedelta(seconds=TIMEOUT_S)
+    timeout = timedelta(seconds=TIMEOUT_S)
+    store = dist.TCPStore(
+        "127.0.0.1", port, WORLD, is_master=rank == 0, timeout=timeout, master_listen_fd=listener if rank == 0 else None
     )
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=WORLD, timeout=timeout)
     mesh, results = init_device_mesh("cpu", (WORLD,)), {}
     for scenario, (run, runs) in SCENARIOS.items():
         for name, options in runs.items():
@@ -175,45 +182,45 @@ def worker(rank, port, out):
                 results[scenario, name] = run(options, rank, mesh)
             except Exception:
                 results[scenario, name] = {"error": traceback.format_exc()}
-    torch.save(results, out)
+    torch.save(results, os.path.join(directory, f"rank{rank}.pt"))
     dist.destroy_process_group()
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """Every run on ``WORLD`` processes, one dict per rank."""
-    directory, port = tmp_path_factory.mktemp("ranks"), free_port()
+    directory = tmp_path_factory.mktemp("ranks")
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
         "GLOO_SOCKET_IFNAME": LOOPBACK,
         "OMP_NUM_THREADS": "1",
     }
-    outs = [directory / f"rank{rank}.pt" for rank in range(WORLD)]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, __file__, str(rank), str(port), str(out)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for rank, out in enumerate(outs)
-    ]
+    processes = []
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port, fd = listener.getsockname()[1], listener.fileno()
+        for rank in range(WORLD):
+            with open(directory / f"rank{rank}.log", "w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, __file__, str(rank), str(port), str(fd), str(directory)],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        pass_fds=[fd] if rank == 0 else [],
+                    )
+                )
+    deadline = time.monotonic() + PROCESS_TIMEOUT_S
     try:
-        logs = [process.communicate(timeout=PROCESS_TIMEOUT_S)[0] for process in processes]
+        codes = [process.wait(timeout=max(deadline - time.monotonic(), 0)) for process in processes]
     finally:
         for process in processes:
             process.kill()
-    failed = [(rank, log[-2000:]) for rank, (p, log) in enumerate(zip(processes, logs)) if p.returncode != 0]
+    failed = {rank: (directory / f"rank{rank}.log").read_text()[-2000:] for rank, code in enumerate(codes) if code}
     assert not failed, f"ranks failed: {failed}"
-    return [torch.load(out) for out in outs]
+    return [torch.load(directory / f"rank{rank}.pt") for rank in range(WORLD)]
 
 
 def ranks_of(results, scenario, run):
@@ -289,4 +296,4 @@ def test_one_all_reduce_per_reduction_for_all_layers(results, scenario, run):
 
 
 if __name__ == "__main__":
-    worker(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
