@@ -1,7 +1,7 @@
 """layca_torch.Layca on distributed models (DDP, FSDP2, tensor parallel) against one process on the whole batch.
 
-Each fixture starts two CPU processes (gloo over 127.0.0.1 only, bounded in time) running this
-file as a script; each rank saves every iterate of every parameter as a full tensor, and the
+One fixture starts two CPU processes (gloo over 127.0.0.1 only, bounded in time) running this
+file as a script, every run of every scenario in them; each rank saves every iterate of every parameter as a full tensor, and the
 parent compares them with single-process training, checks the per-step angles and the initial
 norms, and counts the all-reduces the optimizer issued.
 """
@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 
@@ -21,6 +22,7 @@ torch = pytest.importorskip("torch")
 
 import layca_core  # noqa: E402
 import layca_torch  # noqa: E402
+from tests.layca_torch.test_optimizer import BASES  # noqa: E402
 
 dist = torch.distributed
 LOOPBACK = {"linux": "lo", "darwin": "lo0"}.get(sys.platform)
@@ -38,15 +40,6 @@ PROCESS_TIMEOUT_S = 120  # each rank, every run included
 WIDTHS = (6, 8, 5, 3, 1)  # the last layers shard unevenly over 2 ranks: 3 rows as 2 + 1, 1 row as 1 + 0
 DEEP = (6, 8, 8, 8, 8, 8, 8, 5, 1)
 REDUCTIONS = {"layca": 3, "lars": 2}  # per step: the step's largest entries, then (|w|^2, <w,s>), then |s_perp|^2
-BASES = {
-    "sgd": {},
-    "momentum": {"momentum": 0.9},
-    "nesterov": {"momentum": 0.9},
-    "amom": {},
-    "adam": {},
-    "rmsprop": {},
-    "adagrad": {},
-}
 FSDP_RUNS = {
     **{base: {"base": base, **hyper} for base, hyper in BASES.items()},
     "lars": {"base": "momentum", "momentum": 0.9, "variant": "lars"},
@@ -87,30 +80,25 @@ def full(tensor):
 
 
 def train(model, optimizer, rows=slice(None)):
-    """The iterates (every parameter, full) and the all-reduces issued by each ``optimizer.step``."""
+    """The iterates (every parameter, full), the all-reduces issued by each ``optimizer.step``, the initial norms."""
     iterates, reductions = [[full(p) for p in model.parameters()]], []
     for x, y in batches():
         optimizer.zero_grad()
         (model(x[rows]) - y[rows]).square().mean().backward()
-        calls = _count_all_reduces(optimizer.step)
-        reductions.append(calls)
+        reductions.append(_all_reduces_in(optimizer.step))
         iterates.append([full(p) for p in model.parameters()])
-    return {"iterates": iterates, "reductions": reductions}
+    return {"iterates": iterates, "reductions": reductions, "init_norms": init_norms(optimizer)}
 
 
-def _count_all_reduces(step):
-    original, calls = dist.all_reduce, []
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    dist.all_reduce = counted
-    try:
+def _all_reduces_in(step):
+    with mock.patch.object(dist, "all_reduce", wraps=dist.all_reduce) as all_reduce:
         step()
-    finally:
-        dist.all_reduce = original
-    return len(calls)
+    return all_reduce.call_count
+
+
+def half(rank):
+    """The rows of the batch that ``rank`` trains on (data parallel)."""
+    return slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD)
 
 
 def init_norms(optimizer):
@@ -119,7 +107,7 @@ def init_norms(optimizer):
 
 def run_ddp(options, rank, mesh):
     model = torch.nn.parallel.DistributedDataParallel(make_model(WIDTHS))
-    return train(model, optimizer_for(model, options), slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD))
+    return train(model, optimizer_for(model, options), half(rank))
 
 
 def run_fsdp(options, rank, mesh):
@@ -130,10 +118,8 @@ def run_fsdp(options, rank, mesh):
         if isinstance(layer, torch.nn.Linear):
             fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
-    optimizer = optimizer_for(model, options)
-    result = train(model, optimizer, slice(rank * BATCH // WORLD, (rank + 1) * BATCH // WORLD))
-    result["empty shards"] = sum(p.to_local().numel() == 0 for p in model.parameters())
-    return {**result, "init_norms": init_norms(optimizer)}
+    result = train(model, optimizer_for(model, options), half(rank))
+    return {**result, "empty shards": sum(p.to_local().numel() == 0 for p in model.parameters())}
 
 
 def run_tensor_parallel(options, rank, mesh):
@@ -150,8 +136,7 @@ def run_tensor_parallel(options, rank, mesh):
         output_fn=lambda module, output, mesh: output.to_local(),
     )
     placements = [p.placements if isinstance(p, DTensor) else None for p in model.parameters()]
-    optimizer = optimizer_for(model, options)
-    return {**train(model, optimizer), "init_norms": init_norms(optimizer), "placements": str(placements)}
+    return {**train(model, optimizer_for(model, options)), "placements": str(placements)}
 
 
 SCENARIOS = {
@@ -234,8 +219,7 @@ def ranks_of(results, scenario, run):
 def reference(widths, options):
     """Single-process training on the whole batch."""
     model = make_model(widths)
-    optimizer = optimizer_for(model, options)
-    return {**train(model, optimizer), "init_norms": init_norms(optimizer)}
+    return train(model, optimizer_for(model, options))
 
 
 def check_against_reference(ranks, options):
@@ -244,6 +228,7 @@ def check_against_reference(ranks, options):
     layers = [i for i, p in enumerate(expected["iterates"][0]) if p.ndim >= 2]
     multipliers = layca_core.alpha_multipliers(len(layers), ALPHA)
     for result in ranks:
+        assert result["init_norms"] == pytest.approx(expected["init_norms"], rel=1e-6)
         for step, (got, want) in enumerate(zip(result["iterates"], expected["iterates"])):
             for got_p, want_p in zip(got, want, strict=True):
                 torch.testing.assert_close(
@@ -253,7 +238,6 @@ def check_against_reference(ranks, options):
             for before, after in zip(result["iterates"], result["iterates"][1:]):
                 angles = [float(layca_core.step_angle(before[i].double(), after[i].double())) for i in layers]
                 assert angles == pytest.approx([math.atan(LR * m) for m in multipliers], rel=1e-4)
-    return expected
 
 
 @pytest.mark.parametrize("run", sorted(DDP_RUNS))
@@ -266,18 +250,15 @@ def test_ddp_matches_one_process_on_the_whole_batch(results, run):
 @pytest.mark.parametrize("run", list(FSDP_RUNS))
 def test_fsdp2_matches_one_process_on_the_whole_batch(results, run):
     ranks = ranks_of(results, "fsdp", run)
-    expected = check_against_reference(ranks, FSDP_RUNS[run])
-    for result in ranks:
-        assert result["init_norms"] == pytest.approx(expected["init_norms"], rel=1e-6)
+    check_against_reference(ranks, FSDP_RUNS[run])
     assert [r["empty shards"] for r in ranks] == [0, 2]  # rank 1 holds no row of the 1-row layer and its bias
 
 
 @pytest.mark.parametrize("run", sorted(TP_RUNS))
 def test_tensor_parallel_matches_one_process(results, run):
     ranks = ranks_of(results, "tensor parallel", run)
-    expected = check_against_reference(ranks, TP_RUNS[run])
+    check_against_reference(ranks, TP_RUNS[run])
     for result in ranks:
-        assert result["init_norms"] == pytest.approx(expected["init_norms"], rel=1e-6)
         assert result["placements"].count("Shard(dim=0)") == 2  # column-parallel weight and bias
         assert result["placements"].count("Shard(dim=1)") == 1  # row-parallel weight
         assert result["placements"].count("Replicate()") == 3  # row-parallel bias, replicated weight and bias
