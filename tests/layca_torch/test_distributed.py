@@ -46,6 +46,7 @@ FSDP_RUNS = {
     "adam, foreach=False": {"base": "adam", "foreach": False},
     "sgd, 8 layers": {"base": "sgd", "widths": DEEP},
 }
+HSDP_RUNS = {"momentum": {"base": "momentum", "momentum": 0.9}}
 TP_RUNS = {
     "momentum": {"base": "momentum", "momentum": 0.9},
     "adam, tensor lr": {"base": "adam", "lr": torch.tensor(LR)},
@@ -81,13 +82,19 @@ def full(tensor):
 
 def train(model, optimizer, rows=slice(None)):
     """The iterates (every parameter, full), the all-reduces issued by each ``optimizer.step``, the initial norms."""
+    placements = str([getattr(p, "placements", None) for p in model.parameters()])
     iterates, reductions = [[full(p) for p in model.parameters()]], []
     for x, y in batches():
         optimizer.zero_grad()
         (model(x[rows]) - y[rows]).square().mean().backward()
         reductions.append(_all_reduces_in(optimizer.step))
         iterates.append([full(p) for p in model.parameters()])
-    return {"iterates": iterates, "reductions": reductions, "init_norms": init_norms(optimizer)}
+    return {
+        "iterates": iterates,
+        "reductions": reductions,
+        "init_norms": init_norms(optimizer),
+        "placements": placements,
+    }
 
 
 def _all_reduces_in(step):
@@ -122,6 +129,13 @@ def run_fsdp(options, rank, mesh):
     return {**result, "empty shards": sum(p.to_local().numel() == 0 for p in model.parameters())}
 
 
+def run_hsdp(options, rank, mesh):
+    """FSDP2 on a 2-D mesh: replicated over the ranks (``Replicate()``), sharded over a dimension of size 1."""
+    from torch.distributed.device_mesh import init_device_mesh
+
+    return run_fsdp(options, rank, init_device_mesh("cpu", (WORLD, 1), mesh_dim_names=("replicate", "shard")))
+
+
 def run_tensor_parallel(options, rank, mesh):
     """Colwise (``Shard(0)``), rowwise (``Shard(1)``), replicated (``Replicate()``) and plain layers in one model."""
     from torch.distributed.tensor import DTensor, Replicate, distribute_module
@@ -135,13 +149,13 @@ def run_tensor_parallel(options, rank, mesh):
         input_fn=lambda module, inputs, mesh: tuple(DTensor.from_local(x, mesh, [Replicate()]) for x in inputs),
         output_fn=lambda module, output, mesh: output.to_local(),
     )
-    placements = [p.placements if isinstance(p, DTensor) else None for p in model.parameters()]
-    return {**train(model, optimizer_for(model, options)), "placements": str(placements)}
+    return train(model, optimizer_for(model, options))
 
 
 SCENARIOS = {
     "ddp": (run_ddp, DDP_RUNS),
     "fsdp": (run_fsdp, FSDP_RUNS),
+    "hsdp": (run_hsdp, HSDP_RUNS),
     "tensor parallel": (run_tensor_parallel, TP_RUNS),
 }
 
@@ -252,6 +266,14 @@ def test_fsdp2_matches_one_process_on_the_whole_batch(results, run):
     ranks = ranks_of(results, "fsdp", run)
     check_against_reference(ranks, FSDP_RUNS[run])
     assert [r["empty shards"] for r in ranks] == [0, 2]  # rank 1 holds no row of the 1-row layer and its bias
+
+
+@pytest.mark.parametrize("run", sorted(HSDP_RUNS))
+def test_hsdp_matches_one_process_on_the_whole_batch(results, run):
+    ranks = ranks_of(results, "hsdp", run)
+    check_against_reference(ranks, HSDP_RUNS[run])
+    assert all(r["placements"].count("(Replicate(), Shard(dim=0))") == 8 for r in ranks)
+    assert all(r["reductions"] == [REDUCTIONS["layca"]] * STEPS for r in ranks)  # not one per mesh dimension
 
 
 @pytest.mark.parametrize("run", sorted(TP_RUNS))
