@@ -45,6 +45,7 @@ FSDP_RUNS = {
     "lars": {"base": "momentum", "momentum": 0.9, "variant": "lars"},
     "adam, foreach=False": {"base": "adam", "foreach": False},
     "sgd, 8 layers": {"base": "sgd", "widths": DEEP},
+    "momentum, maximize, freeze_others": {"base": "momentum", "maximize": True, "freeze_others": True},
 }
 HSDP_RUNS = {"momentum": {"base": "momentum", "momentum": 0.9}}
 TP_RUNS = {
