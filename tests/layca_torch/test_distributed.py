@@ -244,7 +244,7 @@ def check_against_reference(ranks, options):
     multipliers = layca_core.alpha_multipliers(len(layers), ALPHA)
     for result in ranks:
         assert result["init_norms"] == pytest.approx(expected["init_norms"], rel=1e-6)
-        for step, (got, want) in enumerate(zip(result["iterates"], expected["iterates"])):
+        for step, (got, want) in enumerate(zip(result["iterates"], expected["iterates"], strict=True)):
             for got_p, want_p in zip(got, want, strict=True):
                 torch.testing.assert_close(
                     got_p, want_p, rtol=2e-5, atol=2e-6, msg=lambda m, step=step: f"step {step}: {m}"
