@@ -1,15 +1,14 @@
 """``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import array_api_compat.torch as torch_namespace
 import torch
 
 import layca_core
-from layca_core import defaults
-import array_api_compat.torch as torch_namespace
-
-from layca_core import engine
+from layca_core import defaults, engine
 from layca_core.validation import check_nonzero_norms, check_rate
 from layca_torch.foreach import base_steps, other_foreach
 
@@ -147,13 +146,14 @@ class Layca(torch.optim.Optimizer):
             if self._use_foreach(group):
                 self._multi_tensor_step(group, params, grads, states)
                 continue
-            new, new_states = engine.optimizer_step(
-                params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
-                engine.LayerPlan(tuple(multipliers[p] if group["layca"] else None for p in params)),
-                base=self._base, other_rate=group["lr"], freeze_others=group["freeze"], variant=group["variant"],
-                multi_tensor=False,
-            )  # fmt: skip
-            torch._foreach_copy_(params, new)
+            with _replicating(params):
+                new, new_states = engine.optimizer_step(
+                    params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
+                    engine.LayerPlan(tuple(multipliers[p] if group["layca"] else None for p in params)),
+                    base=self._base, other_rate=group["lr"], freeze_others=group["freeze"], variant=group["variant"],
+                    multi_tensor=False,
+                )  # fmt: skip
+            torch._foreach_copy_([_local(p) for p in params], [_local_like(w, p) for w, p in zip(new, params)])
             for p, state in zip(params, new_states):
                 self._save_base_state(p, state)
         return loss
@@ -193,6 +193,13 @@ def _local(tensor: Any) -> Any:
     return tensor.to_local() if _is_dtensor(tensor) else tensor
 
 
+def _local_like(value: Any, param: Any) -> Any:
+    """The part of ``value`` that ``param``'s local shard holds (a DTensor value laid out as ``param`` first)."""
+    if _is_dtensor(value) and _is_dtensor(param):
+        value = value.redistribute(param.device_mesh, param.placements)
+    return _local(value)
+
+
 def _mesh(tensor: Any) -> Any:
     return (tensor.device_mesh, tensor.placements) if _is_dtensor(tensor) else None
 
@@ -207,6 +214,15 @@ def _dtensor_type() -> type:
     except ImportError:  # torch built without distributed
         return type(None)
     return DTensor
+
+
+def _replicating(params: list[Any]) -> Any:
+    """Around the core's reference path on DTensors: its plain tensors (rates, guards, counts) count as replicated."""
+    if not any(map(_is_dtensor, params)):
+        return contextlib.nullcontext()
+    from torch.distributed.tensor.experimental import implicit_replication
+
+    return implicit_replication()
 
 
 def _global_float(value: Any) -> float:

@@ -8,7 +8,8 @@ weights are turned in float32 copies and rounded once). No host synchronisation.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
-over the layers' device mesh (a replicated dimension contributes from its first rank only).
+over the layers' device mesh (a replicated dimension contributes from its first rank only): in one
+collective when the mesh holds every rank, else one per mesh dimension.
 torch is imported when the executor is built, never with ``layca_core``.
 """
 
@@ -56,7 +57,8 @@ class TorchExecutor:
         return [self.torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
 
     def amax(self, xs: list[Any]) -> Any:
-        local = self.torch.stack(self.torch._foreach_norm(xs, float("inf"))).to(self.acc)
+        nonempty = [x if x.numel() else x.new_zeros(1) for x in xs]  # an empty shard's largest entry: 0
+        local = self.torch.stack(self.torch._foreach_norm(nonempty, float("inf"))).to(self.acc)
         return self._all_reduce(local, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
@@ -102,7 +104,8 @@ class TorchExecutor:
         return torch.zeros(len(xs), dtype=self.acc, device=norms.device).index_add_(0, owner, norms * norms)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
-        """Whole-layer values from local partial ones: one collective per mesh dimension, all layers at once."""
+        """Whole-layer values from local partial ones, all layers at once: one collective over a mesh of every rank,
+        else one per mesh dimension."""
         sharded = [m for m in self.meshes if m is not None]
         if not sharded:
             return local
@@ -111,8 +114,9 @@ class TorchExecutor:
         if any(m[0] != mesh for m in sharded):
             raise ValueError("Layca needs every sharded layer on one device mesh; got layers on several meshes.")
         values = local.reshape(-1, len(self.meshes)) * self._counted(mesh).to(local.dtype)
-        for dim in range(mesh.ndim):
-            dist.all_reduce(values, op=dist.ReduceOp.MAX if maximum else dist.ReduceOp.SUM, group=mesh.get_group(dim))
+        groups = [None] if mesh.size() == dist.get_world_size() else [mesh.get_group(d) for d in range(mesh.ndim)]
+        for group in groups:
+            dist.all_reduce(values, op=dist.ReduceOp.MAX if maximum else dist.ReduceOp.SUM, group=group)
         return values.reshape(-1)
 
     def _counted(self, mesh: Any) -> Any:
