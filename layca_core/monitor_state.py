@@ -28,11 +28,14 @@ def monitor_state(history: RotationHistory, initial: Sequence[Any]) -> dict[str,
     return {"history": history.to_json(), **{PREFIX + name: w0 for name, w0 in zip(history.layer_names, initial)}}
 
 
-def split_monitor_state(state: Mapping[str, Any], layer_names: Sequence[str]) -> tuple[RotationHistory, list[Any]]:
-    """The history and the initial weights (in ``layer_names`` order) of a state from ``monitor_state``."""
+def split_monitor_state(
+    state: Mapping[str, Any], layer_names: Sequence[str] | None = None
+) -> tuple[RotationHistory, list[Any]]:
+    """The history and the initial weights (in ``layer_names`` order, or the state's own) of ``monitor_state``."""
     if "history" not in state:
         raise ValueError("state has no 'history' entry; pass the dict that the monitor's state_dict() returned.")
     history = RotationHistory.from_json(str(state["history"]))
+    layer_names = history.layer_names if layer_names is None else layer_names
     saved = tuple(key[len(PREFIX) :] for key in state if key.startswith(PREFIX))
     if history.layer_names != tuple(layer_names) or set(saved) != set(layer_names):
         raise ValueError(
