@@ -1,6 +1,15 @@
 """layca_optax: Layca as Optax GradientTransformations, and layer rotation monitoring for JAX."""
 
+from layca_core import __version__
 from layca_optax.monitor import RotationRecorder, layer_rotations
 from layca_optax.transform import LaycaState, ScaleByLaycaState, layca, scale_by_layca
 
-__all__ = ["LaycaState", "RotationRecorder", "ScaleByLaycaState", "layca", "layer_rotations", "scale_by_layca"]
+__all__ = [
+    "__version__",
+    "LaycaState",
+    "RotationRecorder",
+    "ScaleByLaycaState",
+    "layca",
+    "layer_rotations",
+    "scale_by_layca",
+]
