@@ -12,7 +12,7 @@ import layca_core  # noqa: E402
 
 project = "layca"
 author = "layca developers"
-copyright = "2026, layca developers"
+copyright = "2026, layca developers"  # noqa: A001 (the name Sphinx reads)
 release = version = layca_core.__version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]

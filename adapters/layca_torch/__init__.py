@@ -1,4 +1,9 @@
-"""layca_torch: Layca as a torch.optim optimizer, and layer rotation monitoring for PyTorch."""
+"""layca_torch: Layca as a torch.optim optimizer, and layer rotation monitoring for PyTorch.
+
+Hyperparameters (``lr``/``learning_rate``, ``alpha``, ``base``, ``variant``, ``other_lr``/``other_learning_rate``,
+``freeze_others``) are explained in ``docs/algorithm.md``, which writes Equation 1 out; layer selection
+and monitoring across a resume in ``docs/monitoring.md``.
+"""
 
 from layca_core import __version__
 from layca_torch.groups import layca_param_groups
