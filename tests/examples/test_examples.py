@@ -2,6 +2,9 @@
 
 import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -25,6 +28,21 @@ def test_jax_quickstart(tmp_path):
 
     assert jax_quickstart.main(["--epochs", "3", "--out", str(tmp_path / "r.png")]) > 0.8
     assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def run_as_plain_script(name, cwd):
+    """``python examples/<name>.py`` from another directory: no ``examples`` package on the path."""
+    script = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
+    return subprocess.run([sys.executable, str(script), "--epochs", "1"], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("framework", "module"), [("torch", "torch"), ("jax", "optax")])
+def test_quickstart_runs_as_a_plain_script_and_writes_under_results(tmp_path, framework, module):
+    pytest.importorskip(module)
+    result = run_as_plain_script(f"{framework}_quickstart", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [p.name for p in tmp_path.rglob("*.png")] == [f"rotation_{framework}.png"]
+    assert (tmp_path / "results" / f"rotation_{framework}.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
