@@ -54,13 +54,18 @@ def plot_layer_rotation(
     return ax
 
 
-def layer_colorbar(ax: Any) -> Any:
-    """One colorbar labelled first/last layer beside ``ax`` (one axes, or a list of axes sharing it)."""
+def layer_colorbar(ax: Any, **options: Any) -> Any:
+    """One colorbar labelled first/last layer beside ``ax`` (one axes, or a list of axes sharing it).
+
+    ``options`` go to ``Figure.colorbar`` (``shrink``, ``pad``, ...).
+    """
     plt = _pyplot()
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
     axes = ax if isinstance(ax, Sequence) else [ax]
-    colorbar = axes[0].figure.colorbar(ScalarMappable(Normalize(0, 1), plt.get_cmap("viridis")), ax=ax, ticks=[0, 1])
+    colorbar = axes[0].figure.colorbar(
+        ScalarMappable(Normalize(0, 1), plt.get_cmap("viridis")), ax=ax, ticks=[0, 1], **options
+    )
     colorbar.ax.set_yticklabels(["first layer", "last layer"])
     return colorbar

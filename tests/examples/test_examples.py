@@ -57,7 +57,7 @@ def test_demo_writes_figure_table_and_curves(tmp_path, framework):
     assert all(0 <= r["test_accuracy"] <= 1 and len(r["final_rotation"]) == 5 for r in results["runs"])
     assert all(len(r["epoch_accuracy"]) == 2 for r in results["runs"])
     assert (tmp_path / "layer_rotation_curves.png").stat().st_size > 0
-    assert (tmp_path / "results.md").read_text().count("\n") == 7
+    assert (tmp_path / "results.md").read_text().count("\n") == 9  # the headline, a blank line, the table
     assert len(list(tmp_path.glob("rotation_*.csv"))) == 5
 
 
