@@ -1,18 +1,27 @@
 """JAX/Optax quickstart: an MLP on scikit-learn's digits with Layca and the rotation recorder.
 
-python -m examples.jax_quickstart [--epochs 20] [--out rotation_jax.png]
+python examples/jax_quickstart.py [--epochs 20] [--out results/rotation_jax.png]
 """
 
 import argparse
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from sklearn.datasets import load_digits
 
 import layca_optax
-from examples.data import digits
+
+
+def digits() -> tuple[np.ndarray, ...]:
+    """scikit-learn's 8x8 digits in [0, 1], shuffled once: 2/3 for training, 1/3 for testing."""
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y, cut = (x[order] / 16).astype(np.float32), y[order], 2 * len(y) // 3
+    return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
 def forward(params, x):
@@ -25,7 +34,7 @@ def forward(params, x):
 def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="rotation_jax.png")
+    parser.add_argument("--out", type=Path, default=Path("results/rotation_jax.png"))
     args = parser.parse_args(argv)
 
     x, y, x_test, y_test = digits()
@@ -58,6 +67,7 @@ def main(argv: list[str] | None = None) -> float:
     print(
         f"test accuracy {accuracy:.3f}; final rotation {dict(zip(recorder.history.layer_names, recorder.history.distances[-1]))}"
     )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     recorder.plot(title="JAX + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 

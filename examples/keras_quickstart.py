@@ -1,21 +1,31 @@
 """Keras 3 quickstart (any backend): an MLP on scikit-learn's digits with Layca and the rotation callback.
 
-KERAS_BACKEND=jax python -m examples.keras_quickstart [--epochs 20] [--out rotation_keras.png]
+KERAS_BACKEND=jax python examples/keras_quickstart.py [--epochs 20] [--out results/rotation_keras.png]
 """
 
 import argparse
 import math
+from pathlib import Path
 
 import keras
+import numpy as np
+from sklearn.datasets import load_digits
 
 import layca_keras
-from examples.data import digits
+
+
+def digits() -> tuple[np.ndarray, ...]:
+    """scikit-learn's 8x8 digits in [0, 1], shuffled once: 2/3 for training, 1/3 for testing."""
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y, cut = (x[order] / 16).astype(np.float32), y[order], 2 * len(y) // 3
+    return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
 def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="rotation_keras.png")
+    parser.add_argument("--out", type=Path, default=Path("results/rotation_keras.png"))
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(0)
@@ -43,6 +53,7 @@ def main(argv: list[str] | None = None) -> float:
     print(
         f"test accuracy {accuracy:.3f}; final rotation {dict(zip(curves.history.layer_names, curves.history.distances[-1]))}"
     )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     curves.plot(title=f"Keras ({keras.backend.backend()}) + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 

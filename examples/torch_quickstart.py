@@ -1,21 +1,31 @@
 """PyTorch quickstart: an MLP on scikit-learn's digits with Layca and the rotation monitor.
 
-python -m examples.torch_quickstart [--epochs 20] [--out rotation_torch.png]
+python examples/torch_quickstart.py [--epochs 20] [--out results/rotation_torch.png]
 """
 
 import argparse
+from pathlib import Path
 
+import numpy as np
 import torch
+from sklearn.datasets import load_digits
 from torch import nn
 
 import layca_torch
-from examples.data import digits
+
+
+def digits() -> tuple[np.ndarray, ...]:
+    """scikit-learn's 8x8 digits in [0, 1], shuffled once: 2/3 for training, 1/3 for testing."""
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(y))
+    x, y, cut = (x[order] / 16).astype(np.float32), y[order], 2 * len(y) // 3
+    return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
 def main(argv: list[str] | None = None) -> float:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--out", default="rotation_torch.png")
+    parser.add_argument("--out", type=Path, default=Path("results/rotation_torch.png"))
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
@@ -44,6 +54,7 @@ def main(argv: list[str] | None = None) -> float:
     print(
         f"test accuracy {accuracy:.3f}; final rotation {dict(zip(monitor.history.layer_names, monitor.history.distances[-1]))}"
     )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     monitor.plot(title="PyTorch + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 

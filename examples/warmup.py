@@ -20,6 +20,7 @@ import layca_core  # noqa: E402
 from examples import experiment, networks  # noqa: E402
 from examples.data import mnist1d  # noqa: E402
 from examples.experiment import Run, layca, sgd  # noqa: E402
+from layca_core.plotting import layer_colorbar  # noqa: E402
 
 WARMUP_EPOCHS = (0, 2, 5)
 
@@ -48,9 +49,10 @@ def main(argv: list[str] | None = None) -> list[Run]:
         print(f"{method.name:>22}: training accuracy per epoch {[round(a, 2) for a in runs[-1].epoch_accuracy]}")
     figure, axes = plt.subplots(2, len(runs), figsize=(3.2 * len(runs), 5.2), layout="constrained")
     for column, run in enumerate(runs):
-        layca_core.plot_layer_rotation(run.history, ax=axes[0, column], title=run.method)
+        layca_core.plot_layer_rotation(run.history, ax=axes[0, column], title=run.method, colorbar=False)
         axes[1, column].plot(range(1, args.epochs + 1), run.epoch_accuracy)
         axes[1, column].set(ylim=(0, 1), xlabel="epoch", ylabel="training accuracy")
+    layer_colorbar(list(axes[0]), pad=0.01, fraction=0.02)
     figure.suptitle(experiment.framework_label(args.framework))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=100)

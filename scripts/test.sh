@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything, then run the whole test suite: one pytest process for the core, torch,
-# optax and the conformance suite, and one per Keras backend (Keras fixes its backend per process).
+# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), then the docs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "install failed"; exit 1; }
@@ -23,5 +23,7 @@ for keras_backend in tensorflow jax torch; do
     KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras conformance_tests/test_keras_adapter.py "$@" || status=1
   fi
 done
+echo "=== docs: the API reference, warnings as errors"
+bash scripts/docs.sh || status=1
 [ "$status" -eq 0 ] && echo "ALL TEST RUNS PASSED" || echo "SOME TEST RUNS FAILED"
 exit "$status"

@@ -1,5 +1,6 @@
 """``LayerRotationCurves``: a Keras callback recording each layer's cosine distance to its initial value."""
 
+import inspect
 from typing import Any
 
 import keras
@@ -7,14 +8,26 @@ import numpy as np
 
 import layca_core
 from layca_core import defaults
+from layca_core.monitor_state import monitor_state, split_monitor_state
 from layca_keras.variables import LayerSelector, selects
 
 
 class LayerRotationCurves(keras.callbacks.Callback):
-    """Snapshot the layers at ``on_train_begin``; record their rotation per epoch (and every N batches).
+    """Snapshot the layers at the first ``fit``; record their rotation per epoch (and every N batches).
 
-    Values go into ``logs`` as ``rotation/<variable path>``, so they reach ``History``,
-    ``CSVLogger`` and ``TensorBoard``; ``history`` is the core's record (float64 distances).
+    Values go into ``logs`` as ``rotation/<variable path>``. The callback moves itself to the front
+    of ``fit``'s callback list, so ``History``, ``CSVLogger`` and ``TensorBoard`` receive them
+    wherever it is listed. ``history`` is the core's record (float64 distances).
+
+    Later ``fit`` calls continue the curves: the snapshot is kept and epochs keep counting. To
+    continue after ``model.save`` and a reload, save ``state_dict()`` beside the model (for
+    example ``numpy.savez(path, **curves.state_dict())``) and ``load_state_dict`` it into a new
+    callback before its first ``fit``.
+
+    Layers are variables with ``ndim >= 2`` unless ``layers`` (a regex on ``variable.path`` or a
+    callable) says otherwise; ``Embedding`` tables are layers by that rule. To leave them out:
+    ``LayerRotationCurves(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)``
+    (see ``docs/monitoring.md``).
 
     Example:
         >>> curves = LayerRotationCurves(every_n_batches=None)
@@ -27,9 +40,10 @@ class LayerRotationCurves(keras.callbacks.Callback):
             raise ValueError(f"every_n_batches must be a positive integer or None; got {every_n_batches!r}.")
         self.layers, self.every_n_batches = layers, every_n_batches
         self.history: layca_core.RotationHistory | None = None
-        self._steps_per_epoch: int | None = None
+        self._initial: list[np.ndarray] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        self._run_before_other_callbacks()
         self._indices = [
             i
             for i, v in enumerate(self.model.trainable_variables)
@@ -39,10 +53,39 @@ class LayerRotationCurves(keras.callbacks.Callback):
             raise ValueError(
                 "LayerRotationCurves found no layer to monitor; check `layers` against model.trainable_variables."
             )
-        self._initial = [self._numpy(v) for v in self._layers()]
-        self.history = layca_core.RotationHistory(tuple(v.path for v in self._layers()))
-        self._step, self._epoch = 0, 0
-        self.history.record(0, 0.0, [0.0] * len(self._indices))
+        paths = tuple(v.path for v in self._layers())
+        if self.history is None:
+            self._initial = [self._numpy(v) for v in self._layers()]
+            self.history = layca_core.RotationHistory(paths)
+            self.history.record(0, 0.0, [0.0] * len(paths))
+        self._check_follows(paths)
+        self._step, self._epoch = self.history.steps[-1], self.history.epochs[-1]
+
+    def _check_follows(self, paths: tuple[str, ...]) -> None:
+        """The model's layers must match the snapshot in number and shapes (paths may change on reload)."""
+        shapes = [tuple(v.shape) for v in self._layers()]
+        if shapes != [w0.shape for w0 in self._initial]:
+            raise ValueError(
+                f"LayerRotationCurves follows the layers {list(self.history.layer_names)} (from an earlier fit or "
+                f"load_state_dict), but this model's are {list(paths)}; use a new callback for another model."
+            )
+
+    def _run_before_other_callbacks(self) -> None:
+        """Move to the front of the ``CallbackList`` calling us, so later callbacks see our ``logs``.
+
+        Keras calls callbacks in list order with one shared ``logs`` dict and has no public hook to
+        run first, so we find the caller's list. Moving an item forward does not disturb the loop
+        over the list that is calling us.
+        """
+        frame = inspect.currentframe()
+        while frame is not None:
+            caller = frame.f_locals.get("self")
+            if isinstance(caller, keras.callbacks.CallbackList) and self in caller.callbacks:
+                caller.callbacks.remove(self)
+                caller.callbacks.insert(0, self)
+                break
+            frame = frame.f_back
+        del frame
 
     def _layers(self) -> list[Any]:
         """The monitored variables, through ``self.model`` (which syncs JAX state mid-epoch)."""
@@ -54,6 +97,7 @@ class LayerRotationCurves(keras.callbacks.Callback):
         return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float64)
 
     def distances(self) -> list[float]:
+        """Each layer's cosine distance to its snapshot, now."""
         return [float(layca_core.cosine_distance(self._numpy(v), w0)) for v, w0 in zip(self._layers(), self._initial)]
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -64,11 +108,23 @@ class LayerRotationCurves(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch + 1
+        self._epoch += 1.0
         distances = self.distances()
-        self.history.record(self._step, float(self._epoch), distances)
+        self.history.record(self._step, self._epoch, distances)
         if logs is not None:
             logs.update({f"rotation/{name}": d for name, d in zip(self.history.layer_names, distances)})
 
+    def state_dict(self) -> dict[str, Any]:
+        """The snapshot (float64 NumPy arrays) and the history; ``numpy.savez`` and ``pickle`` save it."""
+        if self.history is None:
+            raise ValueError("LayerRotationCurves has no state before its first fit; call state_dict() after fit().")
+        return monitor_state(self.history, [w0.copy() for w0 in self._initial])
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict()`` before ``fit``: the curves continue from the saved snapshot and epoch."""
+        self.history, initial = split_monitor_state(state)
+        self._initial = [np.asarray(w0, dtype=np.float64) for w0 in initial]
+
     def plot(self, ax: Any = None, title: str | None = None) -> Any:
+        """The layer rotation curves recorded so far (``layca_core.plot_layer_rotation``)."""
         return layca_core.plot_layer_rotation(self.history, ax=ax, title=title)

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 import layca_core
+from layca_core.monitor_state import monitor_state, split_monitor_state
 from layca_optax.selection import MaskOrFn, Selection, flat_multipliers, flat_names, unstack
 
 
@@ -33,6 +34,24 @@ class RotationRecorder:
     """Keep the initial parameters; record layer rotations into a ``layca_core.RotationHistory``.
 
     Distances are computed in float64 on the host (NumPy) from the device arrays.
+    ``state_dict()`` is a flat dict of NumPy arrays and the history's JSON text, which ``pickle``,
+    ``numpy.savez`` and checkpoint libraries that take a dict of arrays save; after a resume, build the
+    recorder from the restored parameters and ``load_state_dict`` it, and the curves continue from the
+    first initialization.
+
+    Layers are leaves with ``ndim >= 2`` unless ``layers`` (a mask pytree or a callable, as in
+    ``layca_optax.layca``) says otherwise; embedding tables (``nnx.Embed``, ``flax.linen.Embed``) are
+    layers by that rule. To leave them out:
+    ``layers=lambda p: jax.tree_util.tree_map_with_path(lambda k, x: x.ndim >= 2 and "embed" not in jax.tree_util.keystr(k).lower(), p)``
+    (see ``docs/monitoring.md``).
+
+    Example:
+        >>> recorder = RotationRecorder({"w": jnp.eye(2)})
+        >>> recorder.record({"w": jnp.ones((2, 2))}, step=1)
+        >>> restored = RotationRecorder({"w": jnp.ones((2, 2))})
+        >>> restored.load_state_dict(recorder.state_dict())
+        >>> restored.history == recorder.history
+        True
     """
 
     def __init__(self, init_params: Any, layers: MaskOrFn = None, stacked: MaskOrFn = None) -> None:
@@ -50,5 +69,20 @@ class RotationRecorder:
         ]
         self.history.record(step, step if epoch is None else epoch, distances)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The initial layers (NumPy arrays) and the history, as ``{"history": ..., "initial/<path>": ...}``."""
+        import numpy as np
+
+        return monitor_state(self.history, [np.array(w0) for w0 in self.initial])
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict()`` (also as loaded by ``numpy.load``): later records extend its curves."""
+        history, initial = split_monitor_state(state, self.history.layer_names)
+        for name, w0, old in zip(history.layer_names, initial, self.initial):
+            if w0.shape != old.shape:
+                raise ValueError(f"state's initial {name} has shape {w0.shape}, not {old.shape}.")
+        self.initial, self.history = list(initial), history
+
     def plot(self, ax: Any = None, title: str | None = None) -> Any:
+        """The layer rotation curves recorded so far (``layca_core.plot_layer_rotation``)."""
         return layca_core.plot_layer_rotation(self.history, ax=ax, title=title)

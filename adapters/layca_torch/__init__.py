@@ -1,8 +1,14 @@
-"""layca_torch: Layca as a torch.optim optimizer, and layer rotation monitoring for PyTorch."""
+"""layca_torch: Layca as a torch.optim optimizer, and layer rotation monitoring for PyTorch.
 
+Hyperparameters (``lr``/``learning_rate``, ``alpha``, ``base``, ``variant``, ``other_lr``/``other_learning_rate``,
+``freeze_others``) are explained in ``docs/algorithm.md``, which writes Equation 1 out; layer selection
+and monitoring across a resume in ``docs/monitoring.md``.
+"""
+
+from layca_core import __version__
 from layca_torch.groups import layca_param_groups
 from layca_torch.monitor import RotationMonitor, layer_angles
 from layca_torch.optimizer import Layca
 from layca_torch.wrapper import LaycaWrapper
 
-__all__ = ["Layca", "LaycaWrapper", "RotationMonitor", "layca_param_groups", "layer_angles"]
+__all__ = ["__version__", "Layca", "LaycaWrapper", "RotationMonitor", "layca_param_groups", "layer_angles"]

@@ -56,7 +56,10 @@ def layca_param_groups(
 
     Layers keep ``named_parameters`` order, which is the order of the alpha multipliers.
     ``other_lr`` is the plain learning rate of the other parameters (the rotation rate when
-    omitted); ``freeze_others`` freezes them instead (the paper's setting).
+    omitted); ``freeze_others`` freezes them instead (the paper's setting). Both are explained,
+    with ``alpha``, ``base`` and ``variant``, in ``docs/algorithm.md`` (Equation 1 written out).
+    Embedding tables are layers by default (``ndim >= 2``); ``docs/monitoring.md`` gives the
+    ``select`` that leaves them out.
     """
     module = model if isinstance(model, nn.Module) else None
     named = list(model.named_parameters() if isinstance(model, nn.Module) else model)

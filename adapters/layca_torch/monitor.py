@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import layca_core
+from layca_core.monitor_state import monitor_state, split_monitor_state
 from layca_torch.groups import Selector, layer_predicate
 
 
@@ -15,6 +16,13 @@ class RotationMonitor:
 
     Distances are computed in float64. ``on_cpu=True`` keeps the snapshot in host memory.
     ``writer`` (a ``torch.utils.tensorboard.SummaryWriter``) receives every recorded value.
+    Save ``state_dict()`` with your checkpoint and ``load_state_dict`` it after a resume, so that
+    rotation is still measured from the first initialization and the curves continue.
+
+    Layers are parameters with ``ndim >= 2`` unless ``select`` says otherwise (as in
+    ``layca_param_groups``); embedding tables are layers by that rule. To leave them out:
+    ``RotationMonitor(model, select=lambda name, p: p.ndim >= 2 and "embed" not in name)``
+    (see ``docs/monitoring.md``).
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
@@ -50,7 +58,21 @@ class RotationMonitor:
             for name, value in zip(self.history.layer_names, distances):
                 self.writer.add_scalar(f"layer_rotation/{name}", value, step)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The initial snapshot and the history, for ``torch.save`` beside the model and optimizer."""
+        return monitor_state(self.history, [w0.clone() for w0 in self.initial])
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a ``state_dict()``: later records measure rotation from its snapshot and extend its history."""
+        history, initial = split_monitor_state(state_dict, self.history.layer_names)
+        for (name, p), w0 in zip(self.layers, initial):
+            if tuple(w0.shape) != tuple(p.shape):
+                raise ValueError(f"state_dict's snapshot of {name} has shape {tuple(w0.shape)}, not {tuple(p.shape)}.")
+        self.initial = [w0.to(device=old.device, dtype=old.dtype) for w0, old in zip(initial, self.initial)]
+        self.history = history
+
     def plot(self, ax: Any = None, title: str | None = None) -> Any:
+        """The layer rotation curves recorded so far (``layca_core.plot_layer_rotation``)."""
         return layca_core.plot_layer_rotation(self.history, ax=ax, title=title)
 
 

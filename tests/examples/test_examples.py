@@ -2,6 +2,9 @@
 
 import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -27,6 +30,21 @@ def test_jax_quickstart(tmp_path):
     assert (tmp_path / "r.png").stat().st_size > 0
 
 
+def run_as_plain_script(name, cwd):
+    """``python examples/<name>.py`` from another directory: no ``examples`` package on the path."""
+    script = Path(__file__).resolve().parents[2] / "examples" / f"{name}.py"
+    return subprocess.run([sys.executable, str(script), "--epochs", "1"], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("framework", "module"), [("torch", "torch"), ("jax", "optax")])
+def test_quickstart_runs_as_a_plain_script_and_writes_under_results(tmp_path, framework, module):
+    pytest.importorskip(module)
+    result = run_as_plain_script(f"{framework}_quickstart", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [p.name for p in tmp_path.rglob("*.png")] == [f"rotation_{framework}.png"]
+    assert (tmp_path / "results" / f"rotation_{framework}.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_demo_writes_figure_table_and_curves(tmp_path, framework):
     pytest.importorskip("mnist1d")
@@ -39,7 +57,7 @@ def test_demo_writes_figure_table_and_curves(tmp_path, framework):
     assert all(0 <= r["test_accuracy"] <= 1 and len(r["final_rotation"]) == 5 for r in results["runs"])
     assert all(len(r["epoch_accuracy"]) == 2 for r in results["runs"])
     assert (tmp_path / "layer_rotation_curves.png").stat().st_size > 0
-    assert (tmp_path / "results.md").read_text().count("\n") == 7
+    assert (tmp_path / "results.md").read_text().count("\n") == 9  # the headline, a blank line, the table
     assert len(list(tmp_path.glob("rotation_*.csv"))) == 5
 
 

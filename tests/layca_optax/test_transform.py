@@ -266,3 +266,36 @@ def test_layer_rotations_and_recorder():
     assert recorder.history.distances[0] == [0.0, 0.0]
     assert recorder.history.distances[1] == pytest.approx([float(v) for v in rotations.values()], rel=1e-5)
     assert recorder.plot().get_lines()
+
+
+@pytest.mark.parametrize("via", ["pickle", "savez"])
+def test_recorder_state_round_trips_and_continues_after_a_resume(tmp_path, via):
+    import pickle
+
+    params = make_params()
+    recorder = layca_optax.RotationRecorder(params)
+    recorder.record(params, step=0)
+    moved = jax.tree.map(lambda x: x + 0.5, params)
+    if via == "pickle":
+        state = pickle.loads(pickle.dumps(recorder.state_dict()))
+    else:
+        np.savez(tmp_path / "recorder.npz", **recorder.state_dict())
+        state = dict(np.load(tmp_path / "recorder.npz"))
+    resumed = layca_optax.RotationRecorder(moved)  # built from the restored parameters, as after a resume
+    resumed.load_state_dict(state)
+    resumed.record(moved, step=1, epoch=1.0)
+    recorder.record(moved, step=1, epoch=1.0)
+    assert resumed.history == recorder.history
+    assert min(recorder.history.distances[1]) > 0.0
+    with pytest.raises(ValueError, match="same layer selection"):
+        layca_optax.RotationRecorder({"w": jnp.ones((2, 2))}).load_state_dict(state)
+
+
+def test_embedding_tables_are_layers_unless_masked_in_one_line():
+    params = {"embed": {"embedding": jnp.ones((10, 4))}, "dense": {"kernel": jnp.ones((4, 2)), "bias": jnp.ones(2)}}
+    no_embeddings = lambda p: jax.tree_util.tree_map_with_path(
+        lambda k, x: x.ndim >= 2 and "embed" not in jax.tree_util.keystr(k).lower(), p
+    )
+    names = lambda **kw: layca_optax.RotationRecorder(params, **kw).history.layer_names
+    assert names() == ("['dense']['kernel']", "['embed']['embedding']")
+    assert names(layers=no_embeddings) == ("['dense']['kernel']",)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Build the API reference (Sphinx autodoc + napoleon) into docs/_build/html, with warnings as errors.
+# Usage: bash scripts/docs.sh [python]   (default: .venv/bin/python, with the docs extra installed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="${1:-.venv/bin/python}"
+"$python" -m sphinx -W --keep-going -q -b html docs docs/_build/html
+echo "API reference: docs/_build/html/index.html"

@@ -1,0 +1,90 @@
+"""LayerRotationCurves across fit calls, a model reload, and any position in the callbacks list."""
+
+import csv
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import layca_core  # noqa: E402
+import layca_keras  # noqa: E402
+from tests.layca_keras.test_keras import batches, make_model, numpy_weights  # noqa: E402
+
+X = np.concatenate([b[0] for b in batches()])
+Y = np.concatenate([b[1] for b in batches()])
+
+
+def compiled_model():
+    model = make_model()
+    model.compile(optimizer=layca_keras.Layca(0.1), loss="mse")
+    return model
+
+
+def expected_distances(model, initial):
+    kernels = [w for w in numpy_weights(model) if w.ndim >= 2]
+    return [float(layca_core.cosine_distance(w, w0)) for w, w0 in zip(kernels, initial)]
+
+
+def test_curves_continue_across_fit_calls():
+    model = compiled_model()
+    initial = [w for w in numpy_weights(model) if w.ndim >= 2]
+    curves = layca_keras.LayerRotationCurves()
+    model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
+    model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
+    assert curves.history.epochs == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert curves.history.steps == [0, 4, 8, 12, 16]
+    assert curves.history.distances[-1] == pytest.approx(expected_distances(model, initial), abs=1e-9)
+
+
+def test_curves_continue_after_model_save_and_reload(tmp_path):
+    model = compiled_model()
+    initial = [w for w in numpy_weights(model) if w.ndim >= 2]
+    curves = layca_keras.LayerRotationCurves()
+    model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
+    model.save(tmp_path / "model.keras")
+    np.savez(tmp_path / "curves.npz", **curves.state_dict())
+
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    resumed = layca_keras.LayerRotationCurves()
+    resumed.load_state_dict(dict(np.load(tmp_path / "curves.npz")))
+    reloaded.fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=[resumed])
+    assert resumed.history.epochs == [0.0, 1.0, 2.0, 3.0]
+    assert resumed.history.distances[:3] == curves.history.distances
+    assert resumed.history.distances[-1] == pytest.approx(expected_distances(reloaded, initial), abs=1e-9)
+
+
+def test_logs_reach_csv_logger_listed_before_the_callback(tmp_path):
+    model = compiled_model()
+    curves = layca_keras.LayerRotationCurves()
+    logger = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))
+    history = model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[logger, curves])
+    with open(tmp_path / "log.csv") as file:
+        rows = list(csv.DictReader(file))
+    column = f"rotation/{curves.history.layer_names[-1]}"
+    assert [float(row[column]) for row in rows] == pytest.approx([d[-1] for d in curves.history.distances[1:]])
+    assert history.history[column] == pytest.approx([d[-1] for d in curves.history.distances[1:]])
+
+
+def test_state_of_another_model_is_refused():
+    model = compiled_model()
+    curves = layca_keras.LayerRotationCurves()
+    with pytest.raises(ValueError, match="no state before its first fit"):
+        curves.state_dict()
+    model.fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=[curves])
+    other = keras.Sequential([keras.Input((12,)), keras.layers.Dense(4, name="single")])
+    other.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="use a new callback for another model"):
+        other.fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=[curves])
+
+
+def test_embedding_tables_are_layers_unless_excluded_in_one_line():
+    model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(10, 4), keras.layers.Flatten()])
+    model.add(keras.layers.Dense(2, name="head"))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((8, 3), "int32"), np.zeros((8, 2), "float32")
+    default = layca_keras.LayerRotationCurves()
+    no_embeddings = layca_keras.LayerRotationCurves(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[default, no_embeddings])
+    assert [name.split("/")[-1] for name in default.history.layer_names] == ["embeddings", "kernel"]
+    assert [name.split("/")[-2] for name in no_embeddings.history.layer_names] == ["head"]
