@@ -215,3 +215,27 @@ def test_wrapping_adamw_in_fit_turns_layers_by_arctan_rate_and_saves(tmp_path):
     restored.train_on_batch(x, y)
     for a, b in zip(numpy_weights(model), numpy_weights(restored)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_decaying_momentum_keeps_turning_the_layer():
+    """Gradients become exactly zero; the momentum decays for hundreds of steps (was inf at ~320)."""
+    model = make_model()
+    optimizer = layca_keras.Layca(0.1, base="momentum", momentum=0.9)
+    rng = np.random.default_rng(3)
+    zeros = [np.zeros(v.shape, "float32") for v in model.trainable_variables]
+    for t in range(400):
+        before = numpy_weights(model)[0]
+        noise = [(rng.standard_normal(v.shape) * 1e-3).astype("float32") for v in model.trainable_variables]
+        optimizer.apply(noise if t < 5 else zeros, model.trainable_variables)
+    after = numpy_weights(model)[0]
+    assert np.isfinite(after).all()
+    angle = float(layca_core.step_angle(before.astype(np.float64), after.astype(np.float64)))
+    assert angle == pytest.approx(math.atan(0.1), rel=1e-4)
+
+
+def test_gradients_are_cast_to_the_variable_dtype():
+    model = make_model()
+    optimizer = layca_keras.Layca(0.1, base="momentum", momentum=0.9)
+    x, y = batches()[0]
+    optimizer.apply([g.astype("float64") for g in grads_of(model, x, y)], model.trainable_variables)
+    assert all(np.isfinite(w).all() for w in numpy_weights(model))

@@ -299,3 +299,29 @@ def test_embedding_tables_are_layers_unless_masked_in_one_line():
     names = lambda **kw: layca_optax.RotationRecorder(params, **kw).history.layer_names
     assert names() == ("['dense']['kernel']", "['embed']['embedding']")
     assert names(layers=no_embeddings) == ("['dense']['kernel']",)
+
+
+@pytest.mark.parametrize("base", ["momentum", "adam"])
+def test_a_decaying_base_step_keeps_turning_the_layer_under_jit(base):
+    """Gradients become exactly zero; the base step decays for hundreds of steps without overflow."""
+    params = {"w": jax.random.normal(jax.random.key(0), (64, 64)) * 0.05}
+    optimizer = layca_optax.layca(0.1, base)
+    state = optimizer.init(params)
+    step = jax.jit(lambda p, s, g: optimizer.update(g, s, p))
+    noise = jax.random.normal(jax.random.key(1), (64, 64)) * 1e-3
+    for t in range(400):
+        before = params["w"]
+        updates, state = step(params, state, {"w": noise if t < 5 else jnp.zeros((64, 64))})
+        params = optax.apply_updates(params, updates)
+    assert bool(jnp.isfinite(params["w"]).all())
+    assert angle(before, params["w"]) == pytest.approx(math.atan(0.1), rel=1e-4)
+
+
+@pytest.mark.parametrize("exponent", [-37, -30, -20, 0, 20, 30, 37])
+def test_any_finite_gradient_scale_turns_the_layer_under_jit(exponent):
+    params = make_params()
+    optimizer = layca_optax.layca(0.1, "sgd")
+    grads = jax.tree.map(lambda g: g * 10.0**exponent, grads_like(params, 4))
+    updates, _ = jax.jit(optimizer.update)(grads, optimizer.init(params), params)
+    new = optax.apply_updates(params, updates)
+    assert angle(params["dense"]["kernel"], new["dense"]["kernel"]) == pytest.approx(math.atan(0.1), rel=1e-4)
