@@ -8,7 +8,20 @@ when a function or dtype is first used, never at import.
 import importlib
 from typing import Any
 
-_SAME_NAME = ("float16", "bfloat16", "float32", "float64", "sqrt", "atan", "asin", "abs", "floor", "pow", "reshape", "stack")
+_SAME_NAME = (
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "sqrt",
+    "atan",
+    "asin",
+    "abs",
+    "floor",
+    "pow",
+    "reshape",
+    "stack",
+)
 
 
 def _tf() -> Any:

@@ -66,13 +66,13 @@ def unstack(leaves: Sequence[Any], selection: Selection) -> list[Any]:
 
 def flat_multipliers(selection: Selection) -> tuple[float | None, ...]:
     """One multiplier (or None for a non-layer) per unstacked piece, matching ``unstack``."""
-    return tuple(
-        m for ms, count in zip(selection.plan.multipliers, selection.stack) for m in (ms if count else (ms,))
-    )
+    return tuple(m for ms, count in zip(selection.plan.multipliers, selection.stack) for m in (ms if count else (ms,)))
 
 
 def flat_names(selection: Selection) -> tuple[str, ...]:
     """A name per unstacked piece: stacked layers get ``[i]`` appended."""
     return tuple(
-        name + (f"[{i}]" if count else "") for name, count in zip(selection.names, selection.stack) for i in range(count or 1)
+        name + (f"[{i}]" if count else "")
+        for name, count in zip(selection.names, selection.stack)
+        for i in range(count or 1)
     )

@@ -8,8 +8,7 @@ import jax.numpy as jnp
 import optax
 
 import layca_core
-from layca_core import defaults
-from layca_core import engine
+from layca_core import defaults, engine
 from layca_core.validation import check_nonzero_norms
 from layca_optax.selection import MaskOrFn, Selection, flat_multipliers, flat_names
 

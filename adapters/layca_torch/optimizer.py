@@ -1,6 +1,5 @@
 """``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
 
-import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -11,6 +10,7 @@ import layca_core
 from layca_core import defaults, engine
 from layca_core.validation import check_nonzero_norms, check_rate
 from layca_torch.foreach import base_steps, other_foreach
+from layca_torch.sharding import global_float, local, local_like, mesh_of, replicating
 
 
 def _state_key(field: str) -> str:
@@ -95,7 +95,7 @@ class Layca(torch.optim.Optimizer):
     def _store_initial_norms(self, group: dict[str, Any]) -> None:
         names = group.get("param_names") or [f"parameter of shape {tuple(p.shape)}" for p in group["params"]]
         new = [(name, p) for name, p in zip(names, group["params"]) if "init_norm" not in self.state[p]]
-        norms = [_global_float(layca_core.initial_norm(p.detach())) for _, p in new]
+        norms = [global_float(layca_core.initial_norm(p.detach())) for _, p in new]
         check_nonzero_norms(norms, [name for name, _ in new])
         for (_, p), norm in zip(new, norms):
             self.state[p]["init_norm"] = norm
@@ -111,7 +111,7 @@ class Layca(torch.optim.Optimizer):
         """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
         key = tuple(map(id, params))
         if key not in self._scalars:
-            multipliers, device = self.layer_multipliers(), _local(params[0]).device
+            multipliers, device = self.layer_multipliers(), local(params[0]).device
             self._scalars[key] = (
                 torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
                 torch.tensor([self.state[p]["init_norm"] for p in params], dtype=dtype, device=device),
@@ -146,28 +146,28 @@ class Layca(torch.optim.Optimizer):
             if self._use_foreach(group):
                 self._multi_tensor_step(group, params, grads, states)
                 continue
-            with _replicating(params):
+            with replicating(params):
                 new, new_states = engine.optimizer_step(
                     params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
                     engine.LayerPlan(tuple(multipliers[p] if group["layca"] else None for p in params)),
                     base=self._base, other_rate=group["lr"], freeze_others=group["freeze"], variant=group["variant"],
                     multi_tensor=False,
                 )  # fmt: skip
-            torch._foreach_copy_([_local(p) for p in params], [_local_like(w, p) for w, p in zip(new, params)])
+            torch._foreach_copy_([local(p) for p in params], [local_like(w, p) for w, p in zip(new, params)])
             for p, state in zip(params, new_states):
                 self._save_base_state(p, state)
         return loss
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``layca_torch.foreach``, the turn by the core's torch executor, on local shards."""
-        local = [_local(p) for p in params]
-        grads, states = [_local(g) for g in grads], [type(s)(*map(_local, s)) for s in states]
+        local = [local(p) for p in params]
+        grads, states = [local(g) for g in grads], [type(s)(*map(local, s)) for s in states]
         if not group["layca"]:
             if not group["freeze"]:
                 other_foreach(local, grads, states, group["lr"], base=group["base"], hyperparameters=self._base_hyperparameters)  # fmt: skip
             return
         steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
-        executor = engine.executor_for(torch_namespace, local[0], meshes=[_mesh(p) for p in params], in_place=True)
+        executor = engine.executor_for(torch_namespace, local[0], meshes=[mesh_of(p) for p in params], in_place=True)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             local, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
@@ -186,48 +186,6 @@ def _check_lr(lr: Any) -> None:
         torch._assert_async(torch.isfinite(lr) & (lr >= 0), "lr must be a finite number >= 0")
     else:
         check_rate(lr, "lr")
-
-
-def _local(tensor: Any) -> Any:
-    """The local shard of a DTensor, the tensor itself otherwise."""
-    return tensor.to_local() if _is_dtensor(tensor) else tensor
-
-
-def _local_like(value: Any, param: Any) -> Any:
-    """The part of ``value`` that ``param``'s local shard holds (a DTensor value laid out as ``param`` first)."""
-    if _is_dtensor(value) and _is_dtensor(param):
-        value = value.redistribute(param.device_mesh, param.placements)
-    return _local(value)
-
-
-def _mesh(tensor: Any) -> Any:
-    return (tensor.device_mesh, tensor.placements) if _is_dtensor(tensor) else None
-
-
-def _is_dtensor(tensor: Any) -> bool:
-    return isinstance(tensor, _dtensor_type())
-
-
-def _dtensor_type() -> type:
-    try:
-        from torch.distributed.tensor import DTensor
-    except ImportError:  # torch built without distributed
-        return type(None)
-    return DTensor
-
-
-def _replicating(params: list[Any]) -> Any:
-    """Around the core's reference path on DTensors: its plain tensors (rates, guards, counts) count as replicated."""
-    if not any(map(_is_dtensor, params)):
-        return contextlib.nullcontext()
-    from torch.distributed.tensor.experimental import implicit_replication
-
-    return implicit_replication()
-
-
-def _global_float(value: Any) -> float:
-    """A 0-d tensor (a DTensor's global value) as a Python float."""
-    return float(value.full_tensor() if _is_dtensor(value) else value)
 
 
 def _split_by_ndim(group: dict[str, Any], other_lr: float | None) -> list[dict[str, Any]]:

@@ -78,8 +78,11 @@ def optimizer_step(
     stacked = list(stacked or [False] * len(params))
     new_params = [_zeros_like(p) for p in params] if as_updates else list(params)
     new_states = list(base_states)
-    layers, steps, rates, norms = [], [], [], []
-    xp_ = None
+    layers: list[int] = []
+    steps: list[Any] = []
+    rates: list[Any] = []
+    norms: list[Any] = []
+    xp_: Any = None
     for i, (p, g, state, multiplier) in enumerate(zip(params, grads, base_states, plan.multipliers)):
         if multiplier is None and freeze_others:
             continue
@@ -92,7 +95,7 @@ def optimizer_step(
             continue
         layers.append(i)
         steps.append(s)
-        factors = multiplier if stacked[i] else (multiplier,)
+        factors: Any = multiplier if stacked[i] else (multiplier,)
         rates.extend(rate * m for m in factors)
         norms.extend(init_norms[i] if stacked[i] else (init_norms[i],))
     if layers:

@@ -28,12 +28,12 @@ class ReferenceExecutor:
     def __init__(self, xp: ModuleType, like: Any, stacked: Sequence[bool] | None = None) -> None:
         self.xp, self.like = xp, like
         self.acc = wide_dtype(xp, like)
-        self.stacked = stacked
+        self.stacked: Sequence[bool] = list(stacked or [])
         self.exact_products = False
 
     def prepare(self, ws: list[Any]) -> "ReferenceExecutor":
         """Fix the recipe for these layers: one pass when float64 sums hold their products exactly."""
-        self.stacked = self.stacked or [False] * len(ws)
+        self.stacked = list(self.stacked) or [False] * len(ws)
         self._tensors = ws
         self.exact_products = self.acc == self.xp.float64 and all(w.dtype != self.xp.float64 for w in ws)
         return self

@@ -16,7 +16,9 @@ def whole_step(params, grads, rate):
     states = [base.init(p) for p in params]
     norms = layca_core.engine.initial_norms(params, plan)
     for _ in range(3):
-        params, states = layca_core.engine.optimizer_step(params, grads, states, norms, rate, plan, base=base, other_rate=0.01)
+        params, states = layca_core.engine.optimizer_step(
+            params, grads, states, norms, rate, plan, base=base, other_rate=0.01
+        )
     lars = layca_core.lars_step(params[0], grads[0], rate, norms[0])
     return [*params, lars, layca_core.cosine_distance(params[2], grads[2])]
 

@@ -1,0 +1,46 @@
+"""DTensor plumbing for ``layca_torch.Layca``: local shards, their meshes, global values."""
+
+import contextlib
+from typing import Any
+
+
+def local(tensor: Any) -> Any:
+    """The local shard of a DTensor, the tensor itself otherwise."""
+    return tensor.to_local() if _is_dtensor(tensor) else tensor
+
+
+def local_like(value: Any, param: Any) -> Any:
+    """The part of ``value`` that ``param``'s local shard holds (a DTensor value laid out as ``param`` first)."""
+    if _is_dtensor(value) and _is_dtensor(param):
+        value = value.redistribute(param.device_mesh, param.placements)
+    return local(value)
+
+
+def mesh_of(tensor: Any) -> Any:
+    return (tensor.device_mesh, tensor.placements) if _is_dtensor(tensor) else None
+
+
+def _is_dtensor(tensor: Any) -> bool:
+    return isinstance(tensor, _dtensor_type())
+
+
+def _dtensor_type() -> type:
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # torch built without distributed
+        return type(None)
+    return DTensor
+
+
+def replicating(params: list[Any]) -> Any:
+    """Around the core's reference path on DTensors: its plain tensors (rates, guards, counts) count as replicated."""
+    if not any(map(_is_dtensor, params)):
+        return contextlib.nullcontext()
+    from torch.distributed.tensor.experimental import implicit_replication
+
+    return implicit_replication()
+
+
+def global_float(value: Any) -> float:
+    """A 0-d tensor (a DTensor's global value) as a Python float."""
+    return float(value.full_tensor() if _is_dtensor(value) else value)
