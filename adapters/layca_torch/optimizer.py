@@ -3,13 +3,11 @@
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import array_api_compat.torch as torch_namespace
 import torch
 
 import layca_core
-from layca_core import defaults
-import array_api_compat.torch as torch_namespace
-
-from layca_core import engine
+from layca_core import defaults, engine
 from layca_core.validation import check_nonzero_norms, check_rate
 from layca_torch.foreach import base_steps, other_foreach
 
@@ -168,6 +166,7 @@ class Layca(torch.optim.Optimizer):
             return
         steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
         executor = engine.executor_for(torch_namespace, local[0], meshes=[_mesh(p) for p in params], in_place=True)
+        executor = executor.prepare(local)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             local, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

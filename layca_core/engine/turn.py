@@ -42,6 +42,11 @@ class Executor(Protocol):
 
     A stacked tensor (several layers along axis 0) contributes one entry per slice. ``steps``
     passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place.
+
+    With ``exact_products`` the engine calls only ``finite``, ``sums``, ``scale`` and ``combine``, in
+    that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an
+    executor whose ``sums`` and ``combine`` read non-finite step entries as 0 may return the steps
+    from ``finite``, and ``scale`` may return a list that carries its factors for ``combine`` to apply.
     """
 
     xp: ModuleType
@@ -78,7 +83,8 @@ def power_of_two_below(x: Any, xp: ModuleType) -> Any:
     info = xp.finfo(x.dtype)
     usable = (x > 0) & xp.isfinite(x)
     exponent = xp.floor(xp.log2(xp.where(usable, x, xp.ones_like(x))))
-    exponent = xp.clip(exponent, min=float(math.log2(info.smallest_normal)), max=float(math.floor(math.log2(info.max))))
+    lowest, highest = (math.frexp(float(v))[1] - 1 for v in (info.smallest_normal, info.max))  # log2 rounds up near max
+    exponent = xp.clip(exponent, min=float(lowest), max=float(highest))
     return xp.pow(xp.full_like(x, 2.0), exponent)
 
 
