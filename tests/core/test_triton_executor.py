@@ -146,7 +146,9 @@ def test_layca_torch_optimizer_runs_the_kernels(monkeypatch, kernels):
         inputs = torch.randn(5, 6, device=DEVICE)
         for params, optimizer in zip((list(model.parameters()), twin), optimizers):
             optimizer.zero_grad()
-            torch.func.functional_call(model, dict(zip(("0.weight", "0.bias", "2.weight", "2.bias"), params)), inputs).square().sum().backward()
+            torch.func.functional_call(
+                model, dict(zip(("0.weight", "0.bias", "2.weight", "2.bias"), params)), inputs
+            ).square().sum().backward()
             optimizer.step()
     assert len(launches) == 2
     for p, q in zip(model.parameters(), twin):
