@@ -18,7 +18,7 @@ pytest.importorskip("triton", reason="triton is not installed (pip install 'layc
 import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
-from layca_core.engine.triton_executor import TritonExecutor  # noqa: E402
+from layca_core.engine.triton_executor import TritonExecutor, wanted  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -155,11 +155,24 @@ def test_layca_torch_optimizer_runs_the_kernels(monkeypatch, kernels):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
-def test_executor_choice():
+def test_executor_choice(monkeypatch):
     cpu = torch.zeros(3)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.delenv("LAYCA_TRITON", raising=False)
     assert type(engine.executor_for(xp, cpu)).__name__ == "TorchExecutor"
-    assert isinstance(engine.executor_for(xp, cpu, triton=True), TritonExecutor)
-    assert engine.executor_for(xp, cpu, triton=True).prepare([cpu.double()]).exact_products is False
+    with pytest.raises(ValueError, match="on cpu tensors needs TRITON_INTERPRET=1"):
+        engine.executor_for(xp, cpu, triton=True)
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert wanted(cpu, True) and not wanted(cpu, None) and not wanted(cpu, False)
+    monkeypatch.setenv("LAYCA_TRITON", "1")
+    assert wanted(cpu, None)
+
+
+@kernel_test
+def test_float64_layers_take_the_torch_executors_two_passes():
+    executor = engine.executor_for(xp, torch.zeros(3, device=DEVICE), triton=True)
+    assert executor.prepare([torch.zeros(3, device=DEVICE, dtype=torch.float64)]).exact_products is False
+    assert executor.prepare([torch.zeros(3, device=DEVICE)]).exact_products is True
 
 
 def test_a_wrong_switch_is_explained(monkeypatch):
