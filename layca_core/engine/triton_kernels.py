@@ -41,7 +41,8 @@ def _sums_kernel(table, w_base, x_base, out, layers, BLOCK: tl.constexpr, TILES:
 def _combine_kernel(table, w_base, x_base, o_base, a, b, factors, BLOCK: tl.constexpr, TILES: tl.constexpr):
     """``a w + b (factor x)`` per layer in float32 (non-finite ``x`` as 0), stored in the output's dtype."""
     row = table + tl.program_id(0) * 5
-    layer, w_off, x_off, o_off, count = (tl.load(row + column) for column in range(5))
+    layer, w_off, x_off = tl.load(row), tl.load(row + 1), tl.load(row + 2)
+    o_off, count = tl.load(row + 3), tl.load(row + 4)
     a_l = tl.load(a + layer).to(tl.float32)
     b_l = tl.load(b + layer).to(tl.float32)
     factor = tl.load(factors + layer).to(tl.float32)

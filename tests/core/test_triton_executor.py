@@ -71,6 +71,26 @@ def angle(u, v):
     return 2 * math.atan2(float(torch.linalg.vector_norm(u - v)), float(torch.linalg.vector_norm(u + v)))
 
 
+SIGNATURES = {
+    "_sums_kernel": {"table": "*i64", "w_base": "*bf16", "x_base": "*fp32", "out": "*fp64", "layers": "i32"},
+    "_combine_kernel": {"table": "*i64", "w_base": "*fp16", "x_base": "*bf16", "o_base": "*fp16"}
+    | {name: "*fp64" for name in ("a", "b", "factors")},
+}
+
+
+@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="the interpreter compiles nothing")
+@pytest.mark.parametrize("name", SIGNATURES)
+def test_kernels_compile_for_an_h100_without_one(kernels, name):
+    triton = importlib.import_module("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    constants = {"BLOCK": kernels.BLOCK, "TILES": kernels.TILES}
+    signature = SIGNATURES[name] | dict.fromkeys(constants, "constexpr")
+    compiled = triton.compile(ASTSource(getattr(kernels, name), signature, constants), target=GPUTarget("cuda", 90, 32))
+    assert compiled.asm["cubin"] and ("add.f64" in compiled.asm["ptx"]) == ("sums" in name)
+
+
 @kernel_test
 @pytest.mark.parametrize("variant", ["layca", "lars"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
