@@ -82,8 +82,8 @@ class TritonExecutor(TorchExecutor):
         if not self.exact_products:
             return super().sums(ws, xs, with_squares)
         out = self.torch.zeros(3 * len(ws), dtype=self.acc, device=self.device)
-        for rows, group_ws, group_xs, _ in self._groups(ws, xs, ws):
-            self.kernels.sums(rows, group_ws, group_xs, out)
+        for table, group_ws, group_xs, _ in self._groups(ws, xs, ws):
+            self.kernels.sums(table, group_ws, group_xs, out)
         parts = self._all_reduce(out).reshape(3, len(ws)).unbind()
         return parts if with_squares else parts[:2]
 
@@ -93,8 +93,8 @@ class TritonExecutor(TorchExecutor):
         torch = self.torch
         factors = xs.factors if isinstance(xs, _Scaled) else torch.ones_like(a)
         outs = ws if self.in_place else [torch.empty_like(w) for w in ws]
-        for rows, group_ws, group_xs, group_outs in self._groups(ws, xs, outs):
-            self.kernels.combine(rows, group_ws, group_xs, group_outs, a, b, factors)
+        for table, group_ws, group_xs, group_outs in self._groups(ws, xs, outs):
+            self.kernels.combine(table, group_ws, group_xs, group_outs, a, b, factors)
         return outs
 
     def _groups(self, ws: list[Any], xs: list[Any], outs: list[Any]) -> list[tuple[Any, list, list, list]]:

@@ -80,15 +80,17 @@ SIGNATURES = {
 
 @pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="the interpreter compiles nothing")
 @pytest.mark.parametrize("name", SIGNATURES)
-def test_kernels_compile_for_an_h100_without_one(kernels, name):
+def test_kernels_compile_for_an_h100_without_one_with_vector_loads(kernels, name):
     triton = importlib.import_module("triton")
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    constants = {"BLOCK": kernels.BLOCK, "TILES": kernels.TILES}
+    constants = {"BLOCK": kernels.BLOCK, "TILES": kernels.TILES, "ALIGNED": True}
     signature = SIGNATURES[name] | dict.fromkeys(constants, "constexpr")
-    compiled = triton.compile(ASTSource(getattr(kernels, name), signature, constants), target=GPUTarget("cuda", 90, 32))
-    assert compiled.asm["cubin"] and ("add.f64" in compiled.asm["ptx"]) == ("sums" in name)
+    aligned = {(i,): [["tt.divisibility", 16]] for i in range(len(SIGNATURES[name]))}  # as torch allocates
+    source = ASTSource(getattr(kernels, name), signature, constants, aligned)
+    ptx = triton.compile(source, target=GPUTarget("cuda", 90, 32)).asm["ptx"]
+    assert "ld.global.v4" in ptx and ("add.f64" in ptx) == ("sums" in name)
 
 
 @kernel_test
@@ -109,6 +111,17 @@ def test_matches_the_reference_with_its_guards(dtype_name, variant):
     frozen = (4, 5, 6) if variant == "layca" else (4, 6)
     assert all(torch.equal(new[i], ws[i]) for i in frozen)
     assert not any(torch.equal(new[i], ws[i]) for i in range(1, 4))  # a 1-entry layer is parallel to any step
+
+
+@kernel_test
+def test_views_at_any_element_offset():
+    flat = tensors([9000 + 9000 + 2], torch.bfloat16)[0]
+    ws, first = [flat[1:9001], flat[9001:9002], flat[9002:]], flat[0].clone()  # offsets 1, 9001, 9002: no vector loads
+    steps = tensors((9000, 1, 9000), torch.bfloat16, seed=1)
+    expected = turn([w.clone() for w in ws], steps, [0.3] * 3, triton=False)
+    turn(ws, steps, [0.3] * 3, in_place=True)
+    assert_close(ws, expected, torch.bfloat16)
+    assert flat[0] == first
 
 
 @kernel_test
