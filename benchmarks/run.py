@@ -18,6 +18,7 @@ from pathlib import Path
 BASELINES = {
     "torch": {
         "Layca SGD momentum": ["SGD momentum (foreach)", "SGD momentum (fused)"],
+        "Layca SGD momentum (torch executor)": ["SGD momentum (foreach)", "SGD momentum (fused)"],
         "Layca Adam": ["Adam (foreach)", "Adam (fused)"],
     },
     "optax (jit)": {

@@ -168,6 +168,7 @@ class Layca(torch.optim.Optimizer):
             return
         steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
         executor = engine.executor_for(torch_namespace, local[0], meshes=[mesh_of(p) for p in params], in_place=True)
+        executor = executor.prepare(local)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             local, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

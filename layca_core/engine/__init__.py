@@ -1,7 +1,9 @@
 """The engine adapters build on: one Layca step over a list of layers, and its plumbing.
 
 - ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only here),
-  ``ReferenceExecutor`` for any array-API namespace, ``per_layer`` to build its vectors;
+  ``ReferenceExecutor`` for any array-API namespace, ``per_layer`` to build its vectors, and
+  ``executor_for``, which picks torch's multi-tensor executor (``torch_executor``) or, for CUDA
+  tensors with triton installed, the Triton one (``triton_executor``), each imported only when used;
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
 - ``optimizer_step``: base directions and Layca over all parameters with the reference executor;
 - ``checked_options`` and ``initial_norms``: what adapters check and store at construction.

@@ -116,15 +116,22 @@ def executor_for(
     *,
     multi_tensor: bool = True,
     in_place: bool = False,
+    triton: bool | None = None,
 ) -> Any:
-    """The fastest executor for these arrays: torch multi-tensor kernels for torch tensors, else the reference.
+    """The fastest executor for these arrays: Triton or torch multi-tensor kernels for torch tensors, else the reference.
 
     ``meshes`` (torch only): per layer, ``(device_mesh, placements)`` of a sharded layer given as its local shard.
     ``multi_tensor=False`` asks for the reference executor (the parity tests' other side);
     ``in_place=True`` lets the torch executor write the new weights into the given ones.
+    ``triton``: the Triton executor (see ``triton_executor``); None picks it for CUDA tensors when
+    triton is installed, or as the environment variable ``LAYCA_TRITON`` (0 or 1) says.
     """
     if multi_tensor and _library(like) == "torch" and not any(stacked or ()):
+        from layca_core.engine import triton_executor
         from layca_core.engine.torch_executor import TorchExecutor
+
+        if triton_executor.wanted(like, triton):
+            return triton_executor.TritonExecutor(xp, like.device, meshes, in_place)
 
         return TorchExecutor(xp, like.device, meshes, in_place)
     if meshes:

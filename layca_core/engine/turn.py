@@ -42,6 +42,11 @@ class Executor(Protocol):
 
     A stacked tensor (several layers along axis 0) contributes one entry per slice. ``steps``
     passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place.
+
+    With ``exact_products`` the engine calls only ``finite``, ``sums``, ``scale`` and ``combine``, in
+    that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an
+    executor whose ``sums`` and ``combine`` read non-finite step entries as 0 may return the steps
+    from ``finite``, and ``scale`` may return a list that carries its factors for ``combine`` to apply.
     """
 
     xp: ModuleType
@@ -85,8 +90,9 @@ def scale_factors(x: Any, executor: Executor, ws: list[Any]) -> Any:
     usable = (x > 0) & xp.isfinite(x)
     exponent = xp.floor(xp.log2(xp.where(usable, x, xp.ones_like(x))))
     infos = [xp.finfo(accumulation_dtype(w.dtype, xp)) for w in ws]
-    low = executor.per_tensor([-math.floor(math.log2(info.max)) for info in infos])
-    high = executor.per_tensor([-math.log2(info.smallest_normal) for info in infos])
+    exponents = [(math.frexp(float(i.smallest_normal))[1] - 1, math.frexp(float(i.max))[1] - 1) for i in infos]
+    low = executor.per_tensor([-high for _, high in exponents])  # frexp: log2 rounds up near the max
+    high = executor.per_tensor([-low for low, _ in exponents])
     exponent = xp.where(exponent < low, low, xp.where(exponent > high, high, exponent))
     return xp.pow(xp.full_like(x, 2.0), -exponent)
 
