@@ -1,11 +1,17 @@
 """Shared fixtures, and a closing line counting the tests run per backend."""
 
 import collections
+import importlib.util
 
 import numpy as np
 import pytest
 
 from conformance_tests.backends import DTYPES, Backend, backend_params
+
+if importlib.util.find_spec("triton") is not None:
+    # triton and TensorFlow each bundle LLVM: imported after TensorFlow (torch.compile imports it),
+    # triton aborts the process ("Option 'bitcode-mdindex-threshold' registered more than once").
+    import triton  # noqa: F401
 
 _passed: collections.Counter[str] = collections.Counter()
 _ALIASES = {"optax": "jax", "keras": "keras", "layca_torch": "torch", "layca_optax": "jax", "layca_keras": "keras"}

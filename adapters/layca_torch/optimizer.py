@@ -160,20 +160,20 @@ class Layca(torch.optim.Optimizer):
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``layca_torch.foreach``, the turn by the core's torch executor, on local shards."""
-        local = [local(p) for p in params]
+        shards = [local(p) for p in params]
         grads, states = [local(g) for g in grads], [type(s)(*map(local, s)) for s in states]
         if not group["layca"]:
             if not group["freeze"]:
-                other_foreach(local, grads, states, group["lr"], base=group["base"], hyperparameters=self._base_hyperparameters)  # fmt: skip
+                other_foreach(shards, grads, states, group["lr"], base=group["base"], hyperparameters=self._base_hyperparameters)  # fmt: skip
             return
         steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
-        executor = engine.executor_for(torch_namespace, local[0], meshes=[mesh_of(p) for p in params], in_place=True)
-        executor = executor.prepare(local)
+        executor = engine.executor_for(torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True)
+        executor = executor.prepare(shards)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
-            local, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
+            shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
         )
-        rounded = [(p, w) for p, w in zip(local, new) if w is not p]
+        rounded = [(p, w) for p, w in zip(shards, new) if w is not p]
         if rounded:
             torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
 

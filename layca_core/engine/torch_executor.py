@@ -14,6 +14,7 @@ torch is imported when the executor is built, never with ``layca_core``.
 """
 
 import importlib
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +24,9 @@ CHUNK = 4096
 
 
 def _torch() -> Any:
-    return importlib.import_module("torch")
+    """torch itself: imported already, since the executor is built for torch tensors (and
+    ``torch.compile`` traces a module lookup, not an import)."""
+    return sys.modules["torch"]
 
 
 class TorchExecutor:
