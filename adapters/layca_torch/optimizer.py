@@ -104,7 +104,8 @@ class Layca(torch.optim.Optimizer):
         """Each Layca layer's rate multiplier (Equation 1), in layer order."""
         if not self._multipliers:
             layers = [p for g in self.param_groups if g["layca"] for p in g["params"]]
-            self._multipliers = dict(zip(layers, layca_core.alpha_multipliers(len(layers), self.alpha)))
+            plan = engine.LayerPlan.from_flags([True] * len(layers), self.alpha)
+            self._multipliers = dict(zip(layers, plan.multipliers))
         return self._multipliers
 
     def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

@@ -43,7 +43,7 @@ class LaycaWrapper:
         if not self.layers:
             raise ValueError("The wrapped optimizer has no Layca layer (no parameter with ndim >= 2); pass `layers`.")
         self.optimizer, self.lr, self.variant = optimizer, lr, variant
-        self.multipliers = layca_core.alpha_multipliers(len(self.layers), alpha)
+        self.multipliers = engine.LayerPlan.from_flags([True] * len(self.layers), alpha).multipliers
         self.init_norms = [float(layca_core.initial_norm(p.detach())) for p in self.layers]
         check_nonzero_norms(
             self.init_norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(self.layers)]
