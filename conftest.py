@@ -5,7 +5,7 @@ import collections
 import numpy as np
 import pytest
 
-from conformance_tests.backends import DTYPES, Backend, backend_params
+from layca_conformance.backends import DTYPES, Backend, backend_params
 
 _passed: collections.Counter[str] = collections.Counter()
 _ALIASES = {"optax": "jax", "keras": "keras", "layca_torch": "torch", "layca_optax": "jax", "layca_keras": "keras"}

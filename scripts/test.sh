@@ -17,10 +17,10 @@ run_pytest() {
 }
 
 status=0
-run_pytest "core, torch, optax, conformance" --ignore=tests/layca_keras --ignore=adapters/layca_keras --ignore=conformance_tests/test_keras_adapter.py --ignore=conformance_tests/drivers/keras_driver.py "$@" || status=1
+run_pytest "core, torch, optax, conformance" --ignore=tests/layca_keras --ignore=adapters/layca_keras --ignore=tests/conformance/test_keras_adapter.py --ignore=layca_conformance/drivers/keras_driver.py "$@" || status=1
 for keras_backend in tensorflow jax torch; do
   if [ -d tests/layca_keras ]; then
-    KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras conformance_tests/test_keras_adapter.py "$@" || status=1
+    KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras tests/conformance/test_keras_adapter.py "$@" || status=1
   fi
 done
 [ "$status" -eq 0 ] && echo "ALL TEST RUNS PASSED" || echo "SOME TEST RUNS FAILED"

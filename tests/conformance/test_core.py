@@ -4,10 +4,10 @@ import functools
 
 import pytest
 
-from conformance_tests.backends import Backend
-from conformance_tests.cases import CASES
-from conformance_tests.compare import errors, reference_trajectory
-from conformance_tests.run_core import run_core
+from layca_conformance.backends import Backend
+from layca_conformance.cases import CASES
+from layca_conformance.compare import errors, reference_trajectory
+from layca_conformance.run_core import run_core
 
 expected = functools.lru_cache(maxsize=None)(reference_trajectory)
 MATRIX = [

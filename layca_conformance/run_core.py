@@ -3,8 +3,8 @@
 import numpy as np
 
 import layca_core
-from conformance_tests.backends import Backend, to_numpy
-from conformance_tests.cases import Case
+from layca_conformance.backends import Backend, to_numpy
+from layca_conformance.cases import Case
 
 
 def core_rates(case: Case) -> list[float]:

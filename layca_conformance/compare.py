@@ -4,8 +4,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from conformance_tests import reference
-from conformance_tests.cases import Case
+from layca_conformance import reference
+from layca_conformance.cases import Case
 
 
 class Errors(NamedTuple):

@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 import layca_torch
-from conformance_tests.backends import to_numpy, torch_device
-from conformance_tests.cases import Case
-from conformance_tests.run_core import core_rates
+from layca_conformance.backends import to_numpy, torch_device
+from layca_conformance.cases import Case
+from layca_conformance.run_core import core_rates
 
 
 def run(case: Case, dtype: str, foreach: bool | None = None) -> list[list[np.ndarray]]:

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 
 import layca_keras
-from conformance_tests.cases import Case
-from conformance_tests.run_core import core_rates
+from layca_conformance.cases import Case
+from layca_conformance.run_core import core_rates
 
 
 def run(case: Case, dtype: str) -> list[list[np.ndarray]]:

@@ -6,9 +6,9 @@ import numpy as np
 import optax
 
 import layca_optax
-from conformance_tests.backends import jax_device
-from conformance_tests.cases import Case
-from conformance_tests.run_core import core_rates
+from layca_conformance.backends import jax_device
+from layca_conformance.cases import Case
+from layca_conformance.run_core import core_rates
 
 
 def run(case: Case, dtype: str) -> list[list[np.ndarray]]:

@@ -1,6 +1,6 @@
 """Run the whole conformance matrix and print a table of errors against the float64 reference.
 
-    python -m conformance_tests [--device cpu|cuda] [--report report.md] [--quick]
+    python -m layca_conformance [--device cpu|cuda] [--report report.md] [--quick]
 
 Core on every backend, the torch and optax adapters in this process, Keras in one
 subprocess per backend. Exit status 1 when any row fails, 2 when nothing could run.
@@ -14,9 +14,9 @@ import os
 import subprocess
 import sys
 
-from conformance_tests.backends import Backend
-from conformance_tests.cases import CASES
-from conformance_tests.compare import errors, reference_trajectory
+from layca_conformance.backends import Backend
+from layca_conformance.cases import CASES
+from layca_conformance.compare import errors, reference_trajectory
 
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -41,7 +41,7 @@ def _cases(quick: bool) -> list:
 
 
 def in_process_rows(device: str, quick: bool) -> list[dict]:
-    from conformance_tests.run_core import run_core
+    from layca_conformance.run_core import run_core
 
     rows = []
     for backend in Backend:
@@ -61,7 +61,7 @@ def in_process_rows(device: str, quick: bool) -> list[dict]:
         if importlib.util.find_spec(library) is None:
             print(f"skip {name} adapter: {library} not installed", file=sys.stderr)
             continue
-        driver = importlib.import_module(f"conformance_tests.drivers.{module}")
+        driver = importlib.import_module(f"layca_conformance.drivers.{module}")
         for case in (c for c in _cases(quick) if c.name != "one-million"):
             for dtype in (d for d in case.dtypes if d in dtypes):
                 context = Backend.JAX.precision(dtype) if name == "optax" else contextlib.nullcontext()
@@ -81,7 +81,7 @@ def keras_rows(device: str, quick: bool) -> list[dict]:
             print(f"skip keras on {keras_backend}: not installed", file=sys.stderr)
             continue
         env = {**os.environ, "KERAS_BACKEND": keras_backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        command = [sys.executable, "-m", "conformance_tests", "--keras-only", "--device", device] + (
+        command = [sys.executable, "-m", "layca_conformance", "--keras-only", "--device", device] + (
             ["--quick"] if quick else []
         )
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -94,7 +94,7 @@ def keras_rows(device: str, quick: bool) -> list[dict]:
 def keras_in_this_process(device: str, quick: bool) -> list[dict]:
     import keras
 
-    from conformance_tests.drivers import keras_driver
+    from layca_conformance.drivers import keras_driver
 
     return [
         _row(f"keras-adapter/{keras.backend.backend()}", device, dtype, case, keras_driver.run(case, dtype))

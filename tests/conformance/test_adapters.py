@@ -7,21 +7,21 @@ import functools
 
 import pytest
 
-from conformance_tests.backends import Backend
-from conformance_tests.cases import CASES
-from conformance_tests.compare import errors, reference_trajectory
+from layca_conformance.backends import Backend
+from layca_conformance.cases import CASES
+from layca_conformance.compare import errors, reference_trajectory
 
 expected = functools.lru_cache(maxsize=None)(reference_trajectory)
 
 
 def _torch(case, dtype, foreach):
-    from conformance_tests.drivers import torch_driver
+    from layca_conformance.drivers import torch_driver
 
     return torch_driver.run(case, dtype, foreach=foreach)
 
 
 def _optax(case, dtype):
-    from conformance_tests.drivers import optax_driver
+    from layca_conformance.drivers import optax_driver
 
     return optax_driver.run(case, dtype)
 

@@ -6,8 +6,8 @@ import functools
 import numpy as np
 import pytest
 
-from conformance_tests.cases import CASES
-from conformance_tests.compare import errors, reference_trajectory
+from layca_conformance.cases import CASES
+from layca_conformance.compare import errors, reference_trajectory
 
 keras = pytest.importorskip("keras")
 expected = functools.lru_cache(maxsize=None)(reference_trajectory)
@@ -24,7 +24,7 @@ DTYPES = ("float64", "float32")
     ],
 )
 def test_keras_matches_the_reference(dtype, case):
-    from conformance_tests.drivers import keras_driver
+    from layca_conformance.drivers import keras_driver
 
     measured = errors(case, keras_driver.run(case, dtype), expected(case))
     assert measured.within(case.tolerance(dtype)), f"{measured} exceeds {case.tolerance(dtype):.2e}"
@@ -55,8 +55,8 @@ KERAS_JAX_FLOAT64_CONV = pytest.mark.xfail(
     ],
 )
 def test_keras_network_follows_the_numpy_backprop_reference(dtype, network):
-    from conformance_tests import end_to_end
-    from conformance_tests.test_end_to_end import NETWORKS, compared_steps, exact
+    from layca_conformance import end_to_end
+    from tests.conformance.test_end_to_end import NETWORKS, compared_steps, exact
 
     module, _, largest = NETWORKS[network]
     previous = keras.config.floatx()
