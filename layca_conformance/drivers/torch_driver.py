@@ -1,16 +1,24 @@
-"""layca_torch.Layca through its public API (per-tensor and foreach paths)."""
+"""layca_torch.Layca through its public API: ``run`` (the multi-tensor path) and ``run_single_tensor``."""
 
 import numpy as np
 import torch
 
 import layca_torch
-from layca_conformance.backends import to_numpy, torch_device
 from layca_conformance.cases import Case
-from layca_conformance.run_core import core_rates
 
 
-def run(case: Case, dtype: str, foreach: bool | None = None) -> list[list[np.ndarray]]:
-    device, torch_dtype = torch_device(), getattr(torch, dtype)
+def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
+    """The driver protocol, on the optimizer's default path (``foreach`` where the device has it)."""
+    return _run(case, dtype, device, foreach=None)
+
+
+def run_single_tensor(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
+    """The driver protocol, on the per-tensor path (``foreach=False``)."""
+    return _run(case, dtype, device, foreach=False)
+
+
+def _run(case: Case, dtype: str, device: str, foreach: bool | None) -> list[list[np.ndarray]]:
+    torch_dtype = getattr(torch, dtype)
     params = [torch.nn.Parameter(torch.as_tensor(p).to(device, torch_dtype)) for p in case.initial_params()]
     optimizer = layca_torch.Layca(
         params,
@@ -20,15 +28,15 @@ def run(case: Case, dtype: str, foreach: bool | None = None) -> list[list[np.nda
         variant=case.variant,
         other_lr=case.other_rate,
         foreach=foreach,
-        **dict(case.hyperparameters),
+        **case.options(),
     )
     trajectory = []
-    for rate, grads in zip(core_rates(case), case.gradients()):
+    for rate, grads in zip(case.rates(), case.gradients()):
         for group in optimizer.param_groups:
             if group["layca"]:
                 group["lr"] = rate
         for p, g in zip(params, grads):
             p.grad = torch.as_tensor(g).to(device, torch_dtype)
         optimizer.step()
-        trajectory.append([to_numpy(p) for p in params])
+        trajectory.append([p.detach().cpu().double().numpy().copy() for p in params])
     return trajectory

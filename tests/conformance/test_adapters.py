@@ -1,49 +1,30 @@
-"""Every adapter's public API against the float64 reference, on the cases of the table.
+"""The torch and optax drivers against the float64 reference, through the suite's pytest entry point.
 
 Keras runs in its own processes (one per backend): see ``test_keras_adapter.py``.
 """
 
-import functools
-
 import pytest
 
+import layca_conformance
 from layca_conformance.backends import Backend
-from layca_conformance.cases import CASES
-from layca_conformance.compare import errors, reference_trajectory
-
-expected = functools.lru_cache(maxsize=None)(reference_trajectory)
-
-
-def _torch(case, dtype, foreach):
-    from layca_conformance.drivers import torch_driver
-
-    return torch_driver.run(case, dtype, foreach=foreach)
-
-
-def _optax(case, dtype):
-    from layca_conformance.drivers import optax_driver
-
-    return optax_driver.run(case, dtype)
-
 
 DRIVERS = {
-    "torch-optimizer": (Backend.TORCH, lambda case, dtype: _torch(case, dtype, foreach=False)),
-    "torch-foreach": (Backend.TORCH, lambda case, dtype: _torch(case, dtype, foreach=None)),
-    "optax": (Backend.JAX, _optax),
+    "torch-foreach": (Backend.TORCH, "layca_conformance.drivers.torch_driver:run"),
+    "torch-single-tensor": (Backend.TORCH, "layca_conformance.drivers.torch_driver:run_single_tensor"),
+    "optax": (Backend.JAX, "layca_conformance.drivers.optax_driver:run"),
 }
-MATRIX = [
-    pytest.param(name, dtype, case, id=f"{name}-{dtype}-{case.name}")
-    for name, (backend, _) in DRIVERS.items()
-    for case in CASES
-    for dtype in case.dtypes
-    if dtype in backend.dtypes and case.name != "one-million"
-]
+TORCH_FOREACH_MILLION = pytest.mark.xfail(
+    reason="layca_torch's multi-tensor path keeps a float32 layer of a million entries 168-185 u off its initial norm "
+    "(the per-tensor path: 1.6 u), which puts its weights 1.1e-5 off the reference (bound 5.0e-6)",
+    strict=True,
+)
 
 
-@pytest.mark.parametrize(("driver", "dtype", "case"), MATRIX)
-def test_adapter_matches_the_reference(driver, dtype, case):
-    backend, run = DRIVERS[driver]
+@pytest.mark.parametrize("driver", sorted(DRIVERS))
+@layca_conformance.parametrize(dtypes=("float64", "float32", "bfloat16"))
+def test_adapter_conforms(driver, case, dtype, request):
+    backend, spec = DRIVERS[driver]
     backend.require()
-    with backend.precision(dtype):
-        measured = errors(case, run(case, dtype), expected(case))
-    assert measured.within(case.tolerance(dtype)), f"{measured} exceeds {case.tolerance(dtype):.2e}"
+    if (driver, case.name, dtype) == ("torch-foreach", "one-million", "float32"):
+        request.applymarker(TORCH_FOREACH_MILLION)
+    layca_conformance.assert_conforms(layca_conformance.load_driver(spec), case, dtype)

@@ -1,27 +1,19 @@
-"""layca_core on every backend, dtype and device against the independent float64 reference."""
-
-import functools
+"""layca_core on every backend and dtype against the independent float64 reference, through the suite's entry point."""
 
 import pytest
 
+import layca_conformance
 from layca_conformance.backends import Backend
-from layca_conformance.cases import CASES
-from layca_conformance.compare import errors, reference_trajectory
-from layca_conformance.run_core import run_core
+from layca_conformance.run_core import core_driver
 
-expected = functools.lru_cache(maxsize=None)(reference_trajectory)
 MATRIX = [
-    pytest.param(backend, dtype, case, id=f"{backend.value}-{dtype}-{case.name}")
+    pytest.param(backend, case, dtype, id=f"{backend.value}-{dtype}-{case.name}")
     for backend in Backend
-    for case in CASES
-    for dtype in case.dtypes
-    if dtype in backend.dtypes
+    for case, dtype in layca_conformance.selected(backend.dtypes)
 ]
 
 
-@pytest.mark.parametrize(("backend", "dtype", "case"), MATRIX)
-def test_core_matches_the_reference(backend, dtype, case):
+@pytest.mark.parametrize(("backend", "case", "dtype"), MATRIX)
+def test_core_conforms(backend, case, dtype):
     backend.require()
-    with backend.precision(dtype):
-        measured = errors(case, run_core(case, backend, dtype), expected(case))
-    assert measured.within(case.tolerance(dtype)), f"{measured} exceeds {case.tolerance(dtype):.2e}"
+    layca_conformance.assert_conforms(core_driver(backend), case, dtype)

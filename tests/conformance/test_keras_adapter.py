@@ -6,28 +6,15 @@ import functools
 import numpy as np
 import pytest
 
-from layca_conformance.cases import CASES
-from layca_conformance.compare import errors, reference_trajectory
+import layca_conformance
 
 keras = pytest.importorskip("keras")
-expected = functools.lru_cache(maxsize=None)(reference_trajectory)
-DTYPES = ("float64", "float32")
 
 
-@pytest.mark.parametrize(
-    ("dtype", "case"),
-    [
-        pytest.param(d, c, id=f"keras-{d}-{c.name}")
-        for c in CASES
-        for d in DTYPES
-        if d in c.dtypes and c.name != "one-million"
-    ],
-)
-def test_keras_matches_the_reference(dtype, case):
-    from layca_conformance.drivers import keras_driver
-
-    measured = errors(case, keras_driver.run(case, dtype), expected(case))
-    assert measured.within(case.tolerance(dtype)), f"{measured} exceeds {case.tolerance(dtype):.2e}"
+@layca_conformance.parametrize()
+def test_keras_conforms(case, dtype):
+    driver = layca_conformance.load_driver("layca_conformance.drivers.keras_driver:run")
+    layca_conformance.assert_conforms(driver, case, dtype)
 
 
 KERAS_TORCH_FLOAT64 = pytest.mark.xfail(
