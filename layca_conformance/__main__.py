@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtypes", nargs="+", choices=tuple(UNIT_ROUNDOFF), default=DEFAULT_DTYPES)
     parser.add_argument("--report", help="also write the results as a markdown table to this file")
     parser.add_argument("--json", help="also write the results as JSON to this file")
-    parser.add_argument("--cases-version", type=int, help=f"fail unless the case table has this version (now {CASES_VERSION})")
+    parser.add_argument(
+        "--cases-version", type=int, help=f"fail unless the case table has this version (now {CASES_VERSION})"
+    )
     parser.add_argument("--quick", action="store_true", help="only the cases of at most 40 steps")
     parser.add_argument("--runner", default="driver", help="the runner's name in the report (default: driver)")
     return parser
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.cases_version is not None and args.cases_version != CASES_VERSION:
-        parser.error(f"--cases-version {args.cases_version} was asked for, but this case table is version {CASES_VERSION}.")
+        parser.error(
+            f"--cases-version {args.cases_version} was asked for, but this case table is version {CASES_VERSION}."
+        )
     if args.all:
         from layca_conformance.matrix import all_results
 

@@ -1,11 +1,11 @@
 """The pytest entry point: parametrize a port's own test over the case table.
 
-    import layca_conformance
-    from my_port import conformance_driver
+import layca_conformance
+from my_port import conformance_driver
 
-    @layca_conformance.parametrize()
-    def test_my_port_conforms(case, dtype):
-        layca_conformance.assert_conforms(conformance_driver.run, case, dtype)
+@layca_conformance.parametrize()
+def test_my_port_conforms(case, dtype):
+    layca_conformance.assert_conforms(conformance_driver.run, case, dtype)
 """
 
 from collections.abc import Callable

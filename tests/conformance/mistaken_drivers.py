@@ -55,7 +55,9 @@ def previous_norm(w, s, rate, w0):
 def per_shard(w, s, rate, w0):
     """A layer split in two halves, each normalized with its own norms instead of the layer's global ones."""
     halves = [slice(0, w.size // 2), slice(w.size // 2, w.size)]
-    flat = [reference.layca_update(*(a.ravel()[h] for a in (w, s)), rate, np.linalg.norm(w0.ravel()[h])) for h in halves]
+    flat = [
+        reference.layca_update(*(a.ravel()[h] for a in (w, s)), rate, np.linalg.norm(w0.ravel()[h])) for h in halves
+    ]
     return np.concatenate(flat).reshape(w.shape)
 
 
@@ -82,3 +84,6 @@ MISTAKES = {
     "per-shard norms (a layer split in two halves)": functools.partial(numpy_port, update=per_shard),
 }
 """Each mistake as a driver ``run(case, dtype, device)``."""
+
+non_finite_passed_through = MISTAKES["non-finite gradients passed through"]
+"""One mistake under a module-level name, for ``--driver tests.conformance.mistaken_drivers:non_finite_passed_through``."""

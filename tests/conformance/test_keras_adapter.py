@@ -1,7 +1,6 @@
 """layca_keras against the float64 reference, on this process's KERAS_BACKEND (run once per backend)."""
 
 import contextlib
-import functools
 
 import numpy as np
 import pytest
