@@ -9,6 +9,11 @@ import numpy as np
 from layca_conformance import reference
 from layca_conformance.cases import Case
 
+NORM_CHECKED_SIZE = 16
+"""Layers at least this large have their norm checked. A 2-element layer can be nearly parallel to its step,
+where the projection is ill-conditioned: its norm then moves by up to 40 u in a correct port (left to the
+weights bound), while a realistic layer's stays within 6 u."""
+
 
 class Errors(NamedTuple):
     weights: float  # largest relative Frobenius error of any parameter, at any step
@@ -49,6 +54,6 @@ def errors(case: Case, trajectory: list[list[np.ndarray]], expected: list[list[n
             if want.ndim >= 2:
                 drift = abs(reference.cosine_distance(got, w0) - reference.cosine_distance(want, w0))
                 rotation = _worst(rotation, drift)
-                if case.variant == "layca":
+                if case.variant == "layca" and want.size >= NORM_CHECKED_SIZE:
                     norm = _worst(norm, float(abs(np.linalg.norm(got) / norms[i] - 1)))
     return Errors(weight, rotation, norm)
