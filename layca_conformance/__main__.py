@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         try:
             driver = load_driver(args.driver)
-        except (ImportError, ValueError) as error:
+        except ValueError as error:
             parser.error(str(error))
         results = _driver_results(driver, args)
     if not results:

@@ -1,11 +1,15 @@
 """The pytest entry point: parametrize a port's own test over the case table.
 
-import layca_conformance
-from my_port import conformance_driver
+In the port's test suite::
 
-@layca_conformance.parametrize()
-def test_my_port_conforms(case, dtype):
-    layca_conformance.assert_conforms(conformance_driver.run, case, dtype)
+    import layca_conformance
+    from my_port import conformance_driver
+
+    @layca_conformance.parametrize()
+    def test_my_port_conforms(case, dtype):
+        layca_conformance.assert_conforms(conformance_driver.run, case, dtype)
+
+Each case and dtype is one test, failing with the case's line (its errors against their bounds).
 """
 
 from collections.abc import Callable

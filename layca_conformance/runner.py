@@ -44,7 +44,11 @@ def load_driver(spec: str) -> Driver:
     module, _, name = spec.partition(":")
     if not module or not name:
         raise ValueError(f"--driver {spec!r} must name a function as package.module:function.")
-    function = getattr(importlib.import_module(module), name, None)
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as error:
+        raise ValueError(f"--driver {spec!r}: module {module!r} cannot be imported ({error}).") from error
+    function = getattr(imported, name, None)
     if not callable(function):
         raise ValueError(f"--driver {spec!r}: module {module!r} has no function {name!r}.")
     return function

@@ -41,6 +41,7 @@ def test_a_mistaken_driver_fails_and_exits_non_zero(tmp_path):
     [
         (("--driver", "no_colon"), "must name a function as package.module:function"),
         (("--driver", "layca_conformance:no_such_function"), "has no function 'no_such_function'"),
+        (("--driver", "no_such_module:run"), "module 'no_such_module' cannot be imported"),
         (("--driver", "x:run", "--cases-version", "999"), "this case table is version"),
     ],
 )
