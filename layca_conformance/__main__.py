@@ -10,9 +10,9 @@ One line per case and dtype, then ``N passed, N failed``. Exit status 1 when any
 
 import argparse
 import sys
+from collections.abc import Iterator
 
 from layca_conformance.cases import CASES_VERSION, UNIT_ROUNDOFF
-from layca_conformance.protocol import Driver
 from layca_conformance.runner import DEFAULT_DTYPES, Result, check, dump, load_driver, selected, summary, table
 
 
@@ -33,12 +33,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _driver_results(driver: Driver, args: argparse.Namespace) -> list[Result]:
-    results = []
+def _results(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Iterator[Result]:
+    if args.all:
+        from layca_conformance.matrix import all_results
+
+        yield from all_results(args.device, args.quick)
+        return
+    try:
+        driver = load_driver(args.driver)
+    except ValueError as error:
+        parser.error(str(error))
     for case, dtype in selected(tuple(args.dtypes), args.quick):
-        results.append(check(driver, case, dtype, args.device, args.runner))
-        print(results[-1].line(), flush=True)
-    return results
+        yield check(driver, case, dtype, args.device, args.runner)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,17 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"--cases-version {args.cases_version} was asked for, but this case table is version {CASES_VERSION}."
         )
-    if args.all:
-        from layca_conformance.matrix import all_results
-
-        results = all_results(args.device, args.quick)
-        print("\n".join(r.line() for r in results))
-    else:
-        try:
-            driver = load_driver(args.driver)
-        except ValueError as error:
-            parser.error(str(error))
-        results = _driver_results(driver, args)
+    results = []
+    for result in _results(parser, args):
+        print(f"{result.runner} {result.line()}" if args.all else result.line(), flush=True)
+        results.append(result)
     if not results:
         print("Nothing ran: install at least one backend, or pick dtypes the cases list.", file=sys.stderr)
         return 2

@@ -15,11 +15,12 @@ a tiny layer makes large. That conditioning belongs to the map itself, so the hi
 runs on the layers of realistic size; the tiny layer runs in every other case.
 
 A Layca layer's norm is a per-step invariant: renormalizing to the stored initial norm keeps it
-within ``2 C u`` of that norm at every step, however long the run (measured: up to 6 u; a
-2-element layer at a step nearly parallel to it, where the projection is ill-conditioned, moves by
-up to 40 u and is left to the weights bound). Renormalizing to the previous norm instead lets it drift as a random walk: 82 to
-355 u after 3000 float32 steps of a 64x64 layer (four seeds; 77 u in float64 and 98 u in float32
-for the ``norm-kept`` case, which checks it). Layers under 16 entries are left to the weights bound.
+within ``2 C u`` of that norm at every step, however long the run (measured: up to 6 u).
+Renormalizing to the previous norm instead lets it drift as a random walk: 82 to 355 u after 3000
+float32 steps of a 64x64 layer (four seeds; 77 u in float64 and 98 u in float32 for the
+``norm-kept`` case, which checks it). Layers under 16 entries are left to the weights bound: a
+2-element layer at a step nearly parallel to it, where the projection is ill-conditioned, moves
+by up to 40 u in a correct port.
 
 ``CASES_VERSION`` changes whenever a case is added, removed or changed: a port can pin it.
 """

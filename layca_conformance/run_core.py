@@ -45,3 +45,10 @@ def core_driver(backend: Backend) -> Driver:
             return run_core(case, backend, dtype)
 
     return run
+
+
+on_numpy = core_driver(Backend.NUMPY)
+on_array_api_strict = core_driver(Backend.ARRAY_API_STRICT)
+on_torch = core_driver(Backend.TORCH)
+on_jax = core_driver(Backend.JAX)
+on_tensorflow = core_driver(Backend.TENSORFLOW)
