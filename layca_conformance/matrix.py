@@ -1,9 +1,9 @@
 """The project's whole matrix (``--all``): layca_core on every backend and the three adapters' drivers.
 
 Every run is the one command on one driver, in its own process: Keras fixes its backend at import,
-and TensorFlow cannot share a process with JAX and torch here (their bundled LLVMs register the same
-options: "LLVM ERROR: inconsistency in registered CommandLine options"). So the project's own
-drivers go through exactly the entry point a port's driver does.
+and TensorFlow, started after whole core runs on JAX and torch in one process, aborted it here with
+"LLVM ERROR: inconsistency in registered CommandLine options" (the one-process matrix before this
+one did too). So the project's own drivers go through exactly the entry point a port's driver does.
 """
 
 import importlib.util
