@@ -9,7 +9,9 @@ python="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-"$python" -m pip wheel -q --no-deps --wheel-dir "$work/dist" .
+mkdir "$work/src"  # build from a copy of the working tree: setuptools leaves build/ and *.egg-info where it builds
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$work/src"
+"$python" -m pip wheel -q --no-deps --wheel-dir "$work/dist" "$work/src"
 wheel="$(ls "$work"/dist/layca-*.whl)"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q -c constraints.txt "$wheel[conformance,torch]"
