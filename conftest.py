@@ -6,7 +6,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from conformance_tests.backends import DTYPES, Backend, backend_params
+from layca_conformance.backends import DTYPES, Backend, backend_params
 
 if importlib.util.find_spec("triton") is not None:
     # triton and TensorFlow each bundle LLVM: imported after TensorFlow (torch.compile imports it),

@@ -1,7 +1,7 @@
 """The same Layca run in NumPy (exact), PyTorch, JAX and Keras on each backend, overlaid.
 
 One bias-free MLP on scikit-learn's digits, one NumPy initialization, the same batches
-(``conformance_tests/end_to_end.py``). Keras runs once per backend in a subprocess.
+(``layca_conformance/end_to_end.py``). Keras runs once per backend in a subprocess.
 
     python -m examples.cross_framework [--dtype float32] [--out results/cross_framework.png]
 """
@@ -20,13 +20,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from conformance_tests import end_to_end  # noqa: E402
+from layca_conformance import end_to_end  # noqa: E402
 
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def keras_curves(backend: str, dtype: str) -> np.ndarray:
-    code = f"import json; from conformance_tests import end_to_end; print(json.dumps(end_to_end.keras_run({dtype!r}).tolist()))"
+    code = f"import json; from layca_conformance import end_to_end; print(json.dumps(end_to_end.keras_run({dtype!r}).tolist()))"
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return np.array(json.loads(result.stdout.strip().splitlines()[-1]))

@@ -40,8 +40,8 @@ if [ "$dry" = 0 ] && ! "$python" -c "import sys, torch; sys.exit(not torch.cuda.
 fi
 
 status=0
-step "$python" -m pytest -p no:cacheprovider -q tests/core/test_triton_executor.py tests/layca_torch conformance_tests/test_adapters.py || status=1
-step "$python" -m conformance_tests --device cuda --report docs/conformance-gpu.md "${quick[@]}" || status=1
+step "$python" -m pytest -p no:cacheprovider -q tests/core/test_triton_executor.py tests/layca_torch tests/conformance/test_adapters.py || status=1
+step "$python" -m layca_conformance --all --device cuda --report docs/conformance-gpu.md "${quick[@]}" || status=1
 # shellcheck disable=SC2086  # the frameworks are a word list
 step "$python" -m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks $frameworks || status=1
 if [ "$dry" = 1 ]; then echo "dry run: nothing ran"; elif [ "$status" -eq 0 ]; then echo "ALL GPU STEPS PASSED"; else echo "SOME GPU STEPS FAILED"; fi

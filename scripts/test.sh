@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything, then run the whole test suite: one pytest process for the core, torch,
-# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), then the docs.
+# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), then the docs;
+# then the conformance suite from the built wheel in a fresh virtual environment (scripts/wheel_check.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "install failed"; exit 1; }
@@ -17,13 +18,15 @@ run_pytest() {
 }
 
 status=0
-run_pytest "core, torch, optax, conformance" --ignore=tests/layca_keras --ignore=adapters/layca_keras --ignore=conformance_tests/test_keras_adapter.py --ignore=conformance_tests/drivers/keras_driver.py "$@" || status=1
+run_pytest "core, torch, optax, conformance" --ignore=tests/layca_keras --ignore=adapters/layca_keras --ignore=tests/conformance/test_keras_adapter.py --ignore=layca_conformance/drivers/keras_driver.py "$@" || status=1
 for keras_backend in tensorflow jax torch; do
   if [ -d tests/layca_keras ]; then
-    KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras conformance_tests/test_keras_adapter.py "$@" || status=1
+    KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras tests/conformance/test_keras_adapter.py "$@" || status=1
   fi
 done
 echo "=== docs: the API reference, warnings as errors"
 bash scripts/docs.sh || status=1
+echo "=== wheel: built, installed with [conformance,torch] into a fresh venv, one command on the torch driver"
+PYTHON=.venv/bin/python bash scripts/wheel_check.sh || { echo "FAILED: wheel check (scripts/wheel_check.sh)"; status=1; }
 [ "$status" -eq 0 ] && echo "ALL TEST RUNS PASSED" || echo "SOME TEST RUNS FAILED"
 exit "$status"

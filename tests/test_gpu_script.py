@@ -20,7 +20,7 @@ def test_a_dry_run_prints_the_cuda_tests_the_conformance_matrix_and_the_benchmar
     commands = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
     assert len(commands) == 3
     assert "tests/core/test_triton_executor.py" in commands[0]
-    assert commands[1].endswith("-m conformance_tests --device cuda --report docs/conformance-gpu.md --quick")
+    assert commands[1].endswith("-m layca_conformance --all --device cuda --report docs/conformance-gpu.md --quick")
     assert commands[2].endswith(
         "-m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks torch optax"
     )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import layca_core
-from conformance_tests.backends import to_numpy
+from layca_conformance.backends import to_numpy
 
 MU, BETA, B1, B2, RHO, EPS = 0.8, 0.7, 0.6, 0.9, 0.5, 1e-3
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import layca_core
-from conformance_tests.backends import Backend, to_numpy
+from layca_conformance.backends import Backend, to_numpy
 from layca_core import engine
 
 RATE = 0.1

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import layca_core
-from conformance_tests.backends import Backend, to_numpy
+from layca_conformance.backends import Backend, to_numpy
 
 TOLERANCE = {"float64": 1e-12, "float32": 2e-6}
 CASES = [pytest.param(b, d, id=f"{b.value}-{d}") for b in (Backend.NUMPY, Backend.TORCH) for d in TOLERANCE]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import layca_core
-from conformance_tests.backends import to_numpy
+from layca_conformance.backends import to_numpy
 
 HAND_WORKED = [
     # (L, alpha, {layer: multiplier}) with the exponent 5 l / (L - 1) or 5 (L - 1 - l) / (L - 1) by hand

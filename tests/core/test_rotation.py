@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import layca_core
-from conformance_tests.backends import to_numpy
+from layca_conformance.backends import to_numpy
 
 
 def test_distance_to_itself_opposite_and_orthogonal(backend_dtype, rng):

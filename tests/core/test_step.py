@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import layca_core
-from conformance_tests.backends import to_numpy
+from layca_conformance.backends import to_numpy
 
 RATES = (3.0**-3, 3.0**-7, 1.0, 9.0)
 

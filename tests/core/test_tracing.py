@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import layca_core
-from conformance_tests.backends import Backend, to_numpy
+from layca_conformance.backends import Backend, to_numpy
 
 TRACED = [pytest.param(b, id=b.value) for b in (Backend.JAX, Backend.TENSORFLOW, Backend.TORCH)]
 

@@ -3,8 +3,9 @@
 import numpy as np
 
 import layca_core
-from conformance_tests.backends import Backend, to_numpy
-from conformance_tests.cases import Case
+from layca_conformance.backends import Backend, to_numpy
+from layca_conformance.cases import Case
+from layca_conformance.protocol import Driver
 
 
 def core_rates(case: Case) -> list[float]:
@@ -16,7 +17,7 @@ def run_core(case: Case, backend: Backend, dtype: str) -> list[list[np.ndarray]]
     """Weights after each step, as float64 NumPy arrays."""
     params = [backend.asarray(p, dtype) for p in case.initial_params()]
     plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in case.initial_params()], case.alpha)
-    direction = layca_core.direction(case.base, **dict(case.hyperparameters))
+    direction = layca_core.direction(case.base, **case.options())
     states = [direction.init(p) for p in params]
     norms = layca_core.engine.initial_norms(params, plan)
     trajectory = []
@@ -34,3 +35,20 @@ def run_core(case: Case, backend: Backend, dtype: str) -> list[list[np.ndarray]]
         )
         trajectory.append([to_numpy(p) for p in params])
     return trajectory
+
+
+def core_driver(backend: Backend) -> Driver:
+    """layca_core on ``backend`` as a driver (the backends take their device from ``LAYCA_DEVICE``)."""
+
+    def run(case: Case, dtype: str, device: str) -> list[list[np.ndarray]]:
+        with backend.precision(dtype):
+            return run_core(case, backend, dtype)
+
+    return run
+
+
+on_numpy = core_driver(Backend.NUMPY)
+on_array_api_strict = core_driver(Backend.ARRAY_API_STRICT)
+on_torch = core_driver(Backend.TORCH)
+on_jax = core_driver(Backend.JAX)
+on_tensorflow = core_driver(Backend.TENSORFLOW)

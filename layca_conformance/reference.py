@@ -17,18 +17,8 @@ def multipliers(num_layers: int, alpha: float) -> list[float]:
     return [(1 - alpha) ** (5 * (last - i) / last) for i in range(num_layers)]
 
 
-def schedule_factor(epoch: float, milestones: tuple[int, ...], factor: float, warmup_epochs: float) -> float:
-    value = 1.0
-    for milestone in milestones:
-        if epoch >= milestone:
-            value *= factor
-    if warmup_epochs:
-        value *= 0.1 + 0.9 * min(epoch / warmup_epochs, 1.0)
-    return value
-
-
 class BaseOptimizer:
-    """The base directions, state kept per parameter as float64 arrays."""
+    """The base directions (every hyperparameter given), state kept per parameter as float64 arrays."""
 
     def __init__(self, name: str, **h: float) -> None:
         self.name, self.h, self.state = name, h, {}
@@ -39,21 +29,21 @@ class BaseOptimizer:
         if self.name == "sgd":
             return g
         if self.name in ("momentum", "nesterov"):
-            mu = h.get("momentum", 0.9)
+            mu = h["momentum"]
             st["m"] = mu * st["m"] + g
             return g + mu * st["m"] if self.name == "nesterov" else st["m"]
         if self.name == "amom":
-            beta = h.get("beta", 0.9)
+            beta = h["beta"]
             st["m"] = beta * st["m"] + (1 - beta) * g
             return st["m"]
-        eps = h.get("eps", 1e-7)
+        eps = h["eps"]
         if self.name == "adam":
-            b1, b2, t = h.get("b1", 0.9), h.get("b2", 0.999), st["t"]
+            b1, b2, t = h["b1"], h["b2"], st["t"]
             st["m"] = b1 * st["m"] + (1 - b1) * g
             st["v"] = b2 * st["v"] + (1 - b2) * g * g
             return (st["m"] / (1 - b1**t)) / (np.sqrt(st["v"] / (1 - b2**t)) + eps)
         if self.name == "rmsprop":
-            rho = h.get("rho", 0.9)
+            rho = h["rho"]
             st["v"] = rho * st["v"] + (1 - rho) * g * g
             return g / (np.sqrt(st["v"]) + eps)
         if self.name == "adagrad":
@@ -91,7 +81,7 @@ def run(case, params: list[np.ndarray], grads: list[list[np.ndarray]], rates: li
     mult = iter(multipliers(sum(is_layer), case.alpha))
     layer_mult = [next(mult) if flag else None for flag in is_layer]
     r0 = [float(np.linalg.norm(p)) for p in params]
-    base = BaseOptimizer(case.base, **dict(case.hyperparameters))
+    base = BaseOptimizer(case.base, **case.options())
     update = lars_update if case.variant == "lars" else layca_update
     trajectory = []
     for rate, step_grads in zip(rates, grads):
@@ -106,10 +96,3 @@ def run(case, params: list[np.ndarray], grads: list[list[np.ndarray]], rates: li
         params = new
         trajectory.append(params)
     return trajectory
-
-
-def rate_sequence(case) -> list[float]:
-    return [
-        case.rate * schedule_factor(t / case.steps_per_epoch, case.milestones, case.factor, case.warmup_epochs)
-        for t in range(case.steps)
-    ]

@@ -1,4 +1,6 @@
-"""layca_optax.layca through its public API, jitted."""
+"""layca_optax.layca through its public API, jitted (JAX's 64-bit mode on for float64 cases only)."""
+
+import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -6,22 +8,26 @@ import numpy as np
 import optax
 
 import layca_optax
-from conformance_tests.backends import jax_device
-from conformance_tests.cases import Case
-from conformance_tests.run_core import core_rates
+from layca_conformance.cases import Case
 
 
-def run(case: Case, dtype: str) -> list[list[np.ndarray]]:
-    rates = jnp.asarray(core_rates(case), dtype=jnp.float64 if dtype == "float64" else jnp.float32)
+def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
+    """The driver protocol."""
+    with jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext():
+        return _run(case, dtype, jax.devices("gpu" if device == "cuda" else "cpu")[0])
+
+
+def _run(case: Case, dtype: str, device: jax.Device) -> list[list[np.ndarray]]:
+    rates = jnp.asarray(case.rates(), dtype=jnp.float64 if dtype == "float64" else jnp.float32)
     optimizer = layca_optax.layca(
         lambda count: rates[count],
         case.base,
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
-        **dict(case.hyperparameters),
+        **case.options(),
     )
-    put = lambda a: jax.device_put(jnp.asarray(a, dtype=getattr(jnp, dtype)), jax_device())
+    put = lambda a: jax.device_put(jnp.asarray(a, dtype=getattr(jnp, dtype)), device)
     params = [put(p) for p in case.initial_params()]
     state = optimizer.init(params)
 

@@ -9,7 +9,7 @@ transposed and with the dense rows permuted, which leaves every cosine distance 
 
 import numpy as np
 
-from conformance_tests.end_to_end import (
+from layca_conformance.end_to_end import (
     batches,
     jax_train,
     keras_train,

@@ -11,8 +11,8 @@ import functools
 import numpy as np
 import pytest
 
-from conformance_tests import end_to_end, end_to_end_conv
-from conformance_tests.backends import Backend
+from layca_conformance import end_to_end, end_to_end_conv
+from layca_conformance.backends import Backend
 
 NETWORKS = {"mlp": (end_to_end, 100, 2048), "conv-bn": (end_to_end_conv, 100, 1440)}
 FLOAT32_HORIZON = {"mlp": 100, "conv-bn": 40}

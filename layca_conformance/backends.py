@@ -53,13 +53,9 @@ class Backend(enum.Enum):
 
             array_api_strict.set_array_api_strict_flags(enabled_extensions=())
             return array_api_strict
-        if self is Backend.TENSORFLOW:
-            from layca_core import _tensorflow_namespace
+        import layca_core
 
-            return _tensorflow_namespace
-        import array_api_compat
-
-        return array_api_compat.array_namespace(self.asarray(np.zeros(1), "float32"))
+        return layca_core.array_namespace(self.asarray(np.zeros(1), "float32"))
 
     def asarray(self, array: np.ndarray, dtype: str) -> Any:
         """``array`` as this backend's array of ``dtype``, on the device under test."""

@@ -1,33 +1,19 @@
 """layca_keras against the float64 reference, on this process's KERAS_BACKEND (run once per backend)."""
 
 import contextlib
-import functools
 
 import numpy as np
 import pytest
 
-from conformance_tests.cases import CASES
-from conformance_tests.compare import errors, reference_trajectory
+import layca_conformance
 
 keras = pytest.importorskip("keras")
-expected = functools.lru_cache(maxsize=None)(reference_trajectory)
-DTYPES = ("float64", "float32")
 
 
-@pytest.mark.parametrize(
-    ("dtype", "case"),
-    [
-        pytest.param(d, c, id=f"keras-{d}-{c.name}")
-        for c in CASES
-        for d in DTYPES
-        if d in c.dtypes and c.name != "one-million"
-    ],
-)
-def test_keras_matches_the_reference(dtype, case):
-    from conformance_tests.drivers import keras_driver
-
-    measured = errors(case, keras_driver.run(case, dtype), expected(case))
-    assert measured.within(case.tolerance(dtype)), f"{measured} exceeds {case.tolerance(dtype):.2e}"
+@layca_conformance.parametrize()
+def test_keras_conforms(case, dtype):
+    driver = layca_conformance.load_driver("layca_conformance.drivers.keras_driver:run")
+    layca_conformance.assert_conforms(driver, case, dtype)
 
 
 KERAS_TORCH_FLOAT64 = pytest.mark.xfail(
@@ -55,8 +41,8 @@ KERAS_JAX_FLOAT64_CONV = pytest.mark.xfail(
     ],
 )
 def test_keras_network_follows_the_numpy_backprop_reference(dtype, network):
-    from conformance_tests import end_to_end
-    from conformance_tests.test_end_to_end import NETWORKS, compared_steps, exact
+    from layca_conformance import end_to_end
+    from tests.conformance.test_end_to_end import NETWORKS, compared_steps, exact
 
     module, _, largest = NETWORKS[network]
     previous = keras.config.floatx()

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from conformance_tests import reference
-from conformance_tests.cases import UNIT_ROUNDOFF
+from layca_conformance import reference
+from layca_conformance.cases import UNIT_ROUNDOFF
 
 RATE, MOMENTUM, STEPS, BATCH = 3.0**-3, 0.9, 100, 32
 

@@ -7,16 +7,15 @@ import keras
 import numpy as np
 
 import layca_keras
-from conformance_tests.cases import Case
-from conformance_tests.run_core import core_rates
+from layca_conformance.cases import Case
 
 
-def run(case: Case, dtype: str) -> list[list[np.ndarray]]:
-    """Keras keeps its learning rate in ``floatx``: float64 runs set it to float64, as a user would."""
+def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
+    """The driver protocol. Keras keeps its learning rate in ``floatx``: float64 runs set it to float64, as a user would."""
     previous = keras.config.floatx()
     keras.config.set_floatx("float64" if dtype == "float64" else "float32")
     try:
-        with _jax_x64(dtype == "float64"):
+        with _jax_x64(dtype == "float64"), keras.device("gpu:0" if device == "cuda" else "cpu:0"):
             return _run(case, dtype)
     finally:
         keras.config.set_floatx(previous)
@@ -41,11 +40,11 @@ def _run(case: Case, dtype: str) -> list[list[np.ndarray]]:
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
-        **dict(case.hyperparameters),
+        **case.options(),
     )
     optimizer.build(variables)
     trajectory = []
-    for rate, grads in zip(core_rates(case), case.gradients()):
+    for rate, grads in zip(case.rates(), case.gradients()):
         optimizer.learning_rate = rate
         optimizer.apply([keras.ops.convert_to_tensor(g.astype(dtype)) for g in grads], variables)
         trajectory.append([np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64) for v in variables])
