@@ -128,7 +128,7 @@ def run_scenario(backend, code):
 
 def assert_turns_by_arctan_rate(angles):
     """Every step turned layer l by arctan(rate * m_l), with Equation 1's multipliers for alpha > 0."""
-    multipliers = [(1 - ALPHA) ** (5 * (LAYERS - 1 - l) / (LAYERS - 1)) for l in range(LAYERS)]
+    multipliers = [(1 - ALPHA) ** (5 * (LAYERS - 1 - layer) / (LAYERS - 1)) for layer in range(LAYERS)]
     assert len(angles) == STEPS
     for step in angles:
         assert step == pytest.approx([math.atan(RATE * m) for m in multipliers], abs=1e-6)
