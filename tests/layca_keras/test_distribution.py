@@ -137,7 +137,8 @@ def assert_turns_by_arctan_rate(angles):
 
 @pytest.mark.parametrize("name", ["DataParallel", "ModelParallel"])
 def test_jax_distribution_matches_one_device_for_every_base(name):
-    """A 2x2 (batch, model) mesh of host devices; ModelParallel shards every Dense kernel and its slots."""
+    """DataParallel over 4 host devices; ModelParallel on a 2x2 (batch, model) mesh shards every Dense kernel
+    and its optimizer slots (Adam's step counter, a scalar, stays replicated)."""
     report = run_scenario(Backend.JAX, JAX_RUN.format(common=COMMON, name=name, bases=BASES))
     assert report["devices"] == 4
     for base in BASES:
