@@ -7,7 +7,7 @@ import keras
 from keras import ops
 
 from layca_core import defaults, engine
-from layca_keras.variables import LayerSelector, check_serializable, layer_plan, read, scalar_slot
+from layca_keras.variables import LayerSelector, base_slots, check_serializable, layer_plan, read
 
 RATE_NAMES = ("learning_rate", "other_learning_rate")
 
@@ -77,23 +77,8 @@ class Layca(keras.optimizers.Optimizer):
             return
         super().build(variables)
         self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.exclude, self.alpha)
-        self._base_slots = [self._add_base_slots(v) for v in variables]
+        self._base_slots = [base_slots(self, v, self.direction) for v in variables]
         self._state_type = type(self.direction.init(ops.zeros((1,))))
-
-    def _add_base_slots(self, variable: Any) -> list[Any]:
-        """One optimizer variable per field of the base direction's state."""
-        state = self.direction.init(read(variable))
-        slots = []
-        for field, value in state._asdict().items():
-            if len(value.shape) == 0:
-                slots.append(scalar_slot(self, variable, field, 0.0))
-            else:
-                slots.append(
-                    self.add_variable_from_reference(variable, field, initializer=keras.initializers.Constant(0.0))
-                )
-        if self.base == "adagrad" and self.base_hyperparameters.get("initial_accumulator", 0.0):
-            slots[0].assign(ops.convert_to_tensor(state.accumulator))
-        return slots
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         """One variable's step through ``layca_core.engine.optimizer_step`` (Keras's public hook, so

@@ -52,6 +52,24 @@ def scalar_slot(optimizer: Any, variable: Any, name: str, value: float) -> Any:
     return slot
 
 
+def base_slots(optimizer: Any, variable: Any, direction: Any) -> list[Any]:
+    """One optimizer variable per field of ``direction``'s state for ``variable``, holding its initial value.
+
+    Set eagerly: without a strategy, Keras on TensorFlow builds the optimizer while tracing the first train
+    step, and an assignment made in that trace never runs (Adagrad's ``initial_accumulator`` was lost).
+    """
+    slots = []
+    with _eager():
+        for field, value in direction.init(read(variable))._asdict().items():
+            if len(value.shape) == 0:
+                slots.append(scalar_slot(optimizer, variable, field, float(value)))
+                continue
+            slot = optimizer.add_variable_from_reference(variable, field, initializer="zeros")
+            slot.assign(value)
+            slots.append(slot)
+    return slots
+
+
 def check_serializable(optimizer: Any) -> None:
     if callable(optimizer.layers) or callable(optimizer.exclude):
         name = type(optimizer).__name__
