@@ -10,7 +10,7 @@ import layca_core
 from layca_core import defaults, engine
 from layca_core.validation import check_nonzero_norms, check_rate
 from layca_torch.foreach import base_steps, other_foreach
-from layca_torch.sharding import global_float, local, local_like, mesh_of, replicating
+from layca_torch.sharding import global_float, is_dtensor, local, local_like, mesh_of, replicating
 
 
 def _state_key(field: str) -> str:
@@ -146,18 +146,28 @@ class Layca(torch.optim.Optimizer):
             states = [self._base_state(p) for p in params]
             if self._use_foreach(group):
                 self._multi_tensor_step(group, params, grads, states)
-                continue
-            with replicating(params):
+            else:
+                self._reference_step(group, params, grads, states, [multipliers.get(p) for p in params])
+        return loss
+
+    def _reference_step(
+        self, group: dict[str, Any], params: list, grads: list, states: list, multipliers: list
+    ) -> None:
+        """The core's per-tensor path; on DTensors one parameter at a time (its sums stay global DTensor ops)."""
+        batches = [[i] for i in range(len(params))] if any(map(is_dtensor, params)) else [range(len(params))]
+        for batch in batches:
+            chosen = [params[i] for i in batch]
+            with replicating(chosen):
                 new, new_states = engine.optimizer_step(
-                    params, grads, states, [self.state[p].get("init_norm") for p in params], group["lr"],
-                    engine.LayerPlan(tuple(multipliers[p] if group["layca"] else None for p in params)),
+                    chosen, [grads[i] for i in batch], [states[i] for i in batch],
+                    [self.state[p].get("init_norm") for p in chosen], group["lr"],
+                    engine.LayerPlan(tuple(multipliers[i] if group["layca"] else None for i in batch)),
                     base=self._base, other_rate=group["lr"], freeze_others=group["freeze"], variant=group["variant"],
                     multi_tensor=False,
                 )  # fmt: skip
-            torch._foreach_copy_([local(p) for p in params], [local_like(w, p) for w, p in zip(new, params)])
-            for p, state in zip(params, new_states):
+            torch._foreach_copy_([local(p) for p in chosen], [local_like(w, p) for w, p in zip(new, chosen)])
+            for p, state in zip(chosen, new_states):
                 self._save_base_state(p, state)
-        return loss
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``layca_torch.foreach``, the turn by the core's torch executor, on local shards."""

@@ -6,21 +6,21 @@ from typing import Any
 
 def local(tensor: Any) -> Any:
     """The local shard of a DTensor, the tensor itself otherwise."""
-    return tensor.to_local() if _is_dtensor(tensor) else tensor
+    return tensor.to_local() if is_dtensor(tensor) else tensor
 
 
 def local_like(value: Any, param: Any) -> Any:
     """The part of ``value`` that ``param``'s local shard holds (a DTensor value laid out as ``param`` first)."""
-    if _is_dtensor(value) and _is_dtensor(param):
+    if is_dtensor(value) and is_dtensor(param):
         value = value.redistribute(param.device_mesh, param.placements)
     return local(value)
 
 
 def mesh_of(tensor: Any) -> Any:
-    return (tensor.device_mesh, tensor.placements) if _is_dtensor(tensor) else None
+    return (tensor.device_mesh, tensor.placements) if is_dtensor(tensor) else None
 
 
-def _is_dtensor(tensor: Any) -> bool:
+def is_dtensor(tensor: Any) -> bool:
     return isinstance(tensor, _dtensor_type())
 
 
@@ -34,7 +34,7 @@ def _dtensor_type() -> type:
 
 def replicating(params: list[Any]) -> Any:
     """Around the core's reference path on DTensors: its plain tensors (rates, guards, counts) count as replicated."""
-    if not any(map(_is_dtensor, params)):
+    if not any(map(is_dtensor, params)):
         return contextlib.nullcontext()
     from torch.distributed.tensor.experimental import implicit_replication
 
@@ -43,4 +43,4 @@ def replicating(params: list[Any]) -> Any:
 
 def global_float(value: Any) -> float:
     """A 0-d tensor (a DTensor's global value) as a Python float."""
-    return float(value.full_tensor() if _is_dtensor(value) else value)
+    return float(value.full_tensor() if is_dtensor(value) else value)

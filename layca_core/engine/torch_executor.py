@@ -2,9 +2,10 @@
 
 Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate
 to a few ulps), and chunks are added in float64: two passes (the engine's ``exact_products`` is
-False). Steps are copied once (zeroing non-finite entries), then scaled and projected in place;
-new weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit
-weights are turned in float32 copies and rounded once). No host synchronisation.
+False). Steps are cleaned of non-finite entries (into copies, or in place with ``in_place``), then
+scaled and projected in place; new weights are fresh tensors, or with ``in_place`` written into
+32- and 64-bit weights (16-bit weights are turned in float32 copies and rounded once). No host
+synchronisation.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
@@ -20,7 +21,7 @@ from typing import Any
 
 from layca_core._namespace import is_low_precision
 
-CHUNK = 4096
+CHUNK = 16384
 
 
 def _torch() -> Any:
@@ -33,7 +34,8 @@ class TorchExecutor:
     """Multi-tensor primitives over local tensors.
 
     ``meshes[i]`` is layer i's ``(device_mesh, placements)`` when it is sharded, else None.
-    ``in_place``: write the new 32- and 64-bit weights into ``ws`` (an optimizer's own step).
+    ``in_place`` (an optimizer's own step): clean the steps in place and write the new 32- and 64-bit
+    weights into ``ws``.
     """
 
     exact_products = False
@@ -57,11 +59,14 @@ class TorchExecutor:
         return self.vector(values)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        return [self.torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        """In place for an optimizer's own scratch steps (``in_place``), else into copies."""
+        clean = self.torch.nan_to_num_ if self.in_place else self.torch.nan_to_num
+        return [clean(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
 
     def amax(self, xs: list[Any]) -> Any:
-        nonempty = [x if x.numel() else x.new_zeros(1) for x in xs]  # an empty shard's largest entry: 0
-        local = self.torch.stack(self.torch._foreach_norm(nonempty, float("inf"))).to(self.acc)
+        torch = self.torch
+        extremes = [torch.aminmax(x) if x.numel() else (x.new_zeros(()), x.new_zeros(())) for x in xs]  # empty shard: 0
+        local = torch.stack([torch.maximum(-low, high) for low, high in extremes]).to(self.acc)
         return self._all_reduce(local, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:

@@ -14,6 +14,7 @@ DRIVERS = {
     "optax": (Backend.JAX, "layca_conformance.drivers.optax_driver:run"),
 }
 
+
 @pytest.mark.parametrize("driver", sorted(DRIVERS))
 @layca_conformance.parametrize(dtypes=("float64", "float32", "bfloat16"))
 def test_adapter_conforms(driver, case, dtype):

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conformance_tests.backends import Backend
+from layca_conformance.backends import Backend
 
 keras = pytest.importorskip("keras")
 

@@ -1,0 +1,106 @@
+"""Before/after: the torch Layca step's cost ratio to torch's own optimizer, at two git revisions.
+
+    python -m benchmarks.revisions --old REV [--new REV] [--sets resnet50 many-small] [--dtypes float32]
+                                   [--rounds 5]
+
+Each round runs one subprocess per revision (old, new, old, new, ...), each in a detached worktree
+of that revision. Inside a subprocess, Layca and its baseline (foreach SGD-momentum, foreach Adam)
+alternate step by step after warm-up, and the subprocess reports the median of their time ratios.
+The table gives, per set, dtype and optimizer, the median ratio over rounds and its interquartile
+range: a ratio taken in one process on the same parameters, so machine load cancels out of it.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PAIRS = {"Layca SGD momentum": "SGD momentum (foreach)", "Layca Adam": "Adam (foreach)"}
+ROOT = Path(__file__).resolve().parent.parent
+
+MEASURE = """
+import json, statistics, sys, time, torch
+torch.set_num_threads(2)
+from benchmarks.shapes import arrays
+from benchmarks.torch_bench import OPTIMIZERS
+shape_set, dtype, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+weights, gradients = arrays(shape_set)
+result = {}
+for candidate, baseline in PAIRS.items():
+    optimizers = []
+    for name in (candidate, baseline):
+        params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
+        for p, g in zip(params, gradients):
+            p.grad = torch.as_tensor(g).to(p.dtype)
+        optimizers.append(OPTIMIZERS[name](params))
+    ratios = []
+    for step in range(steps + 2):
+        times = []
+        for optimizer in optimizers:
+            start = time.perf_counter()
+            optimizer.step()
+            times.append(time.perf_counter() - start)
+        if step >= 2:
+            ratios.append(times[0] / times[1])
+    result[candidate] = statistics.median(ratios)
+print(json.dumps(result))
+"""
+
+
+def worktree(revision: str) -> Path:
+    """A detached checkout of ``revision`` (made once, kept under the temp folder)."""
+    sha = subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True, text=True, check=True)
+    path = Path(tempfile.gettempdir()) / f"layca-rev-{sha.stdout.strip()[:12]}"
+    if not path.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True)
+    return path
+
+
+def measure(tree: Path, shape_set: str, dtype: str, steps: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}", "OMP_NUM_THREADS": "2"}
+    code = f"PAIRS = {PAIRS!r}\n" + MEASURE
+    result = subprocess.run(
+        [sys.executable, "-c", code, shape_set, dtype, str(steps)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def quartiles(values: list[float]) -> str:
+    q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return f"{median:.2f}x ({q1:.2f}-{q3:.2f})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", required=True, help="the revision before (a commit, tag or branch)")
+    parser.add_argument("--new", default="HEAD", help="the revision after (default: HEAD)")
+    parser.add_argument("--sets", nargs="+", default=["resnet50", "many-small"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per optimizer and subprocess")
+    args = parser.parse_args(argv)
+    trees = {label: worktree(revision) for label, revision in (("old", args.old), ("new", args.new))}
+    print(f"| set | dtype | Layca | baseline | {args.old} | {args.new} |")
+    print("|---|---|---|---|---|---|")
+    for shape_set in args.sets:
+        for dtype in args.dtypes:
+            runs: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+            for _ in range(args.rounds):
+                for label, tree in trees.items():
+                    runs[label].append(measure(tree, shape_set, dtype, args.steps))
+            for candidate, baseline in PAIRS.items():
+                old, new = ([run[candidate] for run in runs[label]] for label in ("old", "new"))
+                print(f"| {shape_set} | {dtype} | {candidate} | {baseline} | {quartiles(old)} | {quartiles(new)} |")
+
+
+if __name__ == "__main__":
+    main()
