@@ -56,7 +56,7 @@ def worktree(revision: str) -> Path:
     sha = subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True, text=True, check=True)
     path = Path(tempfile.gettempdir()) / f"layca-rev-{sha.stdout.strip()[:12]}"
     if not path.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True, capture_output=True)
     return path
 
 

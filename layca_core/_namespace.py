@@ -5,6 +5,7 @@ array-API namespace, so ``_tensorflow_namespace`` supplies the few functions the
 Neither is imported before an array asks for it.
 """
 
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -35,8 +36,12 @@ def array_namespace(*arrays: Any) -> ModuleType:
 
 def is_low_precision(dtype: Any, xp: ModuleType) -> bool:
     """Whether ``dtype`` is a 16-bit float (accumulated in float32 by the core)."""
-    low = [getattr(xp, name) for name in ("float16", "bfloat16") if hasattr(xp, name)]
-    return any(dtype == d for d in low)
+    return any(dtype == d for d in _low_precision(xp))
+
+
+@functools.cache
+def _low_precision(xp: ModuleType) -> tuple[Any, ...]:
+    return tuple(getattr(xp, name) for name in ("float16", "bfloat16") if hasattr(xp, name))
 
 
 def accumulation_dtype(dtype: Any, xp: ModuleType) -> Any:

@@ -1,6 +1,7 @@
 """DTensor plumbing for ``layca_torch.Layca``: local shards, their meshes, global values."""
 
 import contextlib
+import functools
 from typing import Any
 
 
@@ -24,6 +25,7 @@ def is_dtensor(tensor: Any) -> bool:
     return isinstance(tensor, _dtensor_type())
 
 
+@functools.cache
 def _dtensor_type() -> type:
     try:
         from torch.distributed.tensor import DTensor

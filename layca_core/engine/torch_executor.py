@@ -102,6 +102,8 @@ class TorchExecutor:
     def _local_squares(self, xs: list[Any]) -> Any:
         """Per layer, the sum of squares of its local entries: chunk norms, added in float64."""
         torch = self.torch
+        if all(x.numel() <= CHUNK for x in xs):
+            return torch.stack(torch._foreach_norm(xs, 2)).to(self.acc) ** 2
         chunks, owners = [], []
         for index, x in enumerate(xs):
             pieces = x.reshape(-1).split(CHUNK)
@@ -139,4 +141,7 @@ class TorchExecutor:
 
 def _per_layer(values: Any, like: list[Any]) -> list[Any]:
     """A vector of per-layer scalars as 0-d tensors in each tensor's dtype (no host sync)."""
+    dtypes = {t.dtype for t in like}
+    if len(dtypes) == 1:
+        return list(values.to(dtypes.pop()).unbind())
     return [v.to(t.dtype) for v, t in zip(values.unbind(), like)]
