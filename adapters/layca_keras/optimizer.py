@@ -33,6 +33,9 @@ class Layca(keras.optimizers.Optimizer):
     over the layers in ``trainable_variables`` order. Other variables get the plain base step
     at ``other_learning_rate`` (default: the rate), or stay frozen with ``freeze_others``.
 
+    ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
+    the other parameters' rate and ``freeze_others``.
+
     Args:
         learning_rate: rotation rate; default 3^-3, or 3^-5 with the adam and amom bases.
         base: ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop`` or ``adagrad``;

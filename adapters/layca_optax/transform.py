@@ -76,6 +76,9 @@ def scale_by_layca(
     Each layer's update is ``layca_step(w, u, rate * m_l, r0) - w``; other leaves get
     ``-other_learning_rate * u`` (default: the rate) or 0 when ``freeze_others``.
 
+    ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
+    the other parameters' rate and ``freeze_others``.
+
     Args:
         learning_rate: the rotation rate, a number or an Optax schedule of the step count.
         alpha: layer-wise multipliers of Equation 1 over the layers in ``order``.

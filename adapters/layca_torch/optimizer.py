@@ -30,6 +30,9 @@ class Layca(torch.optim.Optimizer):
     one are split by ``ndim >= 2``. ``layca_torch.layca_param_groups(model, select)`` selects
     by module type, name pattern or callable. Layers are ordered as given (the alpha order).
 
+    ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
+    the other parameters' rate and ``freeze_others``.
+
     Args:
         params: parameters, named parameters or param groups.
         lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
