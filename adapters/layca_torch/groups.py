@@ -24,30 +24,30 @@ def _module_weight_names(model: nn.Module, types: tuple[type[nn.Module], ...]) -
     }
 
 
-def layer_predicate(model: nn.Module | None, select: Selector) -> Callable[[str, torch.Tensor], bool]:
-    """Turn ``select`` into ``(name, param) -> is_layer``.
+def layer_predicate(model: nn.Module | None, layers: Selector) -> Callable[[str, torch.Tensor], bool]:
+    """Turn ``layers`` into ``(name, param) -> is_layer``.
 
     ``None``: every parameter with ndim >= 2; a regex string: parameter names it searches;
     module types: the ``weight`` of modules of those types; a callable: used as is.
     """
-    if select is None:
+    if layers is None:
         return _is_layer_by_default
-    if isinstance(select, str):
-        pattern = re.compile(select)
+    if isinstance(layers, str):
+        pattern = re.compile(layers)
         return lambda name, param: pattern.search(name) is not None
-    if isinstance(select, type) or (isinstance(select, tuple) and all(isinstance(t, type) for t in select)):
+    if isinstance(layers, type) or (isinstance(layers, tuple) and all(isinstance(t, type) for t in layers)):
         if model is None:
             raise TypeError("Selecting layers by module type needs the model; pass the nn.Module itself.")
-        names = _module_weight_names(model, select if isinstance(select, tuple) else (select,))
+        names = _module_weight_names(model, layers if isinstance(layers, tuple) else (layers,))
         return lambda name, param: name in names
-    if callable(select):
-        return select
-    raise TypeError(f"select must be None, a regex, module types or a callable; got {type(select).__name__}.")
+    if callable(layers):
+        return layers
+    raise TypeError(f"layers must be None, a regex, module types or a callable; got {type(layers).__name__}.")
 
 
 def layca_param_groups(
     model: nn.Module | Iterable[tuple[str, torch.Tensor]],
-    select: Selector = None,
+    layers: Selector = None,
     *,
     other_lr: float | None = None,
     freeze_others: bool = False,
@@ -59,19 +59,19 @@ def layca_param_groups(
     omitted); ``freeze_others`` freezes them instead (the paper's setting). Both are explained,
     with ``alpha``, ``base`` and ``variant``, in ``docs/algorithm.md`` (Equation 1 written out).
     Embedding tables are layers by default (``ndim >= 2``); ``docs/monitoring.md`` gives the
-    ``select`` that leaves them out.
+    ``layers`` that leaves them out.
     """
     module = model if isinstance(model, nn.Module) else None
     named = list(model.named_parameters() if isinstance(model, nn.Module) else model)
-    is_layer = layer_predicate(module, select)
-    layers = [(n, p) for n, p in named if p.requires_grad and is_layer(n, p)]
+    is_layer = layer_predicate(module, layers)
+    chosen = [(n, p) for n, p in named if p.requires_grad and is_layer(n, p)]
     others = [(n, p) for n, p in named if p.requires_grad and not is_layer(n, p)]
-    if not layers:
-        raise ValueError("No parameter was selected as a Layca layer; check `select` against model.named_parameters().")
-    groups: list[dict[str, Any]] = [_group(layers, layca=True)]
+    if not chosen:
+        raise ValueError("No parameter was selected as a Layca layer; check `layers` against model.named_parameters().")
+    groups: list[dict[str, Any]] = [_group(chosen, layca=True)]
     if others:
         groups.append(
-            _group(others, layca=False, freeze=freeze_others, **({} if other_lr is None else {"lr": other_lr}))
+            _group(others, layca=False, freeze_others=freeze_others, **({} if other_lr is None else {"lr": other_lr}))
         )
     return groups
 

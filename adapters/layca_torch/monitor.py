@@ -19,9 +19,9 @@ class RotationMonitor:
     Save ``state_dict()`` with your checkpoint and ``load_state_dict`` it after a resume, so that
     rotation is still measured from the first initialization and the curves continue.
 
-    Layers are parameters with ``ndim >= 2`` unless ``select`` says otherwise (as in
+    Layers are parameters with ``ndim >= 2`` unless ``layers`` says otherwise (as in
     ``layca_param_groups``); embedding tables are layers by that rule. To leave them out:
-    ``RotationMonitor(model, select=lambda name, p: p.ndim >= 2 and "embed" not in name)``
+    ``RotationMonitor(model, layers=lambda name, p: p.ndim >= 2 and "embed" not in name)``
     (see ``docs/monitoring.md``).
 
     Example:
@@ -32,11 +32,11 @@ class RotationMonitor:
         [[0.0, 0.0]]
     """
 
-    def __init__(self, model: nn.Module, select: Selector = None, *, on_cpu: bool = False, writer: Any = None) -> None:
-        is_layer = layer_predicate(model, select)
+    def __init__(self, model: nn.Module, layers: Selector = None, *, on_cpu: bool = False, writer: Any = None) -> None:
+        is_layer = layer_predicate(model, layers)
         self.layers = [(n, p) for n, p in model.named_parameters() if is_layer(n, p)]
         if not self.layers:
-            raise ValueError("No parameter was selected as a layer to monitor; check `select`.")
+            raise ValueError("No parameter was selected as a layer to monitor; check `layers`.")
         self.initial = [p.detach().to("cpu" if on_cpu else p.device, copy=True) for _, p in self.layers]
         self.history = layca_core.RotationHistory(tuple(n for n, _ in self.layers))
         self.writer = writer
@@ -79,8 +79,9 @@ class RotationMonitor:
 def layer_angles(optimizer: Any) -> dict[str, float]:
     """Per-step angle (radians) of every layer a ``Layca`` optimizer turns, with no pass over weights."""
     angles, multipliers = {}, optimizer.layer_multipliers()
-    for group in (g for g in optimizer.param_groups if g["layca"]):
+    for group in optimizer.param_groups:
         names = group.get("param_names") or [None] * len(group["params"])
         for name, p in zip(names, group["params"]):
-            angles[name or f"layer {len(angles)}"] = math.atan(float(group["lr"]) * multipliers[p])
+            if p in multipliers:
+                angles[name or f"layer {len(angles)}"] = math.atan(float(group["lr"]) * multipliers[p])
     return angles

@@ -9,13 +9,12 @@ import torch
 import layca_core
 from layca_core import defaults, engine
 from layca_core.validation import check_nonzero_norms, check_rate
+from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
+from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
 from layca_torch.sharding import global_float, is_dtensor, local, local_like, mesh_of, replicating
 
-
-def _state_key(field: str) -> str:
-    """Torch's name for a base-state field: load_state_dict keeps "step" in its own dtype."""
-    return "step" if field == "count" else field
+LAYCA_KEYS = ("lr", "base", "alpha", "variant", "other_lr", "freeze_others", "maximize", "foreach", "layca")
 
 
 class Layca(torch.optim.Optimizer):
@@ -24,11 +23,19 @@ class Layca(torch.optim.Optimizer):
     Each step turns every Layca layer by ``arctan(lr * m_l(alpha))`` in the direction of the
     base optimizer's step projected onto the layer's tangent space, and puts it back on the
     sphere of its initial norm (see ``layca_core.layca_step``). Other parameters get the
-    plain base step ``p -= lr * s`` at their group's ``lr`` (``other_lr``), or stay frozen.
+    plain base step ``p -= other_lr * s`` (``other_lr`` defaults to the group's ``lr``), or
+    stay frozen with ``freeze_others``.
 
-    Which parameters are layers: a param group's ``layca`` key (True/False); groups without
-    one are split by ``ndim >= 2``. ``layca_torch.layca_param_groups(model, select)`` selects
-    by module type, name pattern or callable. Layers are ordered as given (the alpha order).
+    Every option is a param-group key, so groups may differ in any of them (``base`` included)
+    and schedulers may change ``lr``, ``momentum`` or ``betas`` between steps, as in torch's own
+    optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default
+    (None) each parameter with ``ndim >= 2``. ``layca_torch.layca_param_groups(model, layers)``
+    selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
+    multipliers follow that order across all groups.
+
+    Base hyperparameters use torch's words: ``momentum``, ``betas=(b1, b2)``, ``eps``,
+    ``initial_accumulator_value``, and ``beta`` for amom. RMSprop's decay is ``rho``: torch's
+    RMSprop calls it ``alpha``, which here is always Layca's Equation 1 exponent.
 
     ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
     the other parameters' rate and ``freeze_others``.
@@ -41,7 +48,7 @@ class Layca(torch.optim.Optimizer):
             or ``"adagrad"``; its hyperparameters are keyword arguments (``momentum=0.9``...).
         alpha: layer-wise multipliers of Equation 1 (0: uniform).
         variant: ``"layca"``, or ``"lars"`` for the paper's LARS variant.
-        other_lr: plain learning rate of non-layer parameters (default: ``lr``).
+        other_lr: plain learning rate of non-layer parameters (default: the group's ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
         maximize: ascend instead of descend.
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
@@ -68,47 +75,76 @@ class Layca(torch.optim.Optimizer):
         foreach: bool | None = None,
         **base_hyperparameters: Any,
     ) -> None:
-        self._base_hyperparameters = base_hyperparameters
-        lr, self._base = engine.checked_options(
-            lr, alpha, variant, base, other_lr, names=("lr", "other_lr"), **base_hyperparameters
-        )
-        self._state_class = type(self._base.init(torch.zeros(1)))
-        self._other_lr = other_lr
+        check_names(base, base_hyperparameters)
+        lr = defaults.default_rate(base) if lr is None else lr
+        options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
+        options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "layca": None}
+        self._reset_caches()
+        super().__init__(params, {**options, **torch_defaults(base), **base_hyperparameters})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
         self._multipliers: dict[torch.Tensor, float] = {}
-        self._scalars: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
-        options = {"lr": lr, "layca": None, "freeze": freeze_others, "variant": variant, "maximize": maximize}
-        super().__init__(params, {**options, "foreach": foreach, "base": base, **base_hyperparameters})
-        self.alpha = alpha
-        self.register_load_state_dict_post_hook(lambda optimizer: optimizer._scalars.clear())
+        self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        given = dict(param_group)
+        base = given.get("base", self.defaults["base"])
+        check_names(base, {k: v for k, v in given.items() if k not in (*LAYCA_KEYS, "params", "param_names")})
+        if base != self.defaults["base"]:
+            param_group = {**torch_defaults(base), **param_group}
         super().add_param_group(param_group)
-        group = self.param_groups.pop()
-        if group["layca"] is None:
-            for split in _split_by_ndim(group, self._other_lr):
-                super().add_param_group(split)
-        else:
-            self.param_groups.append(group)
-        for group in self.param_groups:
-            if group["layca"]:
-                self._store_initial_norms(group)
-        self._multipliers = {}
-        self._scalars = {}
+        group = self.param_groups[-1]
+        for stale in set(torch_defaults(self.defaults["base"])) - set(torch_defaults(base)) - set(given):
+            del group[stale]
+        try:
+            self._check_group(group)
+        except Exception:
+            self.param_groups.pop()
+            raise
+        self._store_initial_norms(group)
+        self._reset_caches()
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        engine.checked_options(
+            group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
+        )
+        base_of(group)
+        if len({id(p) for p in group["params"]}) != len(group["params"]):
+            raise ValueError("A param group lists a parameter twice; list each parameter once.")
+        if group["layca"] not in (None, True, False):
+            raise ValueError(f"A param group's 'layca' must be True, False or None; got {group['layca']!r}.")
+        for i, p in enumerate(group["params"]):
+            if p.is_complex() or not p.is_floating_point():
+                raise TypeError(f"Layca turns real floating-point parameters; {_describe(group, i)} is {p.dtype}.")
+            if self._is_layer(group, p) and p.numel() == 0:
+                raise ValueError(f"The Layca layer {_describe(group, i)} has no elements; set its group's layca=False.")
+
+    @staticmethod
+    def _is_layer(group: dict[str, Any], p: torch.Tensor) -> bool:
+        return p.ndim >= defaults.MIN_LAYER_NDIM if group["layca"] is None else bool(group["layca"])
 
     def _store_initial_norms(self, group: dict[str, Any]) -> None:
-        names = group.get("param_names") or [f"parameter of shape {tuple(p.shape)}" for p in group["params"]]
-        new = [(name, p) for name, p in zip(names, group["params"]) if "init_norm" not in self.state[p]]
+        """Each layer's norm, kept as its sphere's radius; meta parameters wait until their first step."""
+        new = [
+            (_describe(group, i), p)
+            for i, p in enumerate(group["params"])
+            if self._is_layer(group, p) and not p.is_meta and param_state.INIT_NORM not in self.state[p]
+        ]
         norms = [global_float(layca_core.initial_norm(p.detach())) for _, p in new]
         check_nonzero_norms(norms, [name for name, _ in new])
         for (_, p), norm in zip(new, norms):
-            self.state[p]["init_norm"] = norm
+            self.state[p][param_state.INIT_NORM] = norm
 
     def layer_multipliers(self) -> dict[torch.Tensor, float]:
-        """Each Layca layer's rate multiplier (Equation 1), in layer order."""
+        """Each Layca layer's rate multiplier (Equation 1 at its group's alpha), in layer order."""
         if not self._multipliers:
-            layers = [p for g in self.param_groups if g["layca"] for p in g["params"]]
-            plan = engine.LayerPlan.from_flags([True] * len(layers), self.alpha)
-            self._multipliers = dict(zip(layers, plan.multipliers))
+            layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if self._is_layer(g, p)]
+            plans = {a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a, _ in layers}
+            self._multipliers = {p: plans[a][i] for i, (a, p) in enumerate(layers)}
         return self._multipliers
 
     def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,19 +154,28 @@ class Layca(torch.optim.Optimizer):
             multipliers, device = self.layer_multipliers(), local(params[0]).device
             self._scalars[key] = (
                 torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
-                torch.tensor([self.state[p]["init_norm"] for p in params], dtype=dtype, device=device),
+                torch.tensor([self.state[p][param_state.INIT_NORM] for p in params], dtype=dtype, device=device),
             )
         return self._scalars[key]
 
-    def _base_state(self, p: torch.Tensor) -> Any:
-        fields = self._state_class._fields
-        if fields and _state_key(fields[0]) not in self.state[p]:
-            self._save_base_state(p, self._base.init(p.detach()))
-        return self._state_class._make(self.state[p][_state_key(f)] for f in fields)
+    def _base_state(self, group: dict[str, Any], p: torch.Tensor) -> Any:
+        base = base_of(group)
+        template = param_state.template(base, p.dtype)
+        if not template._fields:
+            return template
+        if param_state.state_key(template._fields[0]) not in self.state[p]:
+            param_state.write_base_state(self.state[p], base.init(p.detach()))
+        return param_state.read_base_state(self.state[p], type(template))
 
-    def _save_base_state(self, p: torch.Tensor, base_state: Any) -> None:
-        for field, value in base_state._asdict().items():
-            self.state[p][_state_key(field)] = value
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch's ``load_state_dict``, after checking that the checkpoint fits these param groups and bases."""
+        state_dict = {**state_dict, "state": {k: dict(v) for k, v in state_dict["state"].items()}}
+        param_state.check_checkpoint(self.param_groups, state_dict, self.state, _describe, self._layout)
+        super().load_state_dict(state_dict)
+        self._reset_caches()
+
+    def _layout(self, group: dict[str, Any], p: torch.Tensor) -> tuple[bool, Any]:
+        return self._is_layer(group, p), param_state.template(base_of(group), p.dtype)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -139,48 +184,57 @@ class Layca(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        multipliers = self.layer_multipliers()
         for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            _check_lr(group["lr"])
-            grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
-            states = [self._base_state(p) for p in params]
-            if self._use_foreach(group):
-                self._multi_tensor_step(group, params, grads, states)
-            else:
-                self._reference_step(group, params, grads, states, [multipliers.get(p) for p in params])
+            self._check_step(group)
+            self._store_initial_norms(group)
+            for is_layer in (True, False):
+                params = [p for p in group["params"] if p.grad is not None and self._is_layer(group, p) == is_layer]
+                if params and (is_layer or not group["freeze_others"]):
+                    self._step_params(group, params, is_layer)
         return loss
 
-    def _reference_step(
-        self, group: dict[str, Any], params: list, grads: list, states: list, multipliers: list
-    ) -> None:
+    def _check_step(self, group: dict[str, Any]) -> None:
+        _check_lr(group["lr"])
+        for i, p in enumerate(group["params"]):
+            if p.is_meta:
+                raise RuntimeError(f"{_describe(group, i)} is on the meta device; materialize it before stepping.")
+            if p.grad is not None and p.grad.is_sparse:
+                raise RuntimeError(f"Layca does not support sparse gradients; {_describe(group, i)} has one.")
+
+    def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], is_layer: bool) -> None:
+        grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
+        states = [self._base_state(group, p) for p in params]
+        if group["foreach"] is False:
+            self._reference_step(group, params, grads, states, is_layer)
+        elif is_layer:
+            self._multi_tensor_step(group, params, grads, states)
+        else:
+            shards, grads = [local(p) for p in params], [local(g) for g in grads]
+            states = [type(s)(*map(local, s)) for s in states]
+            other_foreach(shards, grads, states, _other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
+
+    def _reference_step(self, group: dict[str, Any], params: list, grads: list, states: list, is_layer: bool) -> None:
         """The core's per-tensor path; on DTensors one parameter at a time (its sums stay global DTensor ops)."""
+        multipliers = self.layer_multipliers()
         batches = [[i] for i in range(len(params))] if any(map(is_dtensor, params)) else [range(len(params))]
         for batch in batches:
             chosen = [params[i] for i in batch]
             with replicating(chosen):
                 new, new_states = engine.optimizer_step(
                     chosen, [grads[i] for i in batch], [states[i] for i in batch],
-                    [self.state[p].get("init_norm") for p in chosen], group["lr"],
-                    engine.LayerPlan(tuple(multipliers[i] if group["layca"] else None for i in batch)),
-                    base=self._base, other_rate=group["lr"], freeze_others=group["freeze"], variant=group["variant"],
-                    multi_tensor=False,
+                    [self.state[p].get(param_state.INIT_NORM) for p in chosen], group["lr"],
+                    engine.LayerPlan(tuple(multipliers[p] if is_layer else None for p in chosen)),
+                    base=base_of(group), other_rate=_other_rate(group), variant=group["variant"], multi_tensor=False,
                 )  # fmt: skip
             torch._foreach_copy_([local(p) for p in chosen], [local_like(w, p) for w, p in zip(new, chosen)])
-            for p, state in zip(chosen, new_states):
-                self._save_base_state(p, state)
+            for p, new_state in zip(chosen, new_states):
+                param_state.write_base_state(self.state[p], new_state)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``layca_torch.foreach``, the turn by the core's torch executor, on local shards."""
         shards = [local(p) for p in params]
         grads, states = [local(g) for g in grads], [type(s)(*map(local, s)) for s in states]
-        if not group["layca"]:
-            if not group["freeze"]:
-                other_foreach(shards, grads, states, group["lr"], base=group["base"], hyperparameters=self._base_hyperparameters)  # fmt: skip
-            return
-        steps = base_steps(grads, states, group["base"], self._base_hyperparameters)
+        steps = base_steps(grads, states, group["base"], core_hyperparameters(group))
         executor = engine.executor_for(torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True)
         executor = executor.prepare(shards)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
@@ -191,8 +245,16 @@ class Layca(torch.optim.Optimizer):
         if rounded:
             torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
 
-    def _use_foreach(self, group: dict[str, Any]) -> bool:
-        return group["foreach"] is not False
+
+def _describe(group: dict[str, Any], i: int) -> str:
+    """A parameter's name for messages: its ``param_names`` entry, else its position and shape."""
+    names = group.get("param_names")
+    p = group["params"][i]
+    return names[i] if names else f"parameter {i} of shape {tuple(p.shape)} in its param group"
+
+
+def _other_rate(group: dict[str, Any]) -> Any:
+    return group["lr"] if group["other_lr"] is None else group["other_lr"]
 
 
 def _check_lr(lr: Any) -> None:
@@ -201,20 +263,3 @@ def _check_lr(lr: Any) -> None:
         torch._assert_async(torch.isfinite(lr) & (lr >= 0), "lr must be a finite number >= 0")
     else:
         check_rate(lr, "lr")
-
-
-def _split_by_ndim(group: dict[str, Any], other_lr: float | None) -> list[dict[str, Any]]:
-    """A group without a ``layca`` key, as a layer group and a group of the other parameters."""
-    names = group.get("param_names")
-    splits = []
-    for is_layer in (True, False):
-        chosen = [i for i, p in enumerate(group["params"]) if (p.ndim >= defaults.MIN_LAYER_NDIM) == is_layer]
-        if not chosen:
-            continue
-        split = {**group, "params": [group["params"][i] for i in chosen], "layca": is_layer}
-        if names:
-            split["param_names"] = [names[i] for i in chosen]
-        if not is_layer and other_lr is not None:
-            split["lr"] = other_lr
-        splits.append(split)
-    return splits

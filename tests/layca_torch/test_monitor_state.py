@@ -48,6 +48,6 @@ def test_embedding_tables_are_layers_unless_excluded_in_one_line():
     model = torch.nn.Sequential(collections.OrderedDict(layers))
     no_embeddings = lambda name, p: p.ndim >= 2 and "embed" not in name
     assert layca_torch.RotationMonitor(model).history.layer_names == ("embed.weight", "fc.weight")
-    assert layca_torch.RotationMonitor(model, select=no_embeddings).history.layer_names == ("fc.weight",)
-    groups = layca_torch.layca_param_groups(model, select=no_embeddings)
+    assert layca_torch.RotationMonitor(model, layers=no_embeddings).history.layer_names == ("fc.weight",)
+    groups = layca_torch.layca_param_groups(model, layers=no_embeddings)
     assert groups[0]["param_names"] == ["fc.weight"] and "embed.weight" in groups[1]["param_names"]

@@ -77,7 +77,7 @@ def test_param_groups_by_module_type_regex_and_callable():
     assert by_type[0]["param_names"] == ["3.weight"] and by_type[0]["layca"] is True
     assert by_type[1]["param_names"] == ["0.weight", "0.bias", "3.bias"] and by_type[1]["lr"] == 0.01
     by_regex = layca_torch.layca_param_groups(model, r"^0\.weight$", freeze_others=True)
-    assert by_regex[0]["param_names"] == ["0.weight"] and by_regex[1]["freeze"] is True
+    assert by_regex[0]["param_names"] == ["0.weight"] and by_regex[1]["freeze_others"] is True
     by_callable = layca_torch.layca_param_groups(model.named_parameters(), lambda name, p: p.ndim == 4)
     assert by_callable[0]["param_names"] == ["0.weight"]
     optimizer = layca_torch.Layca(by_type, lr=0.1)

@@ -1,0 +1,79 @@
+"""Base hyperparameters in torch's words (``betas``, ``eps``...), translated to the core's names."""
+
+import functools
+import inspect
+from typing import Any
+
+from layca_core import DIRECTIONS, direction
+from layca_core.directions import BaseDirection
+
+HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
+    "momentum": "momentum",
+    "beta": "beta",
+    "betas": ("b1", "b2"),
+    "eps": "eps",
+    "rho": "rho",
+    "initial_accumulator_value": "initial_accumulator",
+}
+"""torch name -> core name. torch's RMSprop calls ``rho`` ``alpha``, which is Layca's Equation 1 exponent here."""
+
+_TORCH_WORD = {"b1": "betas", "b2": "betas", "initial_accumulator": "initial_accumulator_value"}
+
+
+def _core_defaults(base: str) -> dict[str, Any]:
+    if base not in DIRECTIONS:
+        raise ValueError(f"Unknown base {base!r}; choose one of {', '.join(DIRECTIONS)}.")
+    return {n: p.default for n, p in inspect.signature(DIRECTIONS[base]).parameters.items()}
+
+
+def torch_defaults(base: str) -> dict[str, Any]:
+    """The torch-named hyperparameters of ``base`` with the core's defaults (e.g. adam: betas, eps)."""
+    core = _core_defaults(base)
+    named = {}
+    for torch_name, core_name in HYPERPARAMETER_NAMES.items():
+        if isinstance(core_name, tuple):
+            if core_name[0] in core:
+                named[torch_name] = tuple(core[n] for n in core_name)
+        elif core_name in core:
+            named[torch_name] = core[core_name]
+    return named
+
+
+def check_names(base: str, given: dict[str, Any]) -> None:
+    """Refuse hyperparameters ``base`` does not take, naming torch's word for the core's names."""
+    accepted = torch_defaults(base)
+    for name in given:
+        if name in _TORCH_WORD:
+            raise TypeError(f"Layca (torch) calls {name!r} {_TORCH_WORD[name]!r}; pass {_TORCH_WORD[name]}= instead.")
+        if name not in accepted:
+            raise TypeError(f"Base {base!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {name!r}.")
+
+
+def base_of(group: dict[str, Any]) -> BaseDirection:
+    """The core direction of a param group, from its current base and hyperparameters (schedulers may change them)."""
+    names = torch_defaults(group["base"])
+    return _direction(group["base"], tuple((n, _hashable(group[n])) for n in names))
+
+
+def core_hyperparameters(group: dict[str, Any]) -> dict[str, Any]:
+    """A param group's base hyperparameters under the core's names (``betas`` -> ``b1``, ``b2``)."""
+    core = {}
+    for name in torch_defaults(group["base"]):
+        target = HYPERPARAMETER_NAMES[name]
+        if isinstance(target, tuple):
+            betas = tuple(group[name])
+            if len(betas) != len(target):
+                raise ValueError(f"betas must be a pair (b1, b2); got {group[name]!r}.")
+            core.update(zip(target, betas))
+        else:
+            core[target] = group[name]
+    return core
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@functools.lru_cache(maxsize=64)
+def _direction(base: str, named: tuple[tuple[str, Any], ...]) -> BaseDirection:
+    return direction(base, **core_hyperparameters({"base": base, **dict(named)}))
