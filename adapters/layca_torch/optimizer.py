@@ -118,6 +118,11 @@ class Layca(torch.optim.Optimizer):
         if group["layca"] not in (None, True, False):
             raise ValueError(f"A param group's 'layca' must be True, False or None; got {group['layca']!r}.")
         for i, p in enumerate(group["params"]):
+            if p.is_meta:
+                raise ValueError(
+                    f"{_describe(group, i)} is on the meta device; build the optimizer once the model is materialized "
+                    "(module.to_empty(...) and initialized), as torch's own optimizers need."
+                )
             if p.is_complex() or not p.is_floating_point():
                 raise TypeError(f"Layca turns real floating-point parameters; {_describe(group, i)} is {p.dtype}.")
             if self._is_layer(group, p) and p.numel() == 0:
@@ -128,11 +133,11 @@ class Layca(torch.optim.Optimizer):
         return p.ndim >= defaults.MIN_LAYER_NDIM if group["layca"] is None else bool(group["layca"])
 
     def _store_initial_norms(self, group: dict[str, Any]) -> None:
-        """Each layer's norm, kept as its sphere's radius; meta parameters wait until their first step."""
+        """Each layer's norm, kept as its sphere's radius."""
         new = [
             (_describe(group, i), p)
             for i, p in enumerate(group["params"])
-            if self._is_layer(group, p) and not p.is_meta and param_state.INIT_NORM not in self.state[p]
+            if self._is_layer(group, p) and param_state.INIT_NORM not in self.state[p]
         ]
         norms = [global_float(layca_core.initial_norm(p.detach())) for _, p in new]
         check_nonzero_norms(norms, [name for name, _ in new])
@@ -186,7 +191,6 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             self._check_step(group)
-            self._store_initial_norms(group)
             for is_layer in (True, False):
                 params = [p for p in group["params"] if p.grad is not None and self._is_layer(group, p) == is_layer]
                 if params and (is_layer or not group["freeze_others"]):
@@ -196,8 +200,6 @@ class Layca(torch.optim.Optimizer):
     def _check_step(self, group: dict[str, Any]) -> None:
         _check_lr(group["lr"])
         for i, p in enumerate(group["params"]):
-            if p.is_meta:
-                raise RuntimeError(f"{_describe(group, i)} is on the meta device; materialize it before stepping.")
             if p.grad is not None and p.grad.is_sparse:
                 raise RuntimeError(f"Layca does not support sparse gradients; {_describe(group, i)} has one.")
 

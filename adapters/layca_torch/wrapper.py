@@ -7,19 +7,26 @@ import torch
 
 import layca_core
 from layca_core import defaults, engine
-from layca_core.validation import check_nonzero_norms
+from layca_core.validation import check_nonzero_norms, check_rate
 
 
-class LaycaWrapper:
+class LaycaWrapper(torch.optim.Optimizer):
     """Run ``optimizer.step()``, then replace each layer's move by a Layca turn in its direction.
 
     The inner optimizer's move ``p_before - p_after`` is the base step ``s`` (its learning rate
     and decoupled weight decay only scale ``s`` or add a component along ``w``, which Layca
-    removes). Parameters that are not layers keep the inner optimizer's update.
+    removes). Parameters that are not layers keep the inner optimizer's update. Non-finite
+    entries of the layers' gradients are zeroed, in place, before the inner step, as ``Layca``
+    ignores them: one bad batch cannot poison the inner optimizer's state.
+
+    The wrapper is a ``torch.optim.Optimizer`` sharing the inner optimizer's ``param_groups``
+    and ``state``, so schedulers, hooks and Lightning take it. The rotation rate follows each
+    group's learning rate: a layer turns by ``arctan(lr * m_l * group["lr"] / lr0)``, ``lr0``
+    being the group's learning rate when wrapped (kept in the group as ``layca_lr`` and
+    ``layca_reference_lr``), so a schedule on either optimizer schedules the rotation too.
 
     Extra cost against the inner optimizer: a copy of every layer's weights (memory and one
-    pass) and the Layca step's passes. ``lr`` is the rotation rate, an attribute that a
-    schedule may set between steps.
+    pass) and the Layca step's passes.
 
     Example:
         >>> model = torch.nn.Linear(4, 3)
@@ -39,37 +46,86 @@ class LaycaWrapper:
     ) -> None:
         engine.checked_options(lr, alpha, variant, names=("lr", "other_lr"))
         params = [p for group in optimizer.param_groups for p in group["params"]]
-        self.layers = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
-        if not self.layers:
+        chosen = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
+        if not chosen:
             raise ValueError("The wrapped optimizer has no Layca layer (no parameter with ndim >= 2); pass `layers`.")
-        self.optimizer, self.lr, self.variant = optimizer, lr, variant
-        self.multipliers = engine.LayerPlan.from_flags([True] * len(self.layers), alpha).multipliers
-        self.init_norms = [float(layca_core.initial_norm(p.detach())) for p in self.layers]
-        check_nonzero_norms(
-            self.init_norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(self.layers)]
-        )
+        if not {id(p) for p in chosen} <= {id(p) for p in params}:
+            raise ValueError("Every tensor in `layers` must be a parameter of the wrapped optimizer.")
+        for group in optimizer.param_groups:
+            reference = group.get("layca_reference_lr", group["lr"])
+            check_rate(reference, "the wrapped optimizer's lr")
+            if not reference > 0:
+                raise ValueError(
+                    "The rotation rate follows the wrapped optimizer's lr, which must be > 0 in every group."
+                )
+            group.setdefault("layca_lr", lr)
+            group.setdefault("layca_reference_lr", float(reference))
+        self.__setstate__({"optimizer": optimizer, "layers": chosen, "alpha": alpha, "variant": variant})
+        norms = [float(layca_core.initial_norm(p.detach())) for p in chosen]
+        check_nonzero_norms(norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(chosen)])
+        self.init_norms = dict(zip(chosen, norms))
 
-    @property
+    def __getstate__(self) -> dict[str, Any]:
+        keys = ("optimizer", "layers", "alpha", "variant", "init_norms")
+        return {k: self.__dict__[k] for k in keys if k in self.__dict__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.multipliers = engine.LayerPlan.from_flags([True] * len(self.layers), self.alpha).multipliers
+
+    @property  # type: ignore[override]
     def param_groups(self) -> list[dict[str, Any]]:
         return self.optimizer.param_groups
+
+    @property  # type: ignore[override]
+    def state(self) -> Any:
+        return self.optimizer.state
+
+    @property  # type: ignore[override]
+    def defaults(self) -> dict[str, Any]:
+        return self.optimizer.defaults
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        raise NotImplementedError("Add param groups to the wrapped optimizer before wrapping it.")
+
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        moving = [(p, m, n) for p, m, n in zip(self.layers, self.multipliers, self.init_norms) if p.grad is not None]
-        before = [p.detach().clone() for p, _, _ in moving]
+        """The inner optimizer's step, then each layer's move turned into a Layca step."""
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+            closure = lambda: loss  # noqa: E731 (the inner optimizer must not evaluate the loss again)
+        groups = {id(p): g for g in self.param_groups for p in g["params"]}
+        moving = [(p, m, groups[id(p)]) for p, m in zip(self.layers, self.multipliers) if p.grad is not None]
+        moving = [(p, g["layca_lr"] * m * g["lr"] / g["layca_reference_lr"]) for p, m, g in moving]
+        for p, _ in moving:
+            torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
+        before = [p.detach().clone() for p, _ in moving]
         loss = self.optimizer.step(closure)
-        steps = torch._foreach_sub(before, [p for p, _, _ in moving])
-        rates = [self.lr * m for _, m, _ in moving]
-        new = layca_core.layca_steps(before, steps, rates, [n for _, _, n in moving], variant=self.variant)
-        torch._foreach_copy_([p for p, _, _ in moving], new)
+        steps = torch._foreach_sub(before, [p for p, _ in moving])
+        norms = [self.init_norms[p] for p, _ in moving]
+        new = layca_core.layca_steps(before, steps, [r for _, r in moving], norms, variant=self.variant)
+        torch._foreach_copy_([p for p, _ in moving], new)
         return loss
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "lr": self.lr, "init_norms": list(self.init_norms)}
+        """The inner optimizer's state dict, with the layers' initial norms by parameter index."""
+        params = [p for g in self.param_groups for p in g["params"]]
+        return {**self.optimizer.state_dict(), "layca_init_norms": [self.init_norms.get(p) for p in params]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state_dict["optimizer"])
-        self.lr, self.init_norms = state_dict["lr"], list(state_dict["init_norms"])
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("layca_init_norms", None)
+        params = [p for g in self.param_groups for p in g["params"]]
+        layer_ids = {id(p) for p in self.layers}
+        if (
+            saved is None
+            or len(saved) != len(params)
+            or any(saved[i] is None for i, p in enumerate(params) if id(p) in layer_ids)
+        ):
+            raise ValueError("This state dict was not saved by a LaycaWrapper over the same parameters and layers.")
+        self.optimizer.load_state_dict(state_dict)
+        self.init_norms = {p: saved[i] for i, p in enumerate(params) if saved[i] is not None}

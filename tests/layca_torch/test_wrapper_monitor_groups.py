@@ -32,7 +32,7 @@ def test_wrapping_adamw_turns_each_layer_by_arctan_lr_and_keeps_its_norm():
     assert not torch.equal(bias, bias_before)  # non-layers keep AdamW's own update
     restored = layca_torch.LaycaWrapper(torch.optim.AdamW(model.parameters()), lr=0.3)
     restored.load_state_dict(wrapped.state_dict())
-    assert restored.lr == 0.05 and restored.init_norms == wrapped.init_norms
+    assert restored.param_groups[0]["layca_lr"] == 0.05 and restored.init_norms == wrapped.init_norms
 
 
 def test_wrapper_without_layers_is_refused():
