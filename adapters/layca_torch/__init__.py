@@ -7,8 +7,17 @@ and monitoring across a resume in ``docs/monitoring.md``.
 
 from layca_core import __version__
 from layca_torch.groups import layca_param_groups
+from layca_torch.hyperparameters import HYPERPARAMETER_NAMES
 from layca_torch.monitor import RotationMonitor, layer_angles
 from layca_torch.optimizer import Layca
 from layca_torch.wrapper import LaycaWrapper
 
-__all__ = ["__version__", "Layca", "LaycaWrapper", "RotationMonitor", "layca_param_groups", "layer_angles"]
+__all__ = [
+    "__version__",
+    "HYPERPARAMETER_NAMES",
+    "Layca",
+    "LaycaWrapper",
+    "RotationMonitor",
+    "layca_param_groups",
+    "layer_angles",
+]

@@ -5,6 +5,7 @@ import torch
 
 import layca_torch
 from layca_conformance.cases import Case
+from layca_conformance.drivers import framework_names
 
 
 def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
@@ -28,13 +29,11 @@ def _run(case: Case, dtype: str, device: str, foreach: bool | None) -> list[list
         variant=case.variant,
         other_lr=case.other_rate,
         foreach=foreach,
-        **case.options(),
+        **framework_names(case.options(), layca_torch.HYPERPARAMETER_NAMES),
     )
     trajectory = []
     for rate, grads in zip(case.rates(), case.gradients()):
-        for group in optimizer.param_groups:
-            if group["layca"]:
-                group["lr"] = rate
+        optimizer.param_groups[0]["lr"] = rate
         for p, g in zip(params, grads):
             p.grad = torch.as_tensor(g).to(device, torch_dtype)
         optimizer.step()
