@@ -2,6 +2,8 @@
 
 import inspect
 import math
+import os
+import re
 
 import numpy as np
 import pytest
@@ -53,3 +55,26 @@ def test_every_core_base_and_its_default_rate_reach_every_adapter(base):
     updates, _ = optimizer.update({"w": w[::-1].copy()}, optimizer.init({"w": w}), {"w": w})
     angle = float(layca_core.step_angle(w, w + np.asarray(updates["w"])))
     assert angle == pytest.approx(math.atan(layca_core.default_rate(base)), rel=1e-4)
+
+
+def documented_hyperparameters() -> dict[str, list[tuple[set[str], set[str]]]]:
+    """docs/idioms.md's table of base hyperparameters: per framework, (core names, framework names) per row."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "idioms.md")) as page:
+        table = page.read().split("<!-- hyperparameter-table -->")[1].split("<!-- end -->")[0]
+    rows = [
+        [set(re.findall(r"`(\w+)`", cell)) for cell in line.split("|")[1:-1]] for line in table.strip().splitlines()[2:]
+    ]
+    return {framework: [(row[0], row[i]) for row in rows] for i, framework in enumerate(("torch", "optax", "keras"), 1)}
+
+
+@pytest.mark.parametrize("framework", ["torch", "optax", "keras"])
+def test_the_documented_hyperparameter_names_are_the_adapters(framework):
+    names = {"torch": layca_torch, "optax": layca_optax, "keras": layca_keras}[framework].HYPERPARAMETER_NAMES
+    words: dict[str, set[str]] = {}
+    for word, core in names.items():
+        for name in core if isinstance(core, tuple) else (core,):
+            words.setdefault(name, set()).add(word)
+    rows = documented_hyperparameters()[framework]
+    assert sorted(c for core, _ in rows for c in core) == sorted(words)
+    for core, documented in rows:
+        assert set().union(*(words[c] for c in core)) == documented, core
