@@ -163,8 +163,7 @@ class Layca(torch.optim.Optimizer):
             )
         return self._scalars[key]
 
-    def _base_state(self, group: dict[str, Any], p: torch.Tensor) -> Any:
-        base = base_of(group)
+    def _base_state(self, base: Any, p: torch.Tensor) -> Any:
         template = param_state.template(base, p.dtype)
         if not template._fields:
             return template
@@ -205,7 +204,8 @@ class Layca(torch.optim.Optimizer):
 
     def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], is_layer: bool) -> None:
         grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
-        states = [self._base_state(group, p) for p in params]
+        base = base_of(group)
+        states = [self._base_state(base, p) for p in params]
         if group["foreach"] is False:
             self._reference_step(group, params, grads, states, is_layer)
         elif is_layer:
