@@ -17,7 +17,7 @@ def concrete_value(value: Any) -> float | None:
         return None
     try:
         return float(value)
-    except TypeError:  # traced: JAX's ConcretizationTypeError, a symbolic TensorFlow tensor
+    except Exception:  # not readable now: traced in jax.jit, symbolic in tf.function, a torch meta tensor
         return None
 
 
