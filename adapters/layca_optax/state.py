@@ -53,35 +53,38 @@ def norms_per_leaf(vector: jax.Array, selection: Selection) -> list[Any]:
     return out
 
 
-def _shared_fields(direction: BaseDirection) -> tuple[bool, ...]:
-    """Per field of the base state: True when it is one scalar for the whole parameter (Adam's count)."""
-    probe = jax.eval_shape(direction.init, jax.ShapeDtypeStruct((2,), jnp.float32))
-    return tuple(field.shape == () for field in probe)
+class BaseLayout:
+    """How a base direction's per-leaf states are kept: a params-shaped tree per field, except the fields
+    that are one scalar per leaf (Adam's count), kept once for all leaves."""
 
+    def __init__(self, direction: BaseDirection) -> None:
+        self.template = jax.eval_shape(direction.init, jax.ShapeDtypeStruct((2,), jnp.float32))
+        self.shared = tuple(field.shape == () for field in self.template)
 
-def pack(direction: BaseDirection, states: Sequence[Any], params: Any, updated: Sequence[int] = ()) -> Any:
-    """Per-leaf base states -> one state of params-shaped trees.
+    def pack(self, states: Sequence[Any], params: Any, updated: Sequence[int] = ()) -> Any:
+        """Per-leaf states -> one state of params-shaped trees; a shared field is read from the first
+        ``updated`` leaf (a frozen leaf keeps the old value), else leaf 0."""
+        treedef = jax.tree.structure(params)
+        source = updated[0] if updated else (0 if states else None)
+        fields = [
+            (jnp.zeros((), like.dtype) if source is None else states[source][k])
+            if shared
+            else jax.tree.unflatten(treedef, [state[k] for state in states])
+            for k, (like, shared) in enumerate(zip(self.template, self.shared))
+        ]
+        return type(self.template)(*fields)
 
-    A shared field is read from the first ``updated`` leaf (a frozen leaf keeps the old value), else leaf 0.
-    """
-    template = jax.eval_shape(direction.init, jax.ShapeDtypeStruct((2,), jnp.float32))
-    treedef = jax.tree.structure(params)
-    source = updated[0] if updated else (0 if states else None)
-    fields = []
-    for k, shared in enumerate(_shared_fields(direction)):
-        if shared:
-            fields.append(jnp.zeros((), template[k].dtype) if source is None else states[source][k])
-        else:
-            fields.append(jax.tree.unflatten(treedef, [state[k] for state in states]))
-    return type(template)(*fields)
+    def unpack(self, base_state: Any, params: Any) -> list[Any]:
+        """One base state per flat leaf, from ``pack``'s form."""
+        count = len(jax.tree.leaves(params))
+        columns = [
+            [field] * count if shared else jax.tree.leaves(field) for field, shared in zip(base_state, self.shared)
+        ]
+        return [type(base_state)(*row) for row in zip(*columns)] if columns else [type(base_state)()] * count
 
-
-def unpack(direction: BaseDirection, base_state: Any, params: Any) -> list[Any]:
-    """One base state per flat leaf, from ``pack``'s form."""
-    leaves = jax.tree.leaves(params)
-    shared = _shared_fields(direction)
-    columns = [[field] * len(leaves) if s else jax.tree.leaves(field) for field, s in zip(base_state, shared)]
-    return [type(base_state)(*row) for row in zip(*columns)] if columns else [type(base_state)() for _ in leaves]
+    def params_shaped(self, base_state: Any) -> list[Any]:
+        """The fields that are params-shaped trees."""
+        return [field for field, shared in zip(base_state, self.shared) if not shared]
 
 
 def check_matches(params: Any, init_norms: jax.Array, selection: Selection, trees: Sequence[Any] = ()) -> None:
@@ -103,8 +106,3 @@ def check_matches(params: Any, init_norms: jax.Array, selection: Selection, tree
                     f"This Layca state holds shape {jnp.shape(leaf)} for {name}, whose shape is {jnp.shape(like)}; "
                     f"{advice}"
                 )
-
-
-def params_shaped(direction: BaseDirection, base_state: Any) -> list[Any]:
-    """The base state's params-shaped trees (the fields that are not shared scalars)."""
-    return [field for field, shared in zip(base_state, _shared_fields(direction)) if not shared]

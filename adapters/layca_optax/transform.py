@@ -40,6 +40,7 @@ class _Layca:
         self, direction: BaseDirection, rate: Rate, alpha: Number, selection: dict[str, Any], **options: Any
     ) -> None:
         self.direction, self.rate, self.alpha, self.selection, self.options = direction, rate, alpha, selection, options
+        self.layout = layout.BaseLayout(direction)
         other = options.pop("other_rate")
         self.other = rate if other is None else other
 
@@ -52,22 +53,22 @@ class _Layca:
             return jax.eval_shape(self.init, params)
         selection = self.select(params)
         states = [self.direction.init(x) for x in jax.tree.leaves(params)]
-        base_state = layout.pack(self.direction, states, params)
+        base_state = self.layout.pack(states, params)
         return jnp.zeros([], jnp.int32), layout.initial_norms(params, selection), base_state
 
     def update(self, grads: Any, count: jax.Array, init_norms: jax.Array, base_state: Any, params: Any) -> Any:
         """``(updates, new_base_state)`` after one step, the state checked against ``params`` first."""
         _check_params(params)
         selection = self.select(params)
-        layout.check_matches(params, init_norms, selection, layout.params_shaped(self.direction, base_state))
+        layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state))
         updates, states = engine.optimizer_step(
-            jax.tree.leaves(params), jax.tree.leaves(grads), layout.unpack(self.direction, base_state, params),
+            jax.tree.leaves(params), jax.tree.leaves(grads), self.layout.unpack(base_state, params),
             layout.norms_per_leaf(init_norms, selection), _rate(self.rate, count), selection.plan,
             base=self.direction, other_rate=_rate(self.other, count), stacked=selection.stacked, as_updates=True,
             xp=jnp, **self.options,
         )  # fmt: skip
         stepped = [i for i, layer in enumerate(selection.is_layer) if layer or not self.options["freeze_others"]]
-        new_base_state = layout.pack(self.direction, states, params, stepped)
+        new_base_state = self.layout.pack(states, params, stepped)
         in_dtypes = [u.astype(p.dtype) for u, p in zip(updates, jax.tree.leaves(params))]  # an array rate is float32
         return jax.tree.unflatten(jax.tree.structure(params), in_dtypes), new_base_state
 
