@@ -4,6 +4,10 @@ One table of cases (every core base, and ``scale_by_layca`` after ``optax.scale_
 ``optax.trace``) feeds each idiom: ``optax.tree.map_params``, ``**extra_args``, ``optax.inject_hyperparams``
 on every numeric hyperparameter, one compilation, dtype stability, abstract init, ``optax.MultiSteps``
 and a state built for other parameters. ``docs/optax.md`` lists the idioms with these tests.
+
+Not taken from Optax's table: convergence to a fixed minimum (its ``test_optimization``). Layca keeps each
+layer's norm, so a minimum off the layer's initial sphere is out of reach by design; ``test_transform.py``
+tests learning on a task instead. Complex weights: see the complex test below.
 """
 
 import inspect
