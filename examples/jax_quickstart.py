@@ -1,4 +1,4 @@
-"""JAX/Optax quickstart: an MLP on scikit-learn's digits with Layca and the rotation recorder.
+"""JAX/Optax quickstart: an MLP on scikit-learn's digits with Layca and the rotation monitor.
 
 python examples/jax_quickstart.py [--epochs 20] [--out results/rotation_jax.png]
 """
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> float:
     schedule = optax.piecewise_constant_schedule(3**-3, {int(0.8 * args.epochs) * steps_per_epoch: 0.2})
     optimizer = layca_optax.layca(schedule, base="momentum", momentum=0.9)
     state = optimizer.init(params)
-    recorder = layca_optax.RotationRecorder(params)
-    recorder.record(params, step=0, epoch=0)
+    monitor = layca_optax.RotationMonitor(params)
+    monitor.record(params, step=0, epoch=0)
 
     @jax.jit
     def train_step(params, state, xb, yb):
@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> float:
         for batch in np.array_split(rng.permutation(len(y)), steps_per_epoch):
             params, state = train_step(params, state, x[batch], y[batch])
             step += 1
-        recorder.record(params, step=step, epoch=epoch)
+        monitor.record(params, step=step, epoch=epoch)
 
     accuracy = float((forward(params, x_test).argmax(1) == y_test).mean())
     print(
-        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(recorder.history.layer_names, recorder.history.distances[-1]))}"
+        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(monitor.history.layer_names, monitor.history.distances[-1]))}"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    recorder.plot(title="JAX + Layca").figure.savefig(args.out, dpi=100)
+    monitor.plot(title="JAX + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 
 

@@ -35,7 +35,9 @@ def __getattr__(name: str) -> Any:
 
 
 def isdtype(dtype: Any, kind: str) -> Any:
-    """Only the kind the core asks about: ``"real floating"``."""
+    """Only the kinds the core asks about: ``"real floating"`` and ``"complex floating"``."""
+    if kind == "complex floating":
+        return _tf().as_dtype(dtype).is_complex
     if kind != "real floating":
         raise NotImplementedError(f"isdtype kind {kind!r} is not needed by layca_core.")
     return _tf().as_dtype(dtype).is_floating

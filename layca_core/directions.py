@@ -16,12 +16,13 @@ Example:
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
 from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, array_namespace, zero_scalar
+from layca_core.validation import concrete_value
 
 
 class BaseDirection(NamedTuple):
@@ -52,6 +53,27 @@ def _xp(x: Any) -> ModuleType:
     return array_namespace(x)
 
 
+def _as(x: Any, like: Any) -> Any:
+    """``x`` in ``like``'s dtype: an array hyperparameter (e.g. injected by Optax) never widens a state."""
+    return x if x.dtype == like.dtype else _xp(x).astype(x, like.dtype)
+
+
+def _is_complex(x: Any) -> bool:
+    return bool(_xp(x).isdtype(x.dtype, "complex floating"))
+
+
+def _real_zeros(p: Any) -> Any:
+    """Zeros shaped (and, for JAX, sharded) like ``p``, real also for a complex ``p``."""
+    xp = _xp(p)
+    return xp.real(xp.zeros_like(p)) if _is_complex(p) else xp.zeros_like(p)
+
+
+def _square(g: Any) -> Any:
+    """``|g|^2`` elementwise, real also for a complex ``g`` (as ``optax.adam`` does)."""
+    xp = _xp(g)
+    return xp.real(g) ** 2 + xp.imag(g) ** 2 if _is_complex(g) else g * g
+
+
 def sgd() -> BaseDirection:
     """``s = g``."""
     return BaseDirection("sgd", lambda p: EmptyState(), lambda g, state: (g, state))
@@ -65,7 +87,7 @@ def momentum(momentum: float = defaults.MOMENTUM) -> BaseDirection:
     """Heavy ball: ``m = mu m + g; s = m``."""
 
     def update(g: Any, state: MomentumState) -> tuple[Any, MomentumState]:
-        m = momentum * state.momentum + g
+        m = _as(momentum * state.momentum + g, state.momentum)
         return m, MomentumState(m)
 
     return BaseDirection("momentum", _zeros_state, update)
@@ -75,8 +97,8 @@ def nesterov(momentum: float = defaults.MOMENTUM) -> BaseDirection:
     """Nesterov momentum in the torch.optim.SGD form: ``m = mu m + g; s = g + mu m``."""
 
     def update(g: Any, state: MomentumState) -> tuple[Any, MomentumState]:
-        m = momentum * state.momentum + g
-        return g + momentum * m, MomentumState(m)
+        m = _as(momentum * state.momentum + g, state.momentum)
+        return _as(g + momentum * m, g), MomentumState(m)
 
     return BaseDirection("nesterov", _zeros_state, update)
 
@@ -85,51 +107,56 @@ def amom(beta: float = defaults.AMOM_BETA) -> BaseDirection:
     """SGD_AMom, Adam's first moment alone: ``m = beta m + (1 - beta) g; s = m``."""
 
     def update(g: Any, state: MomentumState) -> tuple[Any, MomentumState]:
-        m = beta * state.momentum + (1 - beta) * g
+        m = _as(beta * state.momentum + (1 - beta) * g, state.momentum)
         return m, MomentumState(m)
 
     return BaseDirection("amom", _zeros_state, update)
 
 
 def adam(b1: float = defaults.ADAM_BETA1, b2: float = defaults.ADAM_BETA2, eps: float = defaults.EPS) -> BaseDirection:
-    """Adam with bias correction: ``s = m_hat / (sqrt(v_hat) + eps)``."""
+    """Adam with bias correction: ``s = m_hat / (sqrt(v_hat) + eps)``; ``v`` accumulates ``|g|^2``."""
 
     def init(p: Any) -> AdamState:
         xp = _xp(p)
-        count = zero_scalar(p, accumulation_dtype(p.dtype, xp), xp)
-        return AdamState(count, xp.zeros_like(p), xp.zeros_like(p))
+        nu = _real_zeros(p)
+        count = zero_scalar(p, accumulation_dtype(nu.dtype, xp), xp)
+        return AdamState(count, xp.zeros_like(p), nu)
 
     def update(g: Any, state: AdamState) -> tuple[Any, AdamState]:
         xp = _xp(g)
         count = state.count + 1
-        mu = b1 * state.mu + (1 - b1) * g
-        nu = b2 * state.nu + (1 - b2) * (g * g)
-        mu_hat = mu / xp.astype(1 - b1**count, g.dtype)
-        nu_hat = nu / xp.astype(1 - b2**count, g.dtype)
-        return mu_hat / (xp.sqrt(nu_hat) + eps), AdamState(count, mu, nu)
+        mu = _as(b1 * state.mu + (1 - b1) * g, state.mu)
+        nu = _as(b2 * state.nu + (1 - b2) * _square(g), state.nu)
+        mu_hat = mu / xp.astype(1 - b1**count, mu.dtype)
+        nu_hat = nu / xp.astype(1 - b2**count, nu.dtype)
+        return _as(mu_hat / (xp.sqrt(nu_hat) + eps), g), AdamState(count, mu, nu)
 
     return BaseDirection("adam", init, update)
 
 
 def rmsprop(rho: float = defaults.RMSPROP_RHO, eps: float = defaults.EPS) -> BaseDirection:
-    """``a = rho a + (1 - rho) g^2; s = g / (sqrt(a) + eps)``."""
+    """``a = rho a + (1 - rho) |g|^2; s = g / (sqrt(a) + eps)``."""
 
     def update(g: Any, state: AccumulatorState) -> tuple[Any, AccumulatorState]:
-        a = rho * state.accumulator + (1 - rho) * (g * g)
-        return g / (_xp(g).sqrt(a) + eps), AccumulatorState(a)
+        a = _as(rho * state.accumulator + (1 - rho) * _square(g), state.accumulator)
+        return _as(g / (_xp(g).sqrt(a) + eps), g), AccumulatorState(a)
 
-    return BaseDirection("rmsprop", lambda p: AccumulatorState(_xp(p).zeros_like(p)), update)
+    return BaseDirection("rmsprop", lambda p: AccumulatorState(_real_zeros(p)), update)
 
 
 def adagrad(eps: float = defaults.EPS, initial_accumulator: float = 0.0) -> BaseDirection:
-    """``a = a + g^2; s = g / (sqrt(a) + eps)``."""
+    """``a = a + |g|^2; s = g / (sqrt(a) + eps)``."""
 
     def update(g: Any, state: AccumulatorState) -> tuple[Any, AccumulatorState]:
-        a = state.accumulator + g * g
-        return g / (_xp(g).sqrt(a) + eps), AccumulatorState(a)
+        a = _as(state.accumulator + _square(g), state.accumulator)
+        return _as(g / (_xp(g).sqrt(a) + eps), g), AccumulatorState(a)
 
     def init(p: Any) -> AccumulatorState:
-        return AccumulatorState(_xp(p).zeros_like(p) + initial_accumulator)
+        zeros = _real_zeros(p)
+        start = (
+            initial_accumulator if isinstance(initial_accumulator, (int, float)) else _as(initial_accumulator, zeros)
+        )
+        return AccumulatorState(zeros + start)
 
     return BaseDirection("adagrad", init, update)
 
@@ -146,28 +173,34 @@ DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {
 
 
 _RANGES = {
-    "momentum": ("0 <= momentum < 1", lambda v: 0 <= v < 1),
-    "beta": ("0 <= beta < 1", lambda v: 0 <= v < 1),
-    "b1": ("0 <= b1 < 1", lambda v: 0 <= v < 1),
-    "b2": ("0 <= b2 < 1", lambda v: 0 <= v < 1),
-    "rho": ("0 <= rho < 1", lambda v: 0 <= v < 1),
-    "eps": ("eps > 0", lambda v: v > 0),
-    "initial_accumulator": ("initial_accumulator >= 0", lambda v: v >= 0),
+    "momentum": ("0 <= {} < 1", lambda v: 0 <= v < 1),
+    "beta": ("0 <= {} < 1", lambda v: 0 <= v < 1),
+    "b1": ("0 <= {} < 1", lambda v: 0 <= v < 1),
+    "b2": ("0 <= {} < 1", lambda v: 0 <= v < 1),
+    "rho": ("0 <= {} < 1", lambda v: 0 <= v < 1),
+    "eps": ("{} > 0", lambda v: v > 0),
+    "initial_accumulator": ("{} >= 0", lambda v: v >= 0),
 }
 
 
-def direction(name: str, **hyperparameters: Any) -> BaseDirection:
-    """The base direction called ``name`` with its hyperparameters, checked (Python numbers only:
-    traced values, e.g. under ``optax.inject_hyperparams``, are taken as they are)."""
+def direction(name: str, *, spelling: Mapping[str, str] | None = None, **hyperparameters: Any) -> BaseDirection:
+    """The base direction called ``name`` with its hyperparameters, checked: numbers and concrete
+    0-d arrays (traced values, e.g. under ``optax.inject_hyperparams`` in ``jax.jit``, are taken as
+    they are). ``spelling`` maps core names to an adapter's own words, for the error messages."""
+    word = {**{key: key for key in _RANGES}, **(spelling or {})}
     if name not in DIRECTIONS:
         raise ValueError(f"Unknown base {name!r}; choose one of {', '.join(DIRECTIONS)}.")
     factory = DIRECTIONS[name]
     accepted = inspect.signature(factory).parameters
     unknown = sorted(set(hyperparameters) - set(accepted))
     if unknown:
-        raise TypeError(f"Base {name!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {', '.join(unknown)}.")
+        takes = ", ".join(word[key] for key in accepted) or "no hyperparameters"
+        raise TypeError(f"Base {name!r} takes {takes}; got {', '.join(word.get(key, key) for key in unknown)}.")
     for key, value in hyperparameters.items():
         rule, holds = _RANGES[key]
-        if isinstance(value, (int, float)) and not (math.isfinite(value) and holds(value)):
-            raise ValueError(f"Base {name!r} needs {rule}; got {key}={value!r}.")
+        concrete = concrete_value(value)
+        if (concrete is None and not hasattr(value, "shape")) or not (
+            concrete is None or (math.isfinite(concrete) and holds(concrete))
+        ):
+            raise ValueError(f"Base {name!r} needs {rule.format(word[key])}; got {word[key]}={value!r}.")
     return factory(**hyperparameters)

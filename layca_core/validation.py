@@ -1,8 +1,24 @@
-"""Eager checks of what a user passes, each failing with one clear sentence."""
+"""Eager checks of what a user passes, each failing with one clear sentence.
+
+Hyperparameters may be 0-d arrays (``optax.inject_hyperparams`` passes them so): a concrete one is
+checked like a number, a traced one (inside ``jax.jit``) passes through, checked where it is concrete.
+"""
 
 import math
 from collections.abc import Sequence
 from typing import Any
+
+
+def concrete_value(value: Any) -> float | None:
+    """A number's value, or a concrete 0-d array's; None for anything else (a traced value, a schedule)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if callable(value) or tuple(getattr(value, "shape", (None,))) != ():
+        return None
+    try:
+        return float(value)
+    except Exception:  # not readable now: traced in jax.jit, symbolic in tf.function, a torch meta tensor
+        return None
 
 
 def check_rate(rate: Any, name: str = "rate") -> None:
@@ -11,8 +27,11 @@ def check_rate(rate: Any, name: str = "rate") -> None:
         raise ValueError(f"{name} must be a finite number >= 0; got {rate!r}.")
 
 
-def check_alpha(alpha: float) -> None:
-    if not (isinstance(alpha, (int, float)) and -1.0 < alpha < 1.0):
+def check_alpha(alpha: Any) -> None:
+    """Alpha is a number or a 0-d array strictly between -1 and 1 (a traced one passes through)."""
+    is_scalar = isinstance(alpha, (int, float)) or tuple(getattr(alpha, "shape", (None,))) == ()
+    value = concrete_value(alpha)
+    if not is_scalar or (value is not None and not -1.0 < value < 1.0):
         raise ValueError(f"alpha must lie strictly between -1 and 1; got {alpha!r}.")
 
 

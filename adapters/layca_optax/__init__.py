@@ -1,20 +1,23 @@
 """layca_optax: Layca as Optax GradientTransformations, and layer rotation monitoring for JAX.
 
-Hyperparameters (``lr``/``learning_rate``, ``alpha``, ``base``, ``variant``, ``other_lr``/``other_learning_rate``,
+Hyperparameters (``learning_rate``, ``alpha``, ``base``, ``variant``, ``other_learning_rate``,
 ``freeze_others``) are explained in ``docs/algorithm.md``, which writes Equation 1 out; layer selection
-and monitoring across a resume in ``docs/monitoring.md``.
+and monitoring across a resume in ``docs/monitoring.md``; the Optax idioms layca supports in ``docs/optax.md``.
 """
 
 from layca_core import __version__
-from layca_optax.monitor import RotationRecorder, layer_rotations
-from layca_optax.transform import LaycaState, ScaleByLaycaState, layca, scale_by_layca
+from layca_optax.hyperparameters import HYPERPARAMETER_NAMES
+from layca_optax.monitor import RotationMonitor, cosine_distances
+from layca_optax.state import LaycaState, ScaleByLaycaState
+from layca_optax.transform import layca, scale_by_layca
 
 __all__ = [
+    "HYPERPARAMETER_NAMES",
     "__version__",
     "LaycaState",
-    "RotationRecorder",
+    "RotationMonitor",
     "ScaleByLaycaState",
+    "cosine_distances",
     "layca",
-    "layer_rotations",
     "scale_by_layca",
 ]

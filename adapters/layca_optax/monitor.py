@@ -1,4 +1,4 @@
-"""Layer rotation of a JAX parameter pytree: a jittable metric and a small recorder."""
+"""Layer rotation of a JAX parameter pytree: a jittable metric and a small monitor."""
 
 from typing import Any
 
@@ -15,14 +15,14 @@ def _layer_pieces(params: Any, selection: Selection) -> list[tuple[str, Any]]:
     return [(n, p) for n, p, m in zip(flat_names(selection), pieces, flat_multipliers(selection)) if m is not None]
 
 
-def layer_rotations(
+def cosine_distances(
     params: Any, init_params: Any, layers: MaskOrFn = None, stacked: MaskOrFn = None
 ) -> dict[str, jax.Array]:
     """Each layer's cosine distance to its initial weights, by tree path (jittable).
 
     Example:
         >>> params = {"w": jnp.eye(2)}
-        >>> round(float(layer_rotations({"w": -jnp.eye(2)}, params)["['w']"]), 6)
+        >>> round(float(cosine_distances({"w": -jnp.eye(2)}, params)["['w']"]), 6)
         2.0
     """
     selection = Selection.build(params, layers, stacked, None, 0.0)
@@ -30,13 +30,13 @@ def layer_rotations(
     return {name: layca_core.cosine_distance(w, w0, xp=jnp) for (name, w), (_, w0) in zip(now, init)}
 
 
-class RotationRecorder:
+class RotationMonitor:
     """Keep the initial parameters; record layer rotations into a ``layca_core.RotationHistory``.
 
     Distances are computed in float64 on the host (NumPy) from the device arrays.
     ``state_dict()`` is a flat dict of NumPy arrays and the history's JSON text, which ``pickle``,
     ``numpy.savez`` and checkpoint libraries that take a dict of arrays save; after a resume, build the
-    recorder from the restored parameters and ``load_state_dict`` it, and the curves continue from the
+    monitor from the restored parameters and ``load_state_dict`` it, and the curves continue from the
     first initialization.
 
     Layers are leaves with ``ndim >= 2`` unless ``layers`` (a mask pytree or a callable, as in
@@ -46,11 +46,11 @@ class RotationRecorder:
     (see ``docs/monitoring.md``).
 
     Example:
-        >>> recorder = RotationRecorder({"w": jnp.eye(2)})
-        >>> recorder.record({"w": jnp.ones((2, 2))}, step=1)
-        >>> restored = RotationRecorder({"w": jnp.ones((2, 2))})
-        >>> restored.load_state_dict(recorder.state_dict())
-        >>> restored.history == recorder.history
+        >>> monitor = RotationMonitor({"w": jnp.eye(2)})
+        >>> monitor.record({"w": jnp.ones((2, 2))}, step=1)
+        >>> restored = RotationMonitor({"w": jnp.ones((2, 2))})
+        >>> restored.load_state_dict(monitor.state_dict())
+        >>> restored.history == monitor.history
         True
     """
 
@@ -60,14 +60,18 @@ class RotationRecorder:
         self.initial = [jax.device_get(p) for _, p in _layer_pieces(init_params, self.selection)]
         self.history = layca_core.RotationHistory(tuple(n for n, _ in _layer_pieces(init_params, self.selection)))
 
-    def record(self, params: Any, step: int, epoch: float | None = None) -> None:
+    def distances(self, params: Any) -> list[float]:
+        """Each layer's cosine distance from its initial weights to ``params``, in float64 on the host."""
         import numpy as np
 
         now = [np.asarray(jax.device_get(p), dtype=np.float64) for _, p in _layer_pieces(params, self.selection)]
-        distances = [
-            layca_core.cosine_distance(w, np.asarray(w0, dtype=np.float64)) for w, w0 in zip(now, self.initial)
+        return [
+            float(layca_core.cosine_distance(w, np.asarray(w0, dtype=np.float64))) for w, w0 in zip(now, self.initial)
         ]
-        self.history.record(step, step if epoch is None else epoch, distances)
+
+    def record(self, params: Any, step: int, epoch: float | None = None) -> None:
+        """Append the distances of ``params`` to ``history``."""
+        self.history.record(step, step if epoch is None else epoch, self.distances(params))
 
     def state_dict(self) -> dict[str, Any]:
         """The initial layers (NumPy arrays) and the history, as ``{"history": ..., "initial/<path>": ...}``."""

@@ -14,13 +14,17 @@ MaskOrFn = Any | Callable[[Any], Any] | None
 
 def _resolve(mask: MaskOrFn, params: Any, default: Callable[[Any], bool]) -> list[bool]:
     """A mask pytree, or a callable returning one (the ``optax.masked`` convention), as flat bools."""
-    if mask is None:
+    if mask is None or not jax.tree.leaves(params):
         return [default(leaf) for leaf in jax.tree.leaves(params)]
     tree = mask(params) if callable(mask) else mask
     flags = jax.tree.leaves(tree)
     if len(flags) != len(jax.tree.leaves(params)):
         raise ValueError("A layer/stack mask must have one boolean per parameter leaf, in the same tree structure.")
     return [bool(flag) for flag in flags]
+
+
+def _is_complex(leaf: Any) -> bool:
+    return bool(jnp.issubdtype(jnp.result_type(leaf), jnp.complexfloating))
 
 
 @dataclass(frozen=True)
@@ -34,17 +38,23 @@ class Selection:
 
     @classmethod
     def build(
-        cls, params: Any, layers: MaskOrFn, stacked: MaskOrFn, order: Sequence[str] | None, alpha: float
+        cls, params: Any, layers: MaskOrFn, stacked: MaskOrFn, order: Sequence[str] | None, alpha: Any
     ) -> "Selection":
         paths, leaves = zip(*jax.tree_util.tree_flatten_with_path(params)[0]) if jax.tree.leaves(params) else ((), ())
         names = tuple(jax.tree_util.keystr(path) for path in paths)
-        is_layer = _resolve(layers, params, lambda leaf: jnp.ndim(leaf) >= defaults.MIN_LAYER_NDIM)
+        is_layer = _resolve(layers, params, lambda leaf: len(jnp.shape(leaf)) >= defaults.MIN_LAYER_NDIM)
         is_stack = _resolve(stacked, params, lambda leaf: False)
         stack = tuple(jnp.shape(leaf)[0] if s else 0 for leaf, s in zip(leaves, is_stack))
+        complex_layers = [n for n, leaf, layer in zip(names, leaves, is_layer) if layer and _is_complex(leaf)]
+        if complex_layers:
+            raise ValueError(
+                f"Layca rotates real layers only; {', '.join(complex_layers)} is complex: leave it out of `layers` "
+                "(complex leaves that are not layers take the base step)."
+            )
         if any(s and not layer for s, layer in zip(is_stack, is_layer)):
             raise ValueError("Only Layca layers can be declared stacked; the stacked mask marks a non-layer leaf.")
         layer_names = [n for n, layer in zip(names, is_layer) if layer]
-        forward = layer_names if order is None else list(order)
+        forward = layer_names if order is None or not leaves else list(order)
         if sorted(forward) != sorted(layer_names):
             raise ValueError(f"`order` must list every layer path exactly once; the layers are {layer_names}.")
         index = {n: i for i, n in enumerate(names)}

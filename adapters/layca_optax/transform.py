@@ -1,7 +1,7 @@
 """Layca as Optax ``GradientTransformation``s: ``scale_by_layca`` (after any direction) and ``layca``."""
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -9,39 +9,23 @@ import optax
 
 import layca_core
 from layca_core import defaults, engine
-from layca_core.validation import check_nonzero_norms
-from layca_optax.selection import MaskOrFn, Selection, flat_multipliers, flat_names
+from layca_core.directions import BaseDirection
+from layca_optax import state as layout
+from layca_optax.hyperparameters import SPELLING, core_hyperparameters
+from layca_optax.selection import MaskOrFn, Selection
+from layca_optax.state import LaycaState, ScaleByLaycaState
 
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
+Number = float | jax.Array
 RATE_NAMES = ("learning_rate", "other_learning_rate")
-
-
-class ScaleByLaycaState(NamedTuple):
-    count: jax.Array
-    init_norms: tuple[jax.Array | None, ...]  # per flat leaf: a layer's norm (one per slice if stacked), else None
-
-
-class LaycaState(NamedTuple):
-    count: jax.Array
-    init_norms: tuple[jax.Array | None, ...]
-    base_states: tuple[Any, ...]  # one core base state per flat leaf
 
 
 def _rate(rate: Rate, count: jax.Array) -> Any:
     return rate(count) if callable(rate) else rate
 
 
-def _initial_norms(params: Any, selection: Selection) -> tuple[jax.Array | None, ...]:
-    """Norms of every layer (per slice when stacked), refusing zero-norm layers by name when concrete."""
-    norms = tuple(
-        None if not layer else (jax.vmap(layca_core.initial_norm)(leaf) if count else layca_core.initial_norm(leaf))
-        for leaf, layer, count in zip(jax.tree.leaves(params), selection.is_layer, selection.stack)
-    )
-    flat = [jnp.reshape(n, (-1,)) for n in norms if n is not None]
-    if flat and not any(isinstance(n, jax.core.Tracer) for n in flat):
-        names = [n for n, m in zip(flat_names(selection), flat_multipliers(selection)) if m is not None]
-        check_nonzero_norms([float(x) for x in jnp.concatenate(flat)], names)
-    return norms
+def _is_abstract(params: Any) -> bool:
+    return any(isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree.leaves(params))
 
 
 def _check_params(params: Any) -> None:
@@ -49,27 +33,57 @@ def _check_params(params: Any) -> None:
         raise ValueError("Layca needs the current weights to turn them: call update(updates, state, params).")
 
 
-def _step(
-    params: Any, grads: Any, base_states: Any, init_norms: Any, rate: Any, selection: Selection, **options: Any
-) -> tuple[list[Any], list[Any]]:
-    """The core's whole step on the flat leaves, as Optax updates; stacked leaves turn slice by slice in one call."""
-    return engine.optimizer_step(
-        jax.tree.leaves(params), jax.tree.leaves(grads), base_states, list(init_norms), rate, selection.plan,
-        stacked=selection.stacked, as_updates=True, xp=jnp, **options,
-    )  # fmt: skip
+class _Layca:
+    """The init and update shared by both transformations, for one base direction."""
+
+    def __init__(
+        self, direction: BaseDirection, rate: Rate, alpha: Number, selection: dict[str, Any], **options: Any
+    ) -> None:
+        self.direction, self.rate, self.alpha, self.selection, self.options = direction, rate, alpha, selection, options
+        self.layout = layout.BaseLayout(direction)
+        other = options.pop("other_rate")
+        self.other = rate if other is None else other
+
+    def select(self, params: Any) -> Selection:
+        return Selection.build(params, alpha=self.alpha, **self.selection)
+
+    def init(self, params: Any) -> tuple[jax.Array, jax.Array, Any]:
+        """``(count, init_norms, base_state)``; an abstract tree (``ShapeDtypeStruct`` leaves) gives an abstract state."""
+        if _is_abstract(params):
+            return jax.eval_shape(self.init, params)
+        selection = self.select(params)
+        states = [self.direction.init(x) for x in jax.tree.leaves(params)]
+        base_state = self.layout.pack(states, params)
+        return jnp.zeros([], jnp.int32), layout.initial_norms(params, selection), base_state
+
+    def update(self, grads: Any, count: jax.Array, init_norms: jax.Array, base_state: Any, params: Any) -> Any:
+        """``(updates, new_base_state)`` after one step, the state checked against ``params`` first."""
+        _check_params(params)
+        selection = self.select(params)
+        layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state))
+        updates, states = engine.optimizer_step(
+            jax.tree.leaves(params), jax.tree.leaves(grads), self.layout.unpack(base_state, params),
+            layout.norms_per_leaf(init_norms, selection), _rate(self.rate, count), selection.plan,
+            base=self.direction, other_rate=_rate(self.other, count), stacked=selection.stacked, as_updates=True,
+            xp=jnp, **self.options,
+        )  # fmt: skip
+        stepped = [i for i, layer in enumerate(selection.is_layer) if layer or not self.options["freeze_others"]]
+        new_base_state = self.layout.pack(states, params, stepped)
+        in_dtypes = [u.astype(p.dtype) for u, p in zip(updates, jax.tree.leaves(params))]  # an array rate is float32
+        return jax.tree.unflatten(jax.tree.structure(params), in_dtypes), new_base_state
 
 
 def scale_by_layca(
     learning_rate: Rate = defaults.RATE,
     *,
-    alpha: float = defaults.ALPHA,
+    alpha: Number = defaults.ALPHA,
     layers: MaskOrFn = None,
     stacked: MaskOrFn = None,
     order: Sequence[str] | None = None,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
     variant: str = "layca",
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Turn the incoming updates (any Optax direction, pointing uphill) into Layca updates.
 
     Compose after a direction: ``optax.chain(optax.scale_by_adam(), scale_by_layca(3**-5))``.
@@ -77,7 +91,7 @@ def scale_by_layca(
     ``-other_learning_rate * u`` (default: the rate) or 0 when ``freeze_others``.
 
     ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
-    the other parameters' rate and ``freeze_others``.
+    the other parameters' rate and ``freeze_others``; ``docs/optax.md`` the state and the Optax idioms.
 
     Args:
         learning_rate: the rotation rate, a number or an Optax schedule of the step count.
@@ -91,48 +105,55 @@ def scale_by_layca(
         variant: ``"layca"`` or ``"lars"``.
     """
     engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=RATE_NAMES)
-    other = learning_rate if other_learning_rate is None else other_learning_rate
-    identity = layca_core.direction("sgd")
+    step = _Layca(
+        layca_core.direction("sgd"), learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
+        other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
+    )  # fmt: skip
 
     def init(params: Any) -> ScaleByLaycaState:
-        selection = Selection.build(params, layers, stacked, order, alpha)
-        return ScaleByLaycaState(jnp.zeros([], jnp.int32), _initial_norms(params, selection))
+        count, norms, _ = step.init(params)
+        return ScaleByLaycaState(count, norms)
 
-    def update(updates: Any, state: ScaleByLaycaState, params: Any = None) -> tuple[Any, ScaleByLaycaState]:
-        _check_params(params)
-        selection = Selection.build(params, layers, stacked, order, alpha)
-        leaves = jax.tree.leaves(params)
-        steps, _ = _step(
-            params, updates, [identity.init(x) for x in leaves], state.init_norms, _rate(learning_rate, state.count),
-            selection, base=identity, other_rate=_rate(other, state.count), freeze_others=freeze_others,
-            variant=variant,
-        )  # fmt: skip
-        return jax.tree.unflatten(jax.tree.structure(params), steps), state._replace(
-            count=optax.safe_increment(state.count)
-        )
+    def update(
+        updates: Any, state: ScaleByLaycaState, params: Any = None, **extra_args: Any
+    ) -> tuple[Any, ScaleByLaycaState]:
+        updates, _ = step.update(updates, state.count, state.init_norms, layca_core.directions.EmptyState(), params)
+        return updates, state._replace(count=optax.safe_increment(state.count))
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def layca(
     learning_rate: Rate | None = None,
     base: str = defaults.BASE,
     *,
-    alpha: float = defaults.ALPHA,
+    alpha: Number = defaults.ALPHA,
     layers: MaskOrFn = None,
     stacked: MaskOrFn = None,
     order: Sequence[str] | None = None,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
     variant: str = "layca",
-    **base_hyperparameters: Any,
-) -> optax.GradientTransformation:
+    momentum: Number | None = None,
+    beta: Number | None = None,
+    b1: Number | None = None,
+    b2: Number | None = None,
+    eps: Number | None = None,
+    decay: Number | None = None,
+    initial_accumulator_value: Number | None = None,
+    **kwargs: Any,
+) -> optax.GradientTransformationExtraArgs:
     """Layca on one of the core's base directions: the same arithmetic as the torch and Keras adapters.
 
-    ``base`` is ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop`` or ``adagrad``,
-    with its hyperparameters as keyword arguments; the rest is as in ``scale_by_layca``.
-    Works under ``optax.inject_hyperparams`` with the structural arguments static:
-    ``optax.inject_hyperparams(layca, static_args=("base", "alpha"))(learning_rate=0.1)``.
+    ``base`` is ``sgd``, ``momentum``, ``nesterov`` (``momentum``), ``amom`` (``beta``), ``adam``
+    (``b1``, ``b2``, ``eps``), ``rmsprop`` (``decay``, ``eps``) or ``adagrad`` (``eps``,
+    ``initial_accumulator_value``); a hyperparameter left None takes the base's default
+    (``layca_core.defaults``), one the base does not take is refused. The rest is as in ``scale_by_layca``.
+
+    Every number is injectable: ``optax.inject_hyperparams(layca)(learning_rate=0.1, alpha=0.2,
+    base="momentum", momentum=0.9)`` (pass a callable ``layers`` or ``stacked`` in ``static_args``).
+    ``jax.eval_shape(optimizer.init, params)``, or ``init`` on ``jax.ShapeDtypeStruct`` leaves, gives
+    the abstract state; ``docs/optax.md`` lists the Optax idioms and the tests that prove them.
 
     Example:
         >>> params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}
@@ -142,28 +163,25 @@ def layca(
         >>> updates, state = optimizer.update(grads, state, params)
         >>> params = optax.apply_updates(params, updates)
     """
-    nested = base_hyperparameters.pop("base_hyperparameters", {})  # how optax.inject_hyperparams passes them
+    given = {
+        "momentum": momentum, "beta": beta, "b1": b1, "b2": b2, "eps": eps, "decay": decay,
+        "initial_accumulator_value": initial_accumulator_value,
+    }  # fmt: skip
+    kwargs = {**kwargs.pop("kwargs", {}), **kwargs}  # optax.inject_hyperparams passes **kwargs nested
     learning_rate, direction = engine.checked_options(
-        learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, **nested, **base_hyperparameters
-    )
-    other = learning_rate if other_learning_rate is None else other_learning_rate
+        learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, spelling=SPELLING,
+        **core_hyperparameters(given, kwargs),
+    )  # fmt: skip
+    step = _Layca(
+        direction, learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
+        other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
+    )  # fmt: skip
 
     def init(params: Any) -> LaycaState:
-        selection = Selection.build(params, layers, stacked, order, alpha)
-        return LaycaState(
-            jnp.zeros([], jnp.int32),
-            _initial_norms(params, selection),
-            tuple(direction.init(x) for x in jax.tree.leaves(params)),
-        )
+        return LaycaState(*step.init(params))
 
-    def update(grads: Any, state: LaycaState, params: Any = None) -> tuple[Any, LaycaState]:
-        _check_params(params)
-        selection = Selection.build(params, layers, stacked, order, alpha)
-        updates, base_states = _step(
-            params, grads, state.base_states, state.init_norms, _rate(learning_rate, state.count), selection,
-            base=direction, other_rate=_rate(other, state.count), freeze_others=freeze_others, variant=variant,
-        )  # fmt: skip
-        new_state = LaycaState(optax.safe_increment(state.count), state.init_norms, tuple(base_states))
-        return jax.tree.unflatten(jax.tree.structure(params), updates), new_state
+    def update(grads: Any, state: LaycaState, params: Any = None, **extra_args: Any) -> tuple[Any, LaycaState]:
+        updates, base_state = step.update(grads, state.count, state.init_norms, state.base_state, params)
+        return updates, LaycaState(optax.safe_increment(state.count), state.init_norms, base_state)
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)

@@ -100,8 +100,8 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
     def accuracy(params, statistics, x, y):
         return (forward(network, params, statistics, x, False)[0].argmax(1) == y).mean()
 
-    recorder = layca_optax.RotationRecorder(params)
-    recorder.record(params, step=0, epoch=0)
+    monitor = layca_optax.RotationMonitor(params)
+    monitor.record(params, step=0, epoch=0)
     x, y, x_test, y_test = data
     step, epoch_accuracy = 0, []
     with progress(len(plan.epochs), method.name) as bar:
@@ -112,13 +112,13 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
                 correct += hits
             step += len(batches)
             epoch_accuracy.append(int(correct) / len(y))
-            recorder.record(params, step=step, epoch=epoch)
+            monitor.record(params, step=step, epoch=epoch)
             bar.update()
     return Run(
         method.name,
         float(accuracy(params, statistics, x_test, y_test)),
         float(accuracy(params, statistics, x, y)),
         epoch_accuracy,
-        recorder.history,
+        monitor.history,
         [np.asarray(p) for p in params],
     )
