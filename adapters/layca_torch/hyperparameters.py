@@ -18,6 +18,7 @@ HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
 """torch name -> core name. torch's RMSprop calls ``rho`` ``alpha``, which is Layca's Equation 1 exponent here."""
 
 _TORCH_WORD = {"b1": "betas", "b2": "betas", "initial_accumulator": "initial_accumulator_value"}
+_SPELLING = {"b1": "betas[0]", "b2": "betas[1]", "initial_accumulator": "initial_accumulator_value"}
 
 
 def _core_defaults(base: str) -> dict[str, Any]:
@@ -76,4 +77,4 @@ def _hashable(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _direction(base: str, named: tuple[tuple[str, Any], ...]) -> BaseDirection:
-    return direction(base, **core_hyperparameters({"base": base, **dict(named)}))
+    return direction(base, spelling=_SPELLING, **core_hyperparameters({"base": base, **dict(named)}))

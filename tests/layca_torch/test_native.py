@@ -279,6 +279,8 @@ def test_user_errors_name_the_parameter():
         layca_torch.Layca([net[0].weight, net[0].weight])
     with pytest.raises(TypeError, match="calls 'b1' 'betas'; pass betas="):
         layca_torch.Layca(net.parameters(), base="adam", b1=0.9)
+    with pytest.raises(ValueError, match=r"Base 'adam' needs 0 <= betas\[0\] < 1; got betas\[0\]=1.5"):
+        layca_torch.Layca(net.parameters(), base="adam", betas=(1.5, 0.9))
     with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got 'momentum'"):
         layca_torch.Layca(net.parameters(), momentum=0.9)
     with pytest.raises(TypeError, match="Base 'adam' takes betas, eps; got 'momentum'"):
