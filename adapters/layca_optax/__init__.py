@@ -2,7 +2,7 @@
 
 Hyperparameters (``learning_rate``, ``alpha``, ``base``, ``variant``, ``other_learning_rate``,
 ``freeze_others``) are explained in ``docs/algorithm.md``, which writes Equation 1 out; layer selection
-and monitoring across a resume in ``docs/monitoring.md``; the Optax idioms layca supports in ``docs/optax.md``.
+and monitoring across a resume in ``docs/monitoring.md``; the Optax idioms layca supports in ``docs/idioms.md``.
 """
 
 from layca_core import __version__

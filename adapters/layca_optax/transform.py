@@ -91,7 +91,7 @@ def scale_by_layca(
     ``-other_learning_rate * u`` (default: the rate) or 0 when ``freeze_others``.
 
     ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
-    the other parameters' rate and ``freeze_others``; ``docs/optax.md`` the state and the Optax idioms.
+    the other parameters' rate and ``freeze_others``; ``docs/idioms.md`` the state and the Optax idioms.
 
     Args:
         learning_rate: the rotation rate, a number or an Optax schedule of the step count.
@@ -153,7 +153,7 @@ def layca(
     Every number is injectable: ``optax.inject_hyperparams(layca)(learning_rate=0.1, alpha=0.2,
     base="momentum", momentum=0.9)`` (pass a callable ``layers`` or ``stacked`` in ``static_args``).
     ``jax.eval_shape(optimizer.init, params)``, or ``init`` on ``jax.ShapeDtypeStruct`` leaves, gives
-    the abstract state; ``docs/optax.md`` lists the Optax idioms and the tests that prove them.
+    the abstract state; ``docs/idioms.md`` lists the Optax idioms and the tests that prove them.
 
     Example:
         >>> params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}

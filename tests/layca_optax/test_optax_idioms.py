@@ -3,7 +3,7 @@
 One table of cases (every core base, and ``scale_by_layca`` after ``optax.scale_by_adam`` and after
 ``optax.trace``) feeds each idiom: ``optax.tree.map_params``, ``**extra_args``, ``optax.inject_hyperparams``
 on every numeric hyperparameter, one compilation, dtype stability, abstract init, ``optax.MultiSteps``
-and a state built for other parameters. ``docs/optax.md`` lists the idioms with these tests.
+and a state built for other parameters. ``docs/idioms.md`` lists the idioms with these tests.
 
 Not taken from Optax's table: convergence to a fixed minimum (its ``test_optimization``). Layca keeps each
 layer's norm, so a minimum off the layer's initial sphere is out of reach by design; ``test_transform.py``
