@@ -102,10 +102,10 @@ class Layca(torch.optim.Optimizer):
             del group[stale]
         try:
             self._check_group(group)
+            self._store_initial_norms(group)
         except Exception:
             self.param_groups.pop()
             raise
-        self._store_initial_norms(group)
         self._reset_caches()
 
     def _check_group(self, group: dict[str, Any]) -> None:

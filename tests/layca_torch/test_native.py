@@ -338,3 +338,18 @@ def test_a_non_finite_batch_does_not_poison_the_wrapped_optimizer():
     train(net, wrapped, steps=2, seed=4)
     assert all(torch.isfinite(s).all() for state in wrapped.state.values() for s in state.values())
     assert torch.isfinite(net[0].weight).all() and not torch.equal(net[0].weight, twin[0].weight)
+
+
+def test_a_refused_param_group_leaves_the_optimizer_as_it_was():
+    net = model()
+    optimizer = layca_torch.Layca(net[0].parameters())
+    zero = torch.nn.Parameter(torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="all zero"):
+        optimizer.add_param_group({"params": [zero]})
+    with pytest.raises(TypeError, match="takes no hyperparameters"):
+        optimizer.add_param_group({"params": net[2].parameters(), "momentum": 0.9})
+    assert len(optimizer.param_groups) == 1
+    optimizer.add_param_group({"params": net[2].parameters(), "base": "adam", "betas": (0.5, 0.9)})
+    assert optimizer.param_groups[1]["betas"] == (0.5, 0.9) and "betas" not in optimizer.param_groups[0]
+    train(net, optimizer)
+    assert set(optimizer.state[net[2].weight]) == {"init_norm", "step", "mu", "nu"}
