@@ -44,6 +44,11 @@ class RotationMonitor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._run_before_other_callbacks()
+        if not self.model.built:
+            raise ValueError(
+                "RotationMonitor needs the model's weights before the first step; build the model first "
+                "(start it with keras.Input, or call model.build(input_shape)): TensorFlow would build it inside that step."
+            )
         self._indices = [
             i
             for i, v in enumerate(self.model.trainable_variables)

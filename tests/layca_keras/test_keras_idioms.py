@@ -7,6 +7,7 @@ complex weights (Keras optimizers have none) and Keras's exact-number checks of 
 layer by a fixed angle, so each test states the angle, the kept norm or the plain step of the non-layer variables).
 """
 
+import inspect
 import json
 import math
 import os
@@ -76,6 +77,41 @@ def test_a_lazily_built_model_reads_initial_norms_at_its_first_step():
     after_two = numpy_weights(model)
     assert angle(after_one[0], after_two[0]) == pytest.approx(math.atan(RATE), rel=1e-4)
     assert np.linalg.norm(after_two[2]) == pytest.approx(norms[1], rel=1e-6)
+
+
+class Kernels(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(keras.ops.convert_to_numpy(self.model.trainable_variables[0]).astype(np.float64))
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["Layca", "LaycaWrapper"])
+def test_a_lazily_built_model_in_fit_turns_by_arctan_rate_and_keeps_its_norm(wrapped):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4, use_bias=False)])
+    optimizer = (
+        layca_keras.LaycaWrapper(keras.optimizers.Adam(1e-3), learning_rate=RATE, alpha=0.0)
+        if wrapped
+        else layca_keras.Layca(RATE, base="adam", alpha=0.0)
+    )
+    model.compile(optimizer=optimizer, loss="mse")
+    kernels = Kernels()
+    x = np.concatenate([b[0] for b in batches(count=2)])
+    y = np.concatenate([b[1] for b in batches(count=2)])
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[kernels])
+    first, second = kernels.seen
+    assert angle(first, second) == pytest.approx(math.atan(RATE), rel=1e-4)
+    assert np.linalg.norm(second) == pytest.approx(np.linalg.norm(first), rel=1e-6)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="JAX and torch build a lazy model before fit's callbacks start")
+def test_the_monitor_asks_for_a_built_model_where_tensorflow_builds_it_inside_the_first_step():
+    model = keras.Sequential([keras.layers.Dense(4)])
+    model.compile(optimizer=layca_keras.Layca(RATE), loss="mse")
+    with pytest.raises(ValueError, match="RotationMonitor needs the model's weights before the first step"):
+        model.fit(*batches()[0], verbose=0, callbacks=[layca_keras.RotationMonitor()])
 
 
 def test_a_lazily_built_all_zero_layer_is_refused_by_name():
@@ -200,6 +236,12 @@ def test_instances_get_unique_names_as_keras_optimizers_do():
     assert first.name.startswith("layca") and first.name != second.name
     assert wrappers[0].name.startswith("layca_wrapper") and wrappers[0].name != wrappers[1].name
     assert layca_keras.Layca(name="mine").name == "mine"
+
+
+def test_hyperparameter_names_cover_every_core_hyperparameter_in_keras_words():
+    core_names = {name for factory in layca_core.DIRECTIONS.values() for name in inspect.signature(factory).parameters}
+    assert set(layca_keras.HYPERPARAMETER_NAMES.values()) == core_names
+    assert {"beta_1", "beta_2", "epsilon", "rho", "initial_accumulator_value"} <= set(layca_keras.HYPERPARAMETER_NAMES)
 
 
 ALL_HYPERPARAMETERS = {
