@@ -22,7 +22,8 @@ class RotationMonitor(keras.callbacks.Callback):
     Later ``fit`` calls continue the curves: the snapshot is kept and epochs keep counting. To
     continue after ``model.save`` and a reload, save ``state_dict()`` beside the model (for
     example ``numpy.savez(path, **monitor.state_dict())``) and ``load_state_dict`` it into a new
-    callback before its first ``fit``.
+    callback before its first ``fit``. The snapshot needs the model built when ``fit`` starts:
+    start it with ``keras.Input`` (TensorFlow builds a model without one inside the first step).
 
     Layers are variables with ``ndim >= 2`` unless ``layers`` (a regex on ``variable.path`` or a
     callable) says otherwise; ``Embedding`` tables are layers by that rule. To leave them out:
