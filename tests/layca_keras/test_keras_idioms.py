@@ -140,6 +140,21 @@ def test_loss_scaling_matches_the_unscaled_step_and_skips_non_finite_gradients(a
     assert float(keras.ops.convert_to_numpy(scaled.dynamic_scale)) == 2.0**9
 
 
+@pytest.mark.xfail(
+    BACKEND == "jax",
+    strict=True,
+    reason="Keras's LossScaleOptimizer.apply, called eagerly on JAX, raises UnexpectedTracerError for "
+    "keras.optimizers.SGD too; fit and stateless_apply (above) work",
+)
+def test_loss_scaling_eager_apply():
+    model = make_model()
+    optimizer = keras.optimizers.LossScaleOptimizer(layca_keras.Layca(RATE))
+    before = numpy_weights(model)
+    x, y = batches()[0]
+    optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads_of(model, x, y)], model.trainable_variables)
+    assert angle(before[0], numpy_weights(model)[0]) == pytest.approx(math.atan(RATE), rel=1e-4)
+
+
 def test_loss_scaling_in_fit():
     model = make_model()
     model.compile(optimizer=keras.optimizers.LossScaleOptimizer(layca_keras.Layca(RATE)), loss="mse")
