@@ -126,10 +126,11 @@ class Layca(keras.optimizers.Optimizer):
         if self._plan.multipliers[i] is None and self.freeze_others:
             return
         state = self._state_type(*(read(slot) for slot in self._base_slots[i]))
-        norm = self._init_norms.value(i, variable)
+        weights = read(variable)
+        norm = self._init_norms.value(i, weights)
         rate = ops.convert_to_tensor(learning_rate)
         (new,), (new_state,) = engine.optimizer_step(
-            [read(variable)], [ops.cast(gradient, variable.dtype)], [state], [norm], rate,
+            [weights], [ops.cast(gradient, variable.dtype)], [state], [norm], rate,
             engine.LayerPlan((self._plan.multipliers[i],)), base=self.direction,
             other_rate=rate if self.other_learning_rate is None else self.other_learning_rate, variant=self.variant,
         )  # fmt: skip

@@ -96,30 +96,27 @@ class InitialNorms:
     else (a model built inside TensorFlow's first traced train step) at the layer's first step."""
 
     def __init__(self, optimizer: Any, variables: list[Any], is_layer: list[bool]) -> None:
-        self.deferred = not _values_exist(variables)
+        self.deferred, self.paths = not _values_exist(variables), [path_of(v) for v in variables]
         with _eager():
             norms = [
                 (0.0 if self.deferred else float(layca_core.initial_norm(read(v)))) if flag else None
                 for v, flag in zip(variables, is_layer)
             ]
             if not self.deferred:
-                check_nonzero_norms(
-                    [n for n in norms if n is not None], [path_of(v) for v, f in zip(variables, is_layer) if f]
-                )
+                check_nonzero_norms([n for n in norms if n is not None], [p for p, f in zip(self.paths, is_layer) if f])
             self.slots = [
                 None if n is None else scalar_slot(optimizer, v, "init_norm", n) for v, n in zip(variables, norms)
             ]
 
-    def value(self, i: int, variable: Any) -> Any:
-        """Layer ``i``'s stored norm (``variable``'s norm now, stored, at its first step if deferred)."""
+    def value(self, i: int, weights: Any) -> Any:
+        """Layer ``i``'s stored norm; if deferred, at its first step, the norm of ``weights`` (its value before the step)."""
         slot = self.slots[i]
         if slot is None or not self.deferred:
             return None if slot is None else read(slot)
         import tensorflow as tf
 
         def first_read() -> Any:
-            norm = layca_core.initial_norm(read(variable))
-            path = path_of(variable)
+            norm, path = layca_core.initial_norm(weights), self.paths[i]
             checks = [
                 tf.debugging.assert_greater(
                     norm,

@@ -59,12 +59,13 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         indices = [self._get_variable_index(v) for v in variables]
         layers = [(v, i) for v, i in zip(variables, indices) if self._plan.multipliers[i] is not None]
         before = [ops.copy(read(v)) for v, _ in layers]  # a copy: on torch, a read shares the live storage
+        norms = [self._init_norms.value(i, w) for (_, i), w in zip(layers, before)]
         self.inner_optimizer.apply(
             [None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables
         )
         rate = ops.convert_to_tensor(self.learning_rate)
-        for (variable, i), w in zip(layers, before):
-            rate_i, norm = rate * self._plan.multipliers[i], self._init_norms.value(i, variable)
+        for (variable, i), w, norm in zip(layers, before, norms):
+            rate_i = rate * self._plan.multipliers[i]
             (new,) = layca_core.layca_steps([w], [w - read(variable)], [rate_i], [norm], variant=self.variant)
             self.assign(variable, new)
         self.iterations.assign_add(1)
