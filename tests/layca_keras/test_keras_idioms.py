@@ -145,6 +145,22 @@ def test_loss_scaling_matches_the_unscaled_step_and_skips_non_finite_gradients(a
     assert float(keras.ops.convert_to_numpy(scaled.dynamic_scale)) == 2.0**9
 
 
+def test_mixed_float16_wraps_layca_in_loss_scaling_and_turns_float32_layers():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = make_model()
+        model.compile(optimizer=layca_keras.Layca(RATE), loss="mse")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(model.optimizer.inner_optimizer, layca_keras.Layca)
+    before = numpy_weights(model)
+    model.train_on_batch(*batches()[0])
+    after = numpy_weights(model)
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+    assert angle(before[0], after[0]) == pytest.approx(math.atan(RATE), rel=1e-3)
+
+
 @pytest.mark.xfail(
     BACKEND == "jax",
     strict=True,
