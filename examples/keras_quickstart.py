@@ -46,15 +46,15 @@ def main(argv: list[str] | None = None) -> float:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    curves = layca_keras.LayerRotationCurves()
-    model.fit(x, y, batch_size=64, epochs=args.epochs, verbose=0, callbacks=[curves])
+    monitor = layca_keras.RotationMonitor()
+    model.fit(x, y, batch_size=64, epochs=args.epochs, verbose=0, callbacks=[monitor])
 
     accuracy = float(model.evaluate(x_test, y_test, verbose=0)[1])
     print(
-        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(curves.history.layer_names, curves.history.distances[-1]))}"
+        f"test accuracy {accuracy:.3f}; final rotation {dict(zip(monitor.history.layer_names, monitor.history.distances[-1]))}"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    curves.plot(title=f"Keras ({keras.backend.backend()}) + Layca").figure.savefig(args.out, dpi=100)
+    monitor.plot(title=f"Keras ({keras.backend.backend()}) + Layca").figure.savefig(args.out, dpi=100)
     return accuracy
 
 

@@ -1,4 +1,4 @@
-"""``LayerRotationCurves``: a Keras callback recording each layer's cosine distance to its initial value."""
+"""``RotationMonitor``: a Keras callback recording each layer's cosine distance to its initial value."""
 
 import inspect
 from typing import Any
@@ -12,7 +12,7 @@ from layca_core.monitor_state import monitor_state, split_monitor_state
 from layca_keras.variables import LayerSelector, selects
 
 
-class LayerRotationCurves(keras.callbacks.Callback):
+class RotationMonitor(keras.callbacks.Callback):
     """Snapshot the layers at the first ``fit``; record their rotation per epoch (and every N batches).
 
     Values go into ``logs`` as ``rotation/<variable path>``. The callback moves itself to the front
@@ -21,17 +21,18 @@ class LayerRotationCurves(keras.callbacks.Callback):
 
     Later ``fit`` calls continue the curves: the snapshot is kept and epochs keep counting. To
     continue after ``model.save`` and a reload, save ``state_dict()`` beside the model (for
-    example ``numpy.savez(path, **curves.state_dict())``) and ``load_state_dict`` it into a new
-    callback before its first ``fit``.
+    example ``numpy.savez(path, **monitor.state_dict())``) and ``load_state_dict`` it into a new
+    callback before its first ``fit``. The snapshot needs the model built when ``fit`` starts:
+    start it with ``keras.Input`` (TensorFlow builds a model without one inside the first step).
 
     Layers are variables with ``ndim >= 2`` unless ``layers`` (a regex on ``variable.path`` or a
     callable) says otherwise; ``Embedding`` tables are layers by that rule. To leave them out:
-    ``LayerRotationCurves(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)``
+    ``RotationMonitor(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)``
     (see ``docs/monitoring.md``).
 
     Example:
-        >>> curves = LayerRotationCurves(every_n_batches=None)
-        >>> # model.fit(x, y, epochs=10, callbacks=[curves]); curves.plot()
+        >>> monitor = RotationMonitor(every_n_batches=None)
+        >>> # model.fit(x, y, epochs=10, callbacks=[monitor]); monitor.plot()
     """
 
     def __init__(self, layers: LayerSelector = None, every_n_batches: int | None = None) -> None:
@@ -44,6 +45,11 @@ class LayerRotationCurves(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._run_before_other_callbacks()
+        if not self.model.built:
+            raise ValueError(
+                "RotationMonitor needs the model's weights before the first step; build the model first "
+                "(start it with keras.Input, or call model.build(input_shape)): TensorFlow would build it inside that step."
+            )
         self._indices = [
             i
             for i, v in enumerate(self.model.trainable_variables)
@@ -51,7 +57,7 @@ class LayerRotationCurves(keras.callbacks.Callback):
         ]
         if not self._indices:
             raise ValueError(
-                "LayerRotationCurves found no layer to monitor; check `layers` against model.trainable_variables."
+                "RotationMonitor found no layer to monitor; check `layers` against model.trainable_variables."
             )
         paths = tuple(v.path for v in self._layers())
         if self.history is None:
@@ -66,7 +72,7 @@ class LayerRotationCurves(keras.callbacks.Callback):
         shapes = [tuple(v.shape) for v in self._layers()]
         if shapes != [w0.shape for w0 in self._initial]:
             raise ValueError(
-                f"LayerRotationCurves follows the layers {list(self.history.layer_names)} (from an earlier fit or "
+                f"RotationMonitor follows the layers {list(self.history.layer_names)} (from an earlier fit or "
                 f"load_state_dict), but this model's are {list(paths)}; use a new callback for another model."
             )
 
@@ -117,7 +123,7 @@ class LayerRotationCurves(keras.callbacks.Callback):
     def state_dict(self) -> dict[str, Any]:
         """The snapshot (float64 NumPy arrays) and the history; ``numpy.savez`` and ``pickle`` save it."""
         if self.history is None:
-            raise ValueError("LayerRotationCurves has no state before its first fit; call state_dict() after fit().")
+            raise ValueError("RotationMonitor has no state before its first fit; call state_dict() after fit().")
         return monitor_state(self.history, [w0.copy() for w0 in self._initial])
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

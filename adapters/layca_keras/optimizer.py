@@ -1,6 +1,7 @@
 """``layca_keras.Layca``: the Layca step of ``layca_core`` as a Keras 3 optimizer (any backend)."""
 
 import inspect
+import re
 from typing import Any
 
 import keras
@@ -10,6 +11,35 @@ from layca_core import defaults, engine
 from layca_keras.variables import LayerSelector, base_slots, check_serializable, layer_plan, read
 
 RATE_NAMES = ("learning_rate", "other_learning_rate")
+
+HYPERPARAMETER_NAMES = {
+    "momentum": "momentum",
+    "beta": "beta",
+    "beta_1": "b1",
+    "beta_2": "b2",
+    "epsilon": "eps",
+    "rho": "rho",
+    "initial_accumulator_value": "initial_accumulator",
+}
+"""The base hyperparameters in Keras's words (``keras.optimizers.Adam``...), and the core's name for each."""
+
+_KERAS_WORDS = {core: keras_name for keras_name, core in HYPERPARAMETER_NAMES.items() if core != keras_name}
+
+
+def _in_keras_words(text: str) -> str:
+    return re.sub(r"\b(" + "|".join(_KERAS_WORDS) + r")\b", lambda m: _KERAS_WORDS[m.group(1)], text)
+
+
+def _checked_options(rate: Any, alpha: Any, variant: str, base: str, other_rate: Any, hyperparameters: dict) -> Any:
+    """The core's checks on Keras-named base hyperparameters, its messages in Keras's words."""
+    for name in hyperparameters:
+        if name in _KERAS_WORDS:
+            raise TypeError(f"Keras calls the base hyperparameter {name!r} {_KERAS_WORDS[name]!r}; pass that instead.")
+    core = {HYPERPARAMETER_NAMES.get(k, k): v for k, v in hyperparameters.items()}
+    try:
+        return engine.checked_options(rate, alpha, variant, base, other_rate, names=RATE_NAMES, **core)
+    except (TypeError, ValueError) as error:
+        raise type(error)(_in_keras_words(str(error))) from None
 
 
 def _keras_arguments() -> set[str]:
@@ -39,14 +69,21 @@ class Layca(keras.optimizers.Optimizer):
     Args:
         learning_rate: rotation rate; default 3^-3, or 3^-5 with the adam and amom bases.
         base: ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop`` or ``adagrad``;
-            its hyperparameters (``momentum=0.9``, ``b1``...) are keyword arguments.
+            its hyperparameters are keyword arguments in Keras's words (``HYPERPARAMETER_NAMES``):
+            ``momentum``, ``beta`` (amom), ``beta_1``, ``beta_2``, ``epsilon``, ``rho``,
+            ``initial_accumulator_value``.
         alpha: layer-wise multipliers of Equation 1.
-        layers: which variables are layers: a regex on ``variable.path`` or a callable;
-            default: ndim >= 2.
-        exclude: a regex or callable removing variables from the layers.
+        layers: which variables are layers: a regex searched in ``variable.path`` (a raw
+            ``tf.Variable``'s ``name``) or a callable; default: ndim >= 2. To leave some out, say so
+            here, e.g. ``layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path``.
         other_learning_rate, freeze_others, variant: as in ``layca_torch.Layca``.
         **kwargs: base hyperparameters, then the usual Keras optimizer arguments (``name``,
-            ``clipnorm``...). ``weight_decay`` does nothing to a layer (Layca removes it).
+            ``clipnorm``, ``use_ema``, ``gradient_accumulation_steps``...). ``weight_decay`` does
+            nothing to a layer (Layca removes it).
+
+    Each layer's initial norm is read at ``build``, or, for a model that TensorFlow builds inside its
+    first traced train step (no ``keras.Input``), at that layer's first step. ``keras.saving.load_model``
+    finds this class (saved as ``layca>Layca``) once ``layca_keras`` is imported.
 
     Example:
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -59,27 +96,26 @@ class Layca(keras.optimizers.Optimizer):
         base: str = defaults.BASE,
         alpha: float = defaults.ALPHA,
         layers: LayerSelector = None,
-        exclude: LayerSelector = None,
         other_learning_rate: float | None = None,
         freeze_others: bool = False,
         variant: str = "layca",
-        name: str = "layca",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in _KERAS_ARGUMENTS}
-        learning_rate, direction = engine.checked_options(
-            learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, **base_hyperparameters
+        learning_rate, direction = _checked_options(
+            learning_rate, alpha, variant, base, other_learning_rate, base_hyperparameters
         )
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.base_hyperparameters, self.direction = base_hyperparameters, direction
-        self.base, self.alpha, self.layers, self.exclude = base, alpha, layers, exclude
+        self.base, self.alpha, self.layers = base, alpha, layers
         self.other_learning_rate, self.freeze_others, self.variant = other_learning_rate, freeze_others, variant
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
             return
         super().build(variables)
-        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.exclude, self.alpha)
+        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.alpha)
         self._base_slots = [base_slots(self, v, self.direction) for v in variables]
         self._state_type = type(self.direction.init(ops.zeros((1,))))
 
@@ -90,10 +126,11 @@ class Layca(keras.optimizers.Optimizer):
         if self._plan.multipliers[i] is None and self.freeze_others:
             return
         state = self._state_type(*(read(slot) for slot in self._base_slots[i]))
-        norm = None if self._init_norms[i] is None else read(self._init_norms[i])
+        weights = read(variable)
+        norm = self._init_norms.value(i, weights)
         rate = ops.convert_to_tensor(learning_rate)
         (new,), (new_state,) = engine.optimizer_step(
-            [read(variable)], [ops.cast(gradient, variable.dtype)], [state], [norm], rate,
+            [weights], [ops.cast(gradient, variable.dtype)], [state], [norm], rate,
             engine.LayerPlan((self._plan.multipliers[i],)), base=self.direction,
             other_rate=rate if self.other_learning_rate is None else self.other_learning_rate, variant=self.variant,
         )  # fmt: skip
@@ -108,7 +145,6 @@ class Layca(keras.optimizers.Optimizer):
             base=self.base,
             alpha=self.alpha,
             layers=self.layers,
-            exclude=self.exclude,
             other_learning_rate=self.other_learning_rate,
             freeze_others=self.freeze_others,
             variant=self.variant,

@@ -21,6 +21,8 @@ class LaycaWrapper(keras.optimizers.Optimizer):
     Layca step's passes. The inner optimizer's learning rate only scales the step, which Layca
     ignores (its decoupled weight decay adds a component along ``w``, which Layca removes).
 
+    ``layers`` selects the layer variables as in ``Layca`` (a regex on ``variable.path`` or a callable).
+
     Example:
         >>> optimizer = LaycaWrapper(keras.optimizers.AdamW(1e-3), learning_rate=3**-5)
     """
@@ -31,27 +33,20 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         learning_rate: Any = defaults.RATE,
         alpha: float = defaults.ALPHA,
         layers: LayerSelector = None,
-        exclude: LayerSelector = None,
         variant: str = "layca",
-        name: str = "layca_wrapper",
+        name: str | None = None,
         **kwargs: Any,
     ) -> None:
         engine.checked_options(learning_rate, alpha, variant, names=RATE_NAMES)
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        self.inner_optimizer, self.alpha, self.layers, self.exclude, self.variant = (
-            inner_optimizer,
-            alpha,
-            layers,
-            exclude,
-            variant,
-        )
+        self.inner_optimizer, self.alpha, self.layers, self.variant = inner_optimizer, alpha, layers, variant
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
             return
         self.inner_optimizer.build(variables)
         super().build(variables)
-        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.exclude, self.alpha)
+        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.alpha)
 
     @property
     def variables(self) -> list[Any]:
@@ -64,12 +59,13 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         indices = [self._get_variable_index(v) for v in variables]
         layers = [(v, i) for v, i in zip(variables, indices) if self._plan.multipliers[i] is not None]
         before = [ops.copy(read(v)) for v, _ in layers]  # a copy: on torch, a read shares the live storage
+        norms = [self._init_norms.value(i, w) for (_, i), w in zip(layers, before)]
         self.inner_optimizer.apply(
             [None if g is None else ops.convert_to_tensor(g) for g in grads], trainable_variables
         )
         rate = ops.convert_to_tensor(self.learning_rate)
-        for (variable, i), w in zip(layers, before):
-            rate_i, norm = rate * self._plan.multipliers[i], read(self._init_norms[i])
+        for (variable, i), w, norm in zip(layers, before, norms):
+            rate_i = rate * self._plan.multipliers[i]
             (new,) = layca_core.layca_steps([w], [w - read(variable)], [rate_i], [norm], variant=self.variant)
             self.assign(variable, new)
         self.iterations.assign_add(1)
@@ -81,7 +77,6 @@ class LaycaWrapper(keras.optimizers.Optimizer):
             inner_optimizer=keras.saving.serialize_keras_object(self.inner_optimizer),
             alpha=self.alpha,
             layers=self.layers,
-            exclude=self.exclude,
             variant=self.variant,
         )
         return config

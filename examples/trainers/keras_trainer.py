@@ -104,7 +104,7 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
         metrics=["accuracy"],
     )
     batches = ((x[batch], y[batch]) for epoch in plan.epochs for batch in epoch)
-    curves = layca_keras.LayerRotationCurves()
+    monitor = layca_keras.RotationMonitor()
     with progress(len(plan.epochs), method.name) as bar:
         fitted = model.fit(
             batches,
@@ -112,10 +112,10 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
             steps_per_epoch=plan.steps_per_epoch,
             shuffle=False,
             verbose=0,
-            callbacks=[curves, _Progress(bar)],
+            callbacks=[monitor, _Progress(bar)],
         )
     accuracy = lambda a, b: float(model.evaluate(a, b, batch_size=1024, verbose=0)[1])
     kernels = [keras.ops.convert_to_numpy(layer.kernel).T for layer in kernel_layers]
     return Run(
-        method.name, accuracy(x_test, y_test), accuracy(x, y), fitted.history["accuracy"], curves.history, kernels
+        method.name, accuracy(x_test, y_test), accuracy(x, y), fitted.history["accuracy"], monitor.history, kernels
     )

@@ -34,13 +34,14 @@ def _run(case: Case, dtype: str) -> list[list[np.ndarray]]:
     variables = [
         keras.Variable(p.astype(dtype), dtype=dtype, name=f"p{i}") for i, p in enumerate(case.initial_params())
     ]
+    keras_names = {core: name for name, core in layca_keras.HYPERPARAMETER_NAMES.items()}
     optimizer = layca_keras.Layca(
         case.rate,
         base=case.base,
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
-        **case.options(),
+        **{keras_names[core]: value for core, value in case.options().items()},
     )
     optimizer.build(variables)
     trajectory = []

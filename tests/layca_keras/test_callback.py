@@ -1,4 +1,4 @@
-"""LayerRotationCurves across fit calls, a model reload, and any position in the callbacks list."""
+"""RotationMonitor across fit calls, a model reload, and any position in the callbacks list."""
 
 import csv
 
@@ -29,7 +29,7 @@ def expected_distances(model, initial):
 def test_curves_continue_across_fit_calls():
     model = compiled_model()
     initial = [w for w in numpy_weights(model) if w.ndim >= 2]
-    curves = layca_keras.LayerRotationCurves()
+    curves = layca_keras.RotationMonitor()
     model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
     model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
     assert curves.history.epochs == [0.0, 1.0, 2.0, 3.0, 4.0]
@@ -40,13 +40,13 @@ def test_curves_continue_across_fit_calls():
 def test_curves_continue_after_model_save_and_reload(tmp_path):
     model = compiled_model()
     initial = [w for w in numpy_weights(model) if w.ndim >= 2]
-    curves = layca_keras.LayerRotationCurves()
+    curves = layca_keras.RotationMonitor()
     model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
     model.save(tmp_path / "model.keras")
     np.savez(tmp_path / "curves.npz", **curves.state_dict())
 
     reloaded = keras.models.load_model(tmp_path / "model.keras")
-    resumed = layca_keras.LayerRotationCurves()
+    resumed = layca_keras.RotationMonitor()
     resumed.load_state_dict(dict(np.load(tmp_path / "curves.npz")))
     reloaded.fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=[resumed])
     assert resumed.history.epochs == [0.0, 1.0, 2.0, 3.0]
@@ -56,7 +56,7 @@ def test_curves_continue_after_model_save_and_reload(tmp_path):
 
 def test_logs_reach_csv_logger_listed_before_the_callback(tmp_path):
     model = compiled_model()
-    curves = layca_keras.LayerRotationCurves()
+    curves = layca_keras.RotationMonitor()
     logger = keras.callbacks.CSVLogger(str(tmp_path / "log.csv"))
     history = model.fit(X, Y, batch_size=8, epochs=2, verbose=0, callbacks=[logger, curves])
     with open(tmp_path / "log.csv") as file:
@@ -68,7 +68,7 @@ def test_logs_reach_csv_logger_listed_before_the_callback(tmp_path):
 
 def test_state_of_another_model_is_refused():
     model = compiled_model()
-    curves = layca_keras.LayerRotationCurves()
+    curves = layca_keras.RotationMonitor()
     with pytest.raises(ValueError, match="no state before its first fit"):
         curves.state_dict()
     model.fit(X, Y, batch_size=8, epochs=1, verbose=0, callbacks=[curves])
@@ -83,8 +83,8 @@ def test_embedding_tables_are_layers_unless_excluded_in_one_line():
     model.add(keras.layers.Dense(2, name="head"))
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.zeros((8, 3), "int32"), np.zeros((8, 2), "float32")
-    default = layca_keras.LayerRotationCurves()
-    no_embeddings = layca_keras.LayerRotationCurves(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)
+    default = layca_keras.RotationMonitor()
+    no_embeddings = layca_keras.RotationMonitor(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)
     model.fit(x, y, epochs=1, verbose=0, callbacks=[default, no_embeddings])
     assert [name.split("/")[-1] for name in default.history.layer_names] == ["embeddings", "kernel"]
     assert [name.split("/")[-2] for name in no_embeddings.history.layer_names] == ["head"]

@@ -46,7 +46,7 @@ class Kernels(keras.callbacks.Callback):
 
 
 def layca(base):
-    extra = {"initial_accumulator": 0.1} if base == "adagrad" else {}
+    extra = {"initial_accumulator_value": 0.1} if base == "adagrad" else {}
     return layca_keras.Layca(RATE, base=base, alpha=ALPHA, other_learning_rate=0.01, **extra)
 
 

@@ -129,14 +129,14 @@ def test_config_round_trip():
         1.0,
     )
     assert clone.base_hyperparameters == {"momentum": 0.8}
-    with pytest.raises(ValueError, match="callable `layers`/`exclude` cannot be serialized"):
+    with pytest.raises(ValueError, match="callable `layers` cannot be serialized"):
         layca_keras.Layca(layers=lambda v: True).get_config()
 
 
 def test_selection_freeze_and_other_learning_rate():
     model = make_model()
     bias_before = numpy_weights(model)[1]
-    optimizer = layca_keras.Layca(0.1, exclude=r"/out/kernel$", freeze_others=True)
+    optimizer = layca_keras.Layca(0.1, layers=r"/hidden/kernel$", freeze_others=True)
     x, y = batches()[0]
     before = numpy_weights(model)
     optimizer.apply(grads_of(model, x, y), model.trainable_variables)
@@ -158,8 +158,15 @@ def test_user_errors_are_explained():
         layca_keras.Layca().build(model.trainable_variables)
     with pytest.raises(ValueError, match="Unknown base 'adamw'"):
         layca_keras.Layca(base="adamw")
-    with pytest.raises(TypeError, match="Base 'adam' takes b1, b2, eps; got momentum"):
+    with pytest.raises(TypeError, match="Base 'adam' takes beta_1, beta_2, epsilon; got momentum"):
         layca_keras.Layca(base="adam", momentum=0.9)
+    with pytest.raises(ValueError, match="Base 'adam' needs 0 <= beta_1 < 1; got beta_1=1.5"):
+        layca_keras.Layca(base="adam", beta_1=1.5)
+    for core, word in [("b1", "beta_1"), ("b2", "beta_2"), ("eps", "epsilon")]:
+        with pytest.raises(TypeError, match=f"Keras calls the base hyperparameter '{core}' '{word}'"):
+            layca_keras.Layca(base="adam", **{core: 0.5})
+    with pytest.raises(TypeError, match="'initial_accumulator' 'initial_accumulator_value'"):
+        layca_keras.Layca(base="adagrad", initial_accumulator=0.1)
     with pytest.raises(ValueError, match="learning_rate must be a finite number >= 0"):
         layca_keras.Layca(-1.0)
 
@@ -167,7 +174,7 @@ def test_user_errors_are_explained():
 def test_callback_records_rotation_into_logs_and_history():
     model = make_model()
     model.compile(optimizer=layca_keras.Layca(0.1), loss="mse")
-    curves = layca_keras.LayerRotationCurves(every_n_batches=2)
+    curves = layca_keras.RotationMonitor(every_n_batches=2)
     x = np.concatenate([b[0] for b in batches()])
     y = np.concatenate([b[1] for b in batches()])
     history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[curves])
