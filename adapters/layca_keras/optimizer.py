@@ -1,7 +1,6 @@
 """``layca_keras.Layca``: the Layca step of ``layca_core`` as a Keras 3 optimizer (any backend)."""
 
 import inspect
-import re
 from typing import Any
 
 import keras
@@ -26,20 +25,15 @@ HYPERPARAMETER_NAMES = {
 _KERAS_WORDS = {core: keras_name for keras_name, core in HYPERPARAMETER_NAMES.items() if core != keras_name}
 
 
-def _in_keras_words(text: str) -> str:
-    return re.sub(r"\b(" + "|".join(_KERAS_WORDS) + r")\b", lambda m: _KERAS_WORDS[m.group(1)], text)
-
-
 def _checked_options(rate: Any, alpha: Any, variant: str, base: str, other_rate: Any, hyperparameters: dict) -> Any:
     """The core's checks on Keras-named base hyperparameters, its messages in Keras's words."""
     for name in hyperparameters:
         if name in _KERAS_WORDS:
             raise TypeError(f"Keras calls the base hyperparameter {name!r} {_KERAS_WORDS[name]!r}; pass that instead.")
     core = {HYPERPARAMETER_NAMES.get(k, k): v for k, v in hyperparameters.items()}
-    try:
-        return engine.checked_options(rate, alpha, variant, base, other_rate, names=RATE_NAMES, **core)
-    except (TypeError, ValueError) as error:
-        raise type(error)(_in_keras_words(str(error))) from None
+    return engine.checked_options(
+        rate, alpha, variant, base, other_rate, names=RATE_NAMES, spelling=_KERAS_WORDS, **core
+    )
 
 
 def _keras_arguments() -> set[str]:
