@@ -78,3 +78,16 @@ def test_the_documented_hyperparameter_names_are_the_adapters(framework):
     assert sorted(c for core, _ in rows for c in core) == sorted(words)
     for core, documented in rows:
         assert set().union(*(words[c] for c in core)) == documented, core
+
+
+@pytest.mark.parametrize("adapter", [layca_torch, layca_optax, layca_keras], ids=["torch", "optax", "keras"])
+def test_one_vocabulary_for_what_is_layca_own(adapter):
+    """``docs/idioms.md``: layer selection is ``layers=`` everywhere, every monitor is a ``RotationMonitor``."""
+    selectors = {
+        layca_torch: [layca_torch.layca_param_groups, layca_torch.RotationMonitor, layca_torch.LaycaWrapper],
+        layca_optax: [layca_optax.layca, layca_optax.scale_by_layca, layca_optax.RotationMonitor],
+        layca_keras: [layca_keras.Layca, layca_keras.LaycaWrapper, layca_keras.RotationMonitor],
+    }[adapter]
+    assert all("layers" in inspect.signature(f).parameters for f in selectors)
+    for method in ("distances", "plot", "state_dict", "load_state_dict"):
+        assert callable(getattr(adapter.RotationMonitor, method))
