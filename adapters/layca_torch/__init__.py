@@ -1,8 +1,9 @@
 """layca_torch: Layca as a torch.optim optimizer, and layer rotation monitoring for PyTorch.
 
-Hyperparameters (``lr``/``learning_rate``, ``alpha``, ``base``, ``variant``, ``other_lr``/``other_learning_rate``,
-``freeze_others``) are explained in ``docs/algorithm.md``, which writes Equation 1 out; layer selection
-and monitoring across a resume in ``docs/monitoring.md``.
+Hyperparameters (``lr``, ``alpha``, ``base``, ``variant``, ``other_lr``, ``freeze_others``) are explained in
+``docs/algorithm.md``, which writes Equation 1 out; layer selection
+and monitoring across a resume in ``docs/monitoring.md``; torch's idioms layca supports (with the tests that prove
+them) and each adapter's words in ``docs/idioms.md``.
 """
 
 from layca_core import __version__

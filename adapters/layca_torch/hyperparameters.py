@@ -2,6 +2,7 @@
 
 import functools
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from layca_core import DIRECTIONS, direction
@@ -17,8 +18,8 @@ HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
 }
 """torch name -> core name. torch's RMSprop calls ``rho`` ``alpha``, which is Layca's Equation 1 exponent here."""
 
-_TORCH_WORD = {"b1": "betas", "b2": "betas", "initial_accumulator": "initial_accumulator_value"}
 _SPELLING = {"b1": "betas[0]", "b2": "betas[1]", "initial_accumulator": "initial_accumulator_value"}
+"""torch's word for a core name, in messages."""
 
 
 def _core_defaults(base: str) -> dict[str, Any]:
@@ -40,13 +41,17 @@ def torch_defaults(base: str) -> dict[str, Any]:
     return named
 
 
-def check_names(base: str, given: dict[str, Any]) -> None:
-    """Refuse hyperparameters ``base`` does not take, naming torch's word for the core's names."""
+def check_names(base: str, given: Iterable[str], *, strict: bool) -> None:
+    """Refuse base hyperparameters ``base`` does not take, naming torch's word for a core name.
+
+    ``strict`` (constructor keywords): refuse every other name too; a param group may carry keys of its own.
+    """
     accepted = torch_defaults(base)
     for name in given:
-        if name in _TORCH_WORD:
-            raise TypeError(f"Layca (torch) calls {name!r} {_TORCH_WORD[name]!r}; pass {_TORCH_WORD[name]}= instead.")
-        if name not in accepted:
+        if name in _SPELLING:
+            word = _SPELLING[name].split("[")[0]
+            raise TypeError(f"Layca (torch) calls {name!r} {word!r}; pass {word}= instead.")
+        if name not in accepted and (strict or name in HYPERPARAMETER_NAMES):
             raise TypeError(f"Base {base!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {name!r}.")
 
 

@@ -14,8 +14,6 @@ from layca_torch.foreach import base_steps, other_foreach
 from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
 from layca_torch.sharding import global_float, is_dtensor, local, local_like, mesh_of, replicating
 
-LAYCA_KEYS = ("lr", "base", "alpha", "variant", "other_lr", "freeze_others", "maximize", "foreach", "layca")
-
 
 class Layca(torch.optim.Optimizer):
     r"""Layca (Carbonnelle & De Vleeschouwer, arXiv 1806.01603) over any base direction.
@@ -75,7 +73,7 @@ class Layca(torch.optim.Optimizer):
         foreach: bool | None = None,
         **base_hyperparameters: Any,
     ) -> None:
-        check_names(base, base_hyperparameters)
+        check_names(base, base_hyperparameters, strict=True)
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "layca": None}
@@ -87,24 +85,28 @@ class Layca(torch.optim.Optimizer):
         self._reset_caches()
 
     def _reset_caches(self) -> None:
+        self._groups_layout: tuple = ()
         self._multipliers: dict[torch.Tensor, float] = {}
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        given = dict(param_group)
-        base = given.get("base", self.defaults["base"])
-        check_names(base, {k: v for k, v in given.items() if k not in (*LAYCA_KEYS, "params", "param_names")})
-        if base != self.defaults["base"]:
-            param_group = {**torch_defaults(base), **param_group}
-        super().add_param_group(param_group)
+        """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
+        the constructor's where both bases have them (``momentum``, ``eps``), else the base's defaults."""
+        base = param_group.get("base", self.defaults["base"])
+        check_names(base, param_group, strict=False)
+        own = torch_defaults(base)
+        super().add_param_group({**{k: self.defaults.get(k, v) for k, v in own.items()}, **param_group})
         group = self.param_groups[-1]
-        for stale in set(torch_defaults(self.defaults["base"])) - set(torch_defaults(base)) - set(given):
+        for stale in set(torch_defaults(self.defaults["base"])) - set(own) - set(param_group):
             del group[stale]
         try:
             self._check_group(group)
             self._store_initial_norms(group)
         except Exception:
             self.param_groups.pop()
+            for p in group["params"]:
+                if not self.state.get(p, True):
+                    del self.state[p]
             raise
         self._reset_caches()
 
@@ -113,8 +115,11 @@ class Layca(torch.optim.Optimizer):
             group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
         )
         base_of(group)
-        if len({id(p) for p in group["params"]}) != len(group["params"]):
-            raise ValueError("A param group lists a parameter twice; list each parameter once.")
+        seen: set[int] = set()
+        for i, p in enumerate(group["params"]):
+            if id(p) in seen:
+                raise ValueError(f"A param group lists {_describe(group, i)} twice; list each parameter once.")
+            seen.add(id(p))
         if group["layca"] not in (None, True, False):
             raise ValueError(f"A param group's 'layca' must be True, False or None; got {group['layca']!r}.")
         for i, p in enumerate(group["params"]):
@@ -137,7 +142,7 @@ class Layca(torch.optim.Optimizer):
         new = [
             (_describe(group, i), p)
             for i, p in enumerate(group["params"])
-            if self._is_layer(group, p) and param_state.INIT_NORM not in self.state[p]
+            if self._is_layer(group, p) and param_state.INIT_NORM not in self.state.get(p, {})
         ]
         norms = [global_float(layca_core.initial_norm(p.detach())) for _, p in new]
         check_nonzero_norms(norms, [name for name, _ in new])
@@ -145,18 +150,28 @@ class Layca(torch.optim.Optimizer):
             self.state[p][param_state.INIT_NORM] = norm
 
     def layer_multipliers(self) -> dict[torch.Tensor, float]:
-        """Each Layca layer's rate multiplier (Equation 1 at its group's alpha), in layer order."""
-        if not self._multipliers:
+        """Each Layca layer's rate multiplier (Equation 1 at its group's alpha), in layer order.
+
+        Rebuilt when a group's ``alpha`` or ``layca`` changes; a parameter that becomes a layer then
+        keeps its norm at that moment as its sphere's radius.
+        """
+        layout = tuple((g["alpha"], g["layca"], len(g["params"])) for g in self.param_groups)
+        if layout != self._groups_layout:
+            for group in self.param_groups:
+                self._store_initial_norms(group)
             layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if self._is_layer(g, p)]
-            plans = {a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a, _ in layers}
+            plans = {
+                a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a in {a for a, _ in layers}
+            }
+            self._groups_layout, self._scalars = layout, {}
             self._multipliers = {p: plans[a][i] for i, (a, p) in enumerate(layers)}
         return self._multipliers
 
     def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
-        key = tuple(map(id, params))
+        multipliers, device = self.layer_multipliers(), local(params[0]).device
+        key = (*map(id, params), dtype, device)
         if key not in self._scalars:
-            multipliers, device = self.layer_multipliers(), local(params[0]).device
             self._scalars[key] = (
                 torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
                 torch.tensor([self.state[p][param_state.INIT_NORM] for p in params], dtype=dtype, device=device),
@@ -172,14 +187,37 @@ class Layca(torch.optim.Optimizer):
         return param_state.read_base_state(self.state[p], type(template))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """torch's ``load_state_dict``, after checking that the checkpoint fits these param groups and bases."""
-        state_dict = {**state_dict, "state": {k: dict(v) for k, v in state_dict["state"].items()}}
-        param_state.check_checkpoint(self.param_groups, state_dict, self.state, _describe, self._layout)
+        """torch's ``load_state_dict``, after checking, before anything is loaded, that the checkpoint fits these
+        param groups and bases. Keys missing from an older checkpoint's groups keep this optimizer's values;
+        a ``step`` saved as a Python number becomes a tensor."""
+        state_dict = {
+            "state": {k: dict(v) for k, v in state_dict["state"].items()},
+            "param_groups": [dict(g) for g in state_dict["param_groups"]],
+        }
+        if len(state_dict["param_groups"]) == len(self.param_groups):  # else torch's own message
+            for g, (group, saved) in enumerate(zip(self.param_groups, state_dict["param_groups"])):
+                if "freeze" in saved:
+                    saved.setdefault("freeze_others", saved.pop("freeze"))
+                for key, value in group.items():
+                    saved.setdefault(key, value)
+                self._check_saved_group(g, group, saved, state_dict["state"])
         super().load_state_dict(state_dict)
         self._reset_caches()
 
-    def _layout(self, group: dict[str, Any], p: torch.Tensor) -> tuple[bool, Any]:
-        return self._is_layer(group, p), param_state.template(base_of(group), p.dtype)
+    def _check_saved_group(self, g: int, group: dict[str, Any], saved: dict[str, Any], states: dict) -> None:
+        if saved["base"] != group["base"]:
+            raise ValueError(
+                f"The checkpoint's param group {g} uses base {saved['base']!r} and this optimizer's uses "
+                f"{group['base']!r}; give that group base={saved['base']!r} to resume from it."
+            )
+        base = base_of(saved)
+        for i, (p, index) in enumerate(zip(group["params"], saved["params"])):
+            state, template = states.get(index, {}), param_state.template(base, p.dtype)
+            if self._is_layer(saved, p) and param_state.INIT_NORM not in state and param_state.INIT_NORM in self.state.get(p, {}):  # fmt: skip
+                raise ValueError(f"The checkpoint has no initial norm for the Layca layer {_describe(group, i)}.")
+            param_state.check_fields(state, type(template), saved["base"], _describe(group, i))
+            if "step" in state and not isinstance(state["step"], torch.Tensor):
+                state["step"] = torch.tensor(float(state["step"]), dtype=template.count.dtype)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -190,6 +228,8 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             self._check_step(group)
+        self.layer_multipliers()
+        for group in self.param_groups:
             for is_layer in (True, False):
                 params = [p for p in group["params"] if p.grad is not None and self._is_layer(group, p) == is_layer]
                 if params and (is_layer or not group["freeze_others"]):
@@ -197,7 +237,9 @@ class Layca(torch.optim.Optimizer):
         return loss
 
     def _check_step(self, group: dict[str, Any]) -> None:
-        _check_lr(group["lr"])
+        _check_lr(group["lr"], "lr")
+        if group["other_lr"] is not None:
+            _check_lr(group["other_lr"], "other_lr")
         for i, p in enumerate(group["params"]):
             if p.grad is not None and p.grad.is_sparse:
                 raise RuntimeError(f"Layca does not support sparse gradients; {_describe(group, i)} has one.")
@@ -252,16 +294,16 @@ def _describe(group: dict[str, Any], i: int) -> str:
     """A parameter's name for messages: its ``param_names`` entry, else its position and shape."""
     names = group.get("param_names")
     p = group["params"][i]
-    return names[i] if names else f"parameter {i} of shape {tuple(p.shape)} in its param group"
+    return names[i] if names else f"parameter {i} (shape {tuple(p.shape)})"
 
 
 def _other_rate(group: dict[str, Any]) -> Any:
     return group["lr"] if group["other_lr"] is None else group["other_lr"]
 
 
-def _check_lr(lr: Any) -> None:
+def _check_lr(lr: Any, name: str) -> None:
     """A negative or non-finite rate is an error; for a tensor rate, raised at the next host sync on CUDA."""
     if isinstance(lr, torch.Tensor):
-        torch._assert_async(torch.isfinite(lr) & (lr >= 0), "lr must be a finite number >= 0")
+        torch._assert_async(torch.isfinite(lr) & (lr >= 0), f"{name} must be a finite number >= 0")
     else:
-        check_rate(lr, "lr")
+        check_rate(lr, name)

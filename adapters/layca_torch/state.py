@@ -32,44 +32,10 @@ def write_base_state(state: dict[str, Any], base_state: Any) -> None:
         state[state_key(field)] = value
 
 
-def check_checkpoint(
-    groups: list[dict[str, Any]],
-    saved: dict[str, Any],
-    current: dict[Any, dict[str, Any]],
-    describe: Any,
-    layout: Any,
-) -> None:
-    """Refuse, before anything is loaded, a checkpoint this optimizer could not continue from.
-
-    ``describe(group, i)`` names a parameter; ``layout(group, p)`` gives ``(is_layer, template)``, the base
-    state the group's base starts ``p`` with.
-    A step saved as a Python number (older checkpoints) becomes a tensor here.
-    """
-    if len(groups) != len(saved["param_groups"]):
-        return  # torch's own load_state_dict says so
-    for g, (group, saved_group) in enumerate(zip(groups, saved["param_groups"])):
-        base = saved_group.get("base", group["base"])
-        if base != group["base"]:
-            raise ValueError(
-                f"The checkpoint's param group {g} uses base {base!r} and this optimizer's uses {group['base']!r}; "
-                f"build the optimizer with base={base!r} to resume from it."
-            )
-        for i, (p, index) in enumerate(zip(group["params"], saved_group["params"])):
-            state = saved["state"].get(index, {})
-            is_layer, template = layout({**group, **saved_group, "params": group["params"]}, p)
-            name = describe(group, i)
-            if is_layer and INIT_NORM not in state and INIT_NORM in current.get(p, {}):
-                raise ValueError(
-                    f"The checkpoint has no initial norm for the Layca layer {name}: its state is missing."
-                )
-            _check_fields(state, state_keys(type(template)), base, name)
-            if "step" in state and not isinstance(state["step"], torch.Tensor):
-                state["step"] = torch.tensor(float(state["step"]), dtype=template.count.dtype)
-
-
-def _check_fields(state: dict[str, Any], expected: tuple[str, ...], base: str, name: str) -> None:
-    present = sorted(set(state) - {INIT_NORM})
-    if present and present != sorted(expected):
+def check_fields(state: dict[str, Any], state_type: type, base: str, name: str) -> None:
+    """Refuse a saved state holding other fields than ``base`` keeps (saved with another base)."""
+    present, expected = sorted(set(state) - {INIT_NORM}), sorted(state_keys(state_type))
+    if present and present != expected:
         raise ValueError(
             f"The checkpoint's state of {name} holds {', '.join(present)}, where base {base!r} keeps "
             f"{', '.join(expected) or 'nothing'}: it was saved with another base."

@@ -23,7 +23,8 @@ class LaycaWrapper(torch.optim.Optimizer):
     and ``state``, so schedulers, hooks and Lightning take it. The rotation rate follows each
     group's learning rate: a layer turns by ``arctan(lr * m_l * group["lr"] / lr0)``, ``lr0``
     being the group's learning rate when wrapped (kept in the group as ``layca_lr`` and
-    ``layca_reference_lr``), so a schedule on either optimizer schedules the rotation too.
+    ``layca_reference_lr``; a scheduler's ``initial_lr`` when one was built first), so a schedule on either
+    optimizer schedules the rotation too.
 
     Extra cost against the inner optimizer: a copy of every layer's weights (memory and one
     pass) and the Layca step's passes.
@@ -49,20 +50,23 @@ class LaycaWrapper(torch.optim.Optimizer):
         chosen = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
         if not chosen:
             raise ValueError("The wrapped optimizer has no Layca layer (no parameter with ndim >= 2); pass `layers`.")
+        if len({id(p) for p in chosen}) != len(chosen):
+            raise ValueError("`layers` lists a layer twice; list each layer once.")
         if not {id(p) for p in chosen} <= {id(p) for p in params}:
             raise ValueError("Every tensor in `layers` must be a parameter of the wrapped optimizer.")
-        for group in optimizer.param_groups:
-            reference = group.get("layca_reference_lr", group["lr"])
+        norms = [float(layca_core.initial_norm(p.detach())) for p in chosen]
+        check_nonzero_norms(norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(chosen)])
+        layer_groups = [g for g in optimizer.param_groups if any(id(p) in {id(q) for q in chosen} for p in g["params"])]
+        references = [g.get("initial_lr", g["lr"]) for g in layer_groups]
+        for reference in references:
             check_rate(reference, "the wrapped optimizer's lr")
             if not reference > 0:
                 raise ValueError(
-                    "The rotation rate follows the wrapped optimizer's lr, which must be > 0 in every group."
+                    "The rotation rate follows the wrapped optimizer's lr, which must start > 0 in a group of layers."
                 )
-            group.setdefault("layca_lr", lr)
-            group.setdefault("layca_reference_lr", float(reference))
+        for group, reference in zip(layer_groups, references):
+            group["layca_lr"], group["layca_reference_lr"] = lr, float(reference)
         self.__setstate__({"optimizer": optimizer, "layers": chosen, "alpha": alpha, "variant": variant})
-        norms = [float(layca_core.initial_norm(p.detach())) for p in chosen]
-        check_nonzero_norms(norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(chosen)])
         self.init_norms = dict(zip(chosen, norms))
 
     def __getstate__(self) -> dict[str, Any]:

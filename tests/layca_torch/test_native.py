@@ -62,6 +62,11 @@ def weights(net):
     return [p.detach().clone() for p in net.parameters()]
 
 
+def angle(before, after):
+    """The angle between two weight tensors, in float64."""
+    return float(layca_core.step_angle(before.double().numpy(), after.detach().double().numpy()))
+
+
 def assert_same(a, b):
     assert all(torch.equal(x, y) for x, y in zip(a, b))
 
@@ -189,10 +194,7 @@ def test_lr_schedulers_schedule_the_rotation(make_scheduler):
     for _ in range(3):
         before = net[0].weight.detach().clone()
         train(net, optimizer, steps=1)
-        angle = math.acos(
-            min(1.0, float(torch.nn.functional.cosine_similarity(before.flatten(), net[0].weight.flatten(), 0)))
-        )
-        assert angle == pytest.approx(math.atan(optimizer.param_groups[0]["lr"]), rel=1e-3)
+        assert angle(before, net[0].weight) == pytest.approx(math.atan(optimizer.param_groups[0]["lr"]), rel=1e-5)
         scheduler.step(1.0) if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) else scheduler.step()
 
 
@@ -257,7 +259,7 @@ def test_checkpoints_that_do_not_fit_are_refused_before_loading():
     sgd = layca_torch.Layca(net.named_parameters(), base="sgd")
     before = copy.deepcopy(sgd.state_dict())
     with pytest.raises(
-        ValueError, match="base 'momentum' and this optimizer's uses 'sgd'; build the optimizer with base='momentum'"
+        ValueError, match="base 'momentum' and this optimizer's uses 'sgd'; give that group base='momentum'"
     ):
         sgd.load_state_dict(saved)
     assert sgd.state_dict() == before
@@ -275,7 +277,7 @@ def test_checkpoints_that_do_not_fit_are_refused_before_loading():
 
 def test_user_errors_name_the_parameter():
     net = model()
-    with pytest.raises(ValueError, match="lists a parameter twice"):
+    with pytest.raises(ValueError, match=r"lists parameter 1 \(shape \(5, 3\)\) twice"):
         layca_torch.Layca([net[0].weight, net[0].weight])
     with pytest.raises(TypeError, match="calls 'b1' 'betas'; pass betas="):
         layca_torch.Layca(net.parameters(), base="adam", b1=0.9)
@@ -317,8 +319,7 @@ def test_the_wrapper_is_an_optimizer_that_schedulers_and_hooks_accept():
     for expected in (0.1, 0.05):
         before = net[0].weight.detach().clone()
         train(net, wrapped, steps=1)
-        cos = torch.nn.functional.cosine_similarity(before.flatten(), net[0].weight.flatten(), 0)
-        assert math.acos(min(1.0, float(cos))) == pytest.approx(math.atan(expected), rel=1e-3)
+        assert angle(before, net[0].weight) == pytest.approx(math.atan(expected), rel=1e-5)
         scheduler.step()
     assert calls == ["post", "post"]
     twin = copy.deepcopy((net, wrapped))
@@ -353,3 +354,62 @@ def test_a_refused_param_group_leaves_the_optimizer_as_it_was():
     assert optimizer.param_groups[1]["betas"] == (0.5, 0.9) and "betas" not in optimizer.param_groups[0]
     train(net, optimizer)
     assert set(optimizer.state[net[2].weight]) == {"init_norm", "step", "mu", "nu"}
+
+
+def test_a_checkpoint_of_the_previous_release_loads_with_this_optimizers_missing_keys():
+    net = model()
+    optimizer = layca_torch.Layca(net.parameters(), base="adam", alpha=0.2)
+    train(net, optimizer, steps=1)
+    saved = copy.deepcopy(optimizer.state_dict())
+    for group in saved["param_groups"]:
+        for key in ("betas", "alpha", "other_lr", "freeze_others"):
+            del group[key]
+        group["freeze"] = True
+    resumed = layca_torch.Layca(net.parameters(), base="adam", alpha=0.2)
+    resumed.load_state_dict(saved)
+    group = resumed.param_groups[0]
+    assert group["betas"] == optimizer.defaults["betas"] and group["alpha"] == 0.2 and group["freeze_others"] is True
+    train(net, resumed, steps=1)
+
+
+def test_groups_carry_keys_of_their_own_and_the_constructor_refuses_unknown_keywords():
+    net = model()
+    optimizer = layca_torch.Layca([{"params": net.parameters(), "name": "all", "initial_lr": 0.1}])
+    assert optimizer.param_groups[0]["name"] == "all"
+    with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got 'fused'"):
+        layca_torch.Layca(net.parameters(), fused=True)
+
+
+def test_a_group_of_another_base_inherits_the_constructors_shared_hyperparameters():
+    net = model()
+    groups = [{"params": net[0].parameters()}, {"params": net[2].parameters(), "base": "nesterov"}]
+    optimizer = layca_torch.Layca(groups, base="momentum", momentum=0.5)
+    assert [g["momentum"] for g in optimizer.param_groups] == [0.5, 0.5]
+
+
+def test_changing_alpha_or_layca_after_construction_takes_effect():
+    net = model()
+    optimizer = layca_torch.Layca(net.parameters(), alpha=0.0)
+    train(net, optimizer, steps=1)
+    optimizer.param_groups[0]["alpha"] = 0.5
+    assert list(optimizer.layer_multipliers().values()) == list(
+        layca_torch.Layca(model().parameters(), alpha=0.5).layer_multipliers().values()
+    )
+    bias = net[0].bias
+    optimizer.param_groups[0]["layca"] = True
+    norm = float(bias.norm())
+    train(net, optimizer, steps=2)
+    assert float(bias.norm()) == pytest.approx(norm, rel=1e-6)
+
+
+def test_the_wrapper_refuses_repeated_layers_and_follows_a_scheduler_built_before_it():
+    net = model()
+    inner = torch.optim.SGD([{"params": net[0].parameters()}, {"params": net[2].parameters(), "lr": 0.0}], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LinearLR(inner, start_factor=0.5, total_iters=1)
+    with pytest.raises(ValueError, match="lists a layer twice"):
+        layca_torch.LaycaWrapper(inner, lr=0.01, layers=[net[0].weight, net[0].weight])
+    wrapped = layca_torch.LaycaWrapper(inner, lr=0.01, layers=[net[0].weight])
+    scheduler.step()
+    before = net[0].weight.detach().clone()
+    train(net, wrapped, steps=1)
+    assert angle(before, net[0].weight) == pytest.approx(math.atan(0.01), rel=1e-5)
