@@ -12,8 +12,9 @@ def framework_names(options: dict[str, Any], names: dict[str, Any]) -> dict[str,
     (framework name -> core name, or a tuple of core names for one grouped argument such as torch's ``betas``)."""
     translated = {}
     for framework, core in names.items():
-        if isinstance(core, tuple) and all(c in options for c in core):
-            translated[framework] = tuple(options[c] for c in core)
+        if isinstance(core, tuple):
+            if any(c in options for c in core):
+                translated[framework] = tuple(options[c] for c in core)
         elif core in options:
             translated[framework] = options[core]
     return translated

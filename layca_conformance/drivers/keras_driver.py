@@ -8,6 +8,7 @@ import numpy as np
 
 import layca_keras
 from layca_conformance.cases import Case
+from layca_conformance.drivers import framework_names
 
 
 def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
@@ -34,14 +35,13 @@ def _run(case: Case, dtype: str) -> list[list[np.ndarray]]:
     variables = [
         keras.Variable(p.astype(dtype), dtype=dtype, name=f"p{i}") for i, p in enumerate(case.initial_params())
     ]
-    keras_names = {core: name for name, core in layca_keras.HYPERPARAMETER_NAMES.items()}
     optimizer = layca_keras.Layca(
         case.rate,
         base=case.base,
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
-        **{keras_names[core]: value for core, value in case.options().items()},
+        **framework_names(case.options(), layca_keras.HYPERPARAMETER_NAMES),
     )
     optimizer.build(variables)
     trajectory = []

@@ -9,6 +9,7 @@ import optax
 
 import layca_optax
 from layca_conformance.cases import Case
+from layca_conformance.drivers import framework_names
 
 
 def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
@@ -19,14 +20,13 @@ def run(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
 
 def _run(case: Case, dtype: str, device: jax.Device) -> list[list[np.ndarray]]:
     rates = jnp.asarray(case.rates(), dtype=jnp.float64 if dtype == "float64" else jnp.float32)
-    optax_word = {core: word for word, core in layca_optax.HYPERPARAMETER_NAMES.items()}
     optimizer = layca_optax.layca(
         lambda count: rates[count],
         case.base,
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
-        **{optax_word[name]: value for name, value in case.options().items()},
+        **framework_names(case.options(), layca_optax.HYPERPARAMETER_NAMES),
     )
     put = lambda a: jax.device_put(jnp.asarray(a, dtype=getattr(jnp, dtype)), device)
     params = [put(p) for p in case.initial_params()]
