@@ -6,16 +6,9 @@ import pytest
 import layca_core
 from layca_conformance.backends import to_numpy
 from layca_core.engine import LayerPlan
+from tests.base_values import NON_DEFAULT
 
-VALUES = {
-    "sgd": {},
-    "momentum": {"momentum": 0.8},
-    "nesterov": {"momentum": 0.8},
-    "amom": {"beta": 0.7},
-    "adam": {"b1": 0.6, "b2": 0.9, "eps": 1e-3},
-    "rmsprop": {"rho": 0.5, "eps": 1e-3},
-    "adagrad": {"eps": 1e-3, "initial_accumulator": 0.25},
-}
+VALUES = NON_DEFAULT
 
 
 @pytest.mark.parametrize("name", sorted(VALUES))
@@ -77,7 +70,11 @@ def test_complex_gradients_accumulate_abs_squared_in_a_real_accumulator(name):
     step, state = base.update(g, state)
     accumulator = state.nu if name == "adam" else state.accumulator
     squares = np.abs(g) ** 2
-    want = {"adam": (1 - 0.9) * squares, "rmsprop": 0.5 * squares, "adagrad": 0.25 + squares}[name]
+    h = VALUES[name]
+    if name == "adagrad":
+        want = h["initial_accumulator"] + squares
+    else:
+        want = (1 - h["b2" if name == "adam" else "rho"]) * squares
     assert not np.iscomplexobj(accumulator)
     np.testing.assert_allclose(accumulator, want, rtol=1e-12)
     assert np.iscomplexobj(step) and np.isfinite(step).all()

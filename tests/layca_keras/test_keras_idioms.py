@@ -23,6 +23,7 @@ keras = pytest.importorskip("keras")
 
 import layca_core  # noqa: E402
 import layca_keras  # noqa: E402
+from tests.base_values import in_words  # noqa: E402
 from tests.layca_keras.test_keras import batches, grads_of, make_model, numpy_weights  # noqa: E402
 
 BACKEND = keras.backend.backend()
@@ -280,15 +281,7 @@ def test_hyperparameter_names_cover_every_core_hyperparameter_in_keras_words():
     assert {"beta_1", "beta_2", "epsilon", "rho", "initial_accumulator_value"} <= set(layca_keras.HYPERPARAMETER_NAMES)
 
 
-ALL_HYPERPARAMETERS = {
-    "sgd": {},
-    "momentum": {"momentum": 0.7},
-    "nesterov": {"momentum": 0.6},
-    "amom": {"beta": 0.8},
-    "adam": {"beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-6},
-    "rmsprop": {"rho": 0.8, "epsilon": 1e-6},
-    "adagrad": {"epsilon": 1e-6, "initial_accumulator_value": 0.2},
-}
+ALL_HYPERPARAMETERS = in_words(layca_keras.HYPERPARAMETER_NAMES)
 
 
 @pytest.mark.parametrize("base", sorted(ALL_HYPERPARAMETERS))

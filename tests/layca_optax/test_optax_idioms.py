@@ -26,16 +26,9 @@ import jax.numpy as jnp  # noqa: E402
 
 import layca_core  # noqa: E402
 import layca_optax  # noqa: E402
+from tests.base_values import in_words  # noqa: E402
 
-BASE_NUMBERS = {
-    "sgd": {},
-    "momentum": {"momentum": 0.8},
-    "nesterov": {"momentum": 0.8},
-    "amom": {"beta": 0.7},
-    "adam": {"b1": 0.8, "b2": 0.99, "eps": 1e-6},
-    "rmsprop": {"decay": 0.8, "eps": 1e-6},
-    "adagrad": {"eps": 1e-6, "initial_accumulator_value": 0.1},
-}
+BASE_NUMBERS = in_words(layca_optax.HYPERPARAMETER_NAMES)
 RATES = {"learning_rate": 0.2, "alpha": 0.3, "other_learning_rate": 0.05}
 
 
