@@ -4,8 +4,9 @@
                                    [--rounds 5]
 
 Each round runs one subprocess per revision (old, new, old, new, ...), each in a detached worktree
-of that revision. Inside a subprocess, Layca and its baseline (foreach SGD-momentum, foreach Adam)
-alternate step by step after warm-up, and the subprocess reports the median of their time ratios.
+of that revision, pinned to 2 cores. Inside a subprocess, Layca and its baseline (foreach
+SGD-momentum, foreach Adam) alternate step by step after warm-up (``benchmarks.timing.interleaved``
+of this checkout, whatever the revision), and the subprocess reports the median of their time ratios.
 The table gives, per set, dtype and optimizer, the median ratio over rounds and its interquartile
 range: a ratio taken in one process on the same parameters, so machine load cancels out of it.
 """
@@ -13,40 +14,35 @@ range: a ratio taken in one process on the same parameters, so machine load canc
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.timing import describe
+
 PAIRS = {"Layca SGD momentum": "SGD momentum (foreach)", "Layca Adam": "Adam (foreach)"}
 ROOT = Path(__file__).resolve().parent.parent
 
 MEASURE = """
-import json, statistics, sys, time, torch
-torch.set_num_threads(2)
+import importlib.util, json, statistics, sys
+spec = importlib.util.spec_from_file_location("layca_bench_timing", TIMING)
+timing = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(timing)
+timing.pin_threads(2)
+import torch
 from benchmarks.shapes import arrays
 from benchmarks.torch_bench import OPTIMIZERS
 shape_set, dtype, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 weights, gradients = arrays(shape_set)
+params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
+for p, g in zip(params, gradients):
+    p.grad = torch.as_tensor(g).to(p.dtype)
 result = {}
 for candidate, baseline in PAIRS.items():
-    optimizers = []
-    for name in (candidate, baseline):
-        params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
-        for p, g in zip(params, gradients):
-            p.grad = torch.as_tensor(g).to(p.dtype)
-        optimizers.append(OPTIMIZERS[name](params))
-    ratios = []
-    for step in range(steps + 2):
-        times = []
-        for optimizer in optimizers:
-            start = time.perf_counter()
-            optimizer.step()
-            times.append(time.perf_counter() - start)
-        if step >= 2:
-            ratios.append(times[0] / times[1])
-    result[candidate] = statistics.median(ratios)
+    steps_of = {name: OPTIMIZERS[name](params).step for name in (candidate, baseline)}
+    times = timing.interleaved(steps_of, lambda _: None, shape_set, rounds=steps)
+    result[candidate] = statistics.median(timing.round_ratios(times, candidate, [baseline])[baseline])
 print(json.dumps(result))
 """
 
@@ -56,13 +52,15 @@ def worktree(revision: str) -> Path:
     sha = subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True, text=True, check=True)
     path = Path(tempfile.gettempdir()) / f"layca-rev-{sha.stdout.strip()[:12]}"
     if not path.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True, capture_output=True
+        )
     return path
 
 
 def measure(tree: Path, shape_set: str, dtype: str, steps: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}", "OMP_NUM_THREADS": "2"}
-    code = f"PAIRS = {PAIRS!r}\n" + MEASURE
+    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}"}
+    code = f"PAIRS = {PAIRS!r}\nTIMING = {str(ROOT / 'benchmarks' / 'timing.py')!r}\n" + MEASURE
     result = subprocess.run(
         [sys.executable, "-c", code, shape_set, dtype, str(steps)],
         cwd=tree,
@@ -72,11 +70,6 @@ def measure(tree: Path, shape_set: str, dtype: str, steps: int) -> dict[str, flo
         check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def quartiles(values: list[float]) -> str:
-    q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
-    return f"{median:.2f}x ({q1:.2f}-{q3:.2f})"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
                     runs[label].append(measure(tree, shape_set, dtype, args.steps))
             for candidate, baseline in PAIRS.items():
                 old, new = ([run[candidate] for run in runs[label]] for label in ("old", "new"))
-                print(f"| {shape_set} | {dtype} | {candidate} | {baseline} | {quartiles(old)} | {quartiles(new)} |")
+                print(f"| {shape_set} | {dtype} | {candidate} | {baseline} | {describe(old)} | {describe(new)} |")
 
 
 if __name__ == "__main__":
