@@ -63,6 +63,7 @@ class TorchExecutor:
         self.compiling = self.torch.compiler.is_compiling()
         self.host_checks = device.type == "cpu" and not self.compiling
         self._vectors: dict[tuple[float, ...], Any] = {}
+        self._low: dict[Any, bool] = {}
         self._unclean: list[Any] | None = None
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
@@ -97,11 +98,11 @@ class TorchExecutor:
         return self._all_reduce(largest, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
-        if self.host_checks and not any(is_low_precision(x.dtype, self.xp) for x in xs) and _in_range(factors):
+        if self.host_checks and not any(self._is_low(x) for x in xs) and _in_range(factors):
             carried = Scaled(xs)
             carried.factors = factors
             return carried
-        work = [x.float() if is_low_precision(x.dtype, self.xp) else x for x in xs]
+        work = self._work(xs)
         self.torch._foreach_mul_(work, _per_layer(factors, work))
         return work
 
@@ -134,8 +135,14 @@ class TorchExecutor:
         self.torch._foreach_addcmul_(work, xs, _per_layer(b if factor is None else b * factor, work))
         return work
 
-    def _work(self, ws: list[Any]) -> list[Any]:
-        return [w.float() if is_low_precision(w.dtype, self.xp) else w for w in ws]
+    def _is_low(self, x: Any) -> bool:
+        if x.dtype not in self._low:
+            self._low[x.dtype] = is_low_precision(x.dtype, self.xp)
+        return self._low[x.dtype]
+
+    def _work(self, xs: list[Any]) -> list[Any]:
+        """Float32 copies of 16-bit tensors, the others themselves."""
+        return [x.float() if self._is_low(x) else x for x in xs]
 
     def _largest(self, xs: list[Any]) -> Any:
         """Per tensor, its largest absolute entry (NaN where it holds one), in the accumulation dtype."""
