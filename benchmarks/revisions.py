@@ -1,10 +1,10 @@
 """Before/after: the torch Layca step's cost ratio to torch's own optimizer, at two git revisions.
 
     python -m benchmarks.revisions --old REV [--new REV] [--sets resnet50 many-small] [--dtypes float32]
-                                   [--rounds 5]
+                                   [--rounds 5] [--threads 2]
 
 Each round runs one subprocess per revision (old, new, old, new, ...), each in a detached worktree
-of that revision, pinned to 2 cores. Inside a subprocess, Layca and its baseline (foreach
+of that revision, pinned to ``--threads`` cores. Inside a subprocess, Layca and its baseline (foreach
 SGD-momentum, foreach Adam) alternate step by step after warm-up (``benchmarks.timing.interleaved``
 of this checkout, whatever the revision), and the subprocess reports the median of their time ratios.
 The table gives, per set, dtype and optimizer, the median ratio over rounds and its interquartile
@@ -29,7 +29,7 @@ import importlib.util, json, statistics, sys
 spec = importlib.util.spec_from_file_location("layca_bench_timing", TIMING)
 timing = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(timing)
-timing.pin_threads(2)
+timing.pin_threads(THREADS)
 import torch
 from benchmarks.shapes import arrays
 from benchmarks.torch_bench import OPTIMIZERS
@@ -58,9 +58,9 @@ def worktree(revision: str) -> Path:
     return path
 
 
-def measure(tree: Path, shape_set: str, dtype: str, steps: int) -> dict[str, float]:
+def measure(tree: Path, shape_set: str, dtype: str, steps: int, threads: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}"}
-    code = f"PAIRS = {PAIRS!r}\nTIMING = {str(ROOT / 'benchmarks' / 'timing.py')!r}\n" + MEASURE
+    code = f"PAIRS = {PAIRS!r}\nTIMING = {str(ROOT / 'benchmarks' / 'timing.py')!r}\nTHREADS = {threads}\n" + MEASURE
     result = subprocess.run(
         [sys.executable, "-c", code, shape_set, dtype, str(steps)],
         cwd=tree,
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", default=["resnet50", "many-small"])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="cores to pin each measuring process to")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per optimizer and subprocess")
     args = parser.parse_args(argv)
     trees = {label: worktree(revision) for label, revision in (("old", args.old), ("new", args.new))}
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             runs: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
             for _ in range(args.rounds):
                 for label, tree in trees.items():
-                    runs[label].append(measure(tree, shape_set, dtype, args.steps))
+                    runs[label].append(measure(tree, shape_set, dtype, args.steps, args.threads))
             for candidate, baseline in PAIRS.items():
                 old, new = ([run[candidate] for run in runs[label]] for label in ("old", "new"))
                 print(f"| {shape_set} | {dtype} | {candidate} | {baseline} | {describe(old)} | {describe(new)} |")
