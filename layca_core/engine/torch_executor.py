@@ -22,6 +22,7 @@ from typing import Any
 from layca_core._namespace import is_low_precision
 
 CHUNK = 16384
+BLOCK_ROWS = 64
 SAFE_EXPONENT = 40
 """A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
 float32 far from overflow and underflow unscaled."""
@@ -179,18 +180,22 @@ class TorchExecutor:
         )
 
     def _per_chunk(self, items: list[Any], reduce: Any, pairs: bool = False) -> Any:
-        """Per tensor (or pair of tensors), ``reduce`` over rows of ``CHUNK`` entries and the rest, added up."""
+        """Per tensor (or pair of tensors), ``reduce`` over rows of ``CHUNK`` entries and the rest, added up.
+
+        Rows go ``BLOCK_ROWS`` at a time, so a reduction's temporary stays small (memory the allocator reuses).
+        """
         torch = self.torch
         totals = []
         for item in items:
             flat = tuple(t.reshape(-1) for t in item) if pairs else (item.reshape(-1),)
-            whole = flat[0].numel() // CHUNK * CHUNK
+            size = flat[0].numel()
             pieces = []
-            if whole:
-                rows = tuple(t[:whole].view(-1, CHUNK) for t in flat)
+            for start in range(0, size - size % CHUNK, BLOCK_ROWS * CHUNK):
+                end = min(start + BLOCK_ROWS * CHUNK, size - size % CHUNK)
+                rows = tuple(t[start:end].view(-1, CHUNK) for t in flat)
                 pieces.append(reduce(rows if pairs else rows[0]))
-            if whole < flat[0].numel():
-                rest = tuple(t[whole:] for t in flat)
+            if size % CHUNK:
+                rest = tuple(t[size - size % CHUNK :] for t in flat)
                 pieces.append(reduce(rest if pairs else rest[0]).reshape(1))
             totals.append(torch.cat(pieces).sum() if pieces else torch.zeros((), dtype=self.acc, device=self.device))
         return torch.stack(totals)

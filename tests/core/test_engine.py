@@ -137,11 +137,15 @@ def test_stacked_layers_are_reduced_per_slice(weights):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
-def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype):
+def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype, monkeypatch):
     """An optimizer's own step: non-finite entries in one layer only, one step far out of range among steps in it
-    (on the CPU the executor then cleans one layer and scales every step with a pass of its own)."""
+    (on the CPU the executor then cleans one layer and scales every step with a pass of its own); a large layer
+    reduced in several blocks of rows."""
     pytest.importorskip("torch")
-    shapes = [(24, 16), (130, 140), (3, 3, 2, 5), (7,)]
+    from layca_core.engine import torch_executor
+
+    monkeypatch.setattr(torch_executor, "BLOCK_ROWS", 1)
+    shapes = [(24, 16), (300, 140), (3, 3, 2, 5), (7,)]
     layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate(shapes)]
     steps = [step_of(magnitude, x.shape, i) for i, (x, magnitude) in enumerate(zip(layers, [1.0, 3e-3, 1e30, 50.0]))]
     steps[1][0, :3] = [np.nan, np.inf, -np.inf]
