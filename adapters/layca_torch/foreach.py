@@ -16,7 +16,11 @@ FOREACH_BASES = ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adag
 
 def _divide_by_root(steps: list[torch.Tensor], accumulators: list[torch.Tensor], eps: float, scale: Any = None) -> None:
     """``steps /= sqrt(accumulators [/ scale]) + eps``, in place."""
-    denominators = torch._foreach_sqrt(accumulators if scale is None else torch._foreach_div(accumulators, scale))
+    if scale is None:
+        denominators = torch._foreach_sqrt(accumulators)
+    else:
+        denominators = torch._foreach_div(accumulators, scale)
+        torch._foreach_sqrt_(denominators)
     torch._foreach_add_(denominators, eps)
     torch._foreach_div_(steps, denominators)
 
