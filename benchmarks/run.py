@@ -68,26 +68,32 @@ def main(argv: list[str] | None = None) -> None:
 
         print(json.dumps(keras_bench.run(args.sets, args.dtypes, args.device, args.rounds)))
         return
-    rows = []
-    if "torch" in args.frameworks:
-        import torch
-
-        torch.set_num_threads(args.threads)
-        from benchmarks import torch_bench
-
-        rows += torch_bench.run(args.sets, args.dtypes, args.device, args.rounds)
-    if "optax" in args.frameworks:
-        from benchmarks import optax_bench
-
-        rows += optax_bench.run(args.sets, args.dtypes, args.device, args.rounds)
+    rows: list[dict] = []
     for framework in args.frameworks:
-        if framework.startswith("keras-"):
+        if framework == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+            from benchmarks import torch_bench
+
+            rows += torch_bench.run(args.sets, args.dtypes, args.device, args.rounds)
+        elif framework == "optax":
+            from benchmarks import optax_bench
+
+            rows += optax_bench.run(args.sets, args.dtypes, args.device, args.rounds)
+        else:
             rows += run_keras(framework.removeprefix("keras-"), args)
+        report = save(rows, args)  # after each framework: a later one that fails loses nothing measured
+    print(report)
+
+
+def save(rows: list[dict], args: argparse.Namespace) -> str:
+    """Write the rows and their table to ``--out-dir``; return the table."""
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"{args.device}.json").write_text(json.dumps(rows, indent=1))
     report = "\n".join(ratios(rows))
     (args.out_dir / f"{args.device}.md").write_text(report + "\n")
-    print(report)
+    return report
 
 
 if __name__ == "__main__":
