@@ -5,7 +5,7 @@ to a few ulps), and chunks are added in float64: two passes (the engine's ``exac
 False). Steps are cleaned of non-finite entries (into copies, or in place with ``in_place``), then
 scaled and projected in place; new weights are fresh tensors, or with ``in_place`` written into
 32- and 64-bit weights (16-bit weights are turned in float32 copies and rounded once). No host
-synchronisation.
+synchronisation except on the CPU, where it costs nothing (see ``TorchExecutor``).
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
@@ -47,8 +47,8 @@ class TorchExecutor:
     ``in_place`` (an optimizer's own step): clean the steps in place and write the new 32- and 64-bit
     weights into ``ws``.
 
-    On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, two passes are skipped when they
-    change nothing: with ``in_place``, ``finite`` is deferred to ``amax`` (whose maxima show which
+    On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, two passes
+    are skipped when they change nothing: with ``in_place``, ``finite`` is deferred to ``amax`` (whose maxima show which
     layers hold a non-finite entry, and only those are cleaned), and a power-of-two ``scale`` that
     keeps every sum far from overflow and underflow is carried (``Scaled``) into the sums, the
     projection and the apply instead of a pass of its own: multiplying by a power of two in range is

@@ -47,6 +47,9 @@ class Executor(Protocol):
     that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an
     executor whose ``sums`` and ``combine`` read non-finite step entries as 0 may return the steps
     from ``finite``, and ``scale`` may return a list that carries its factors for ``combine`` to apply.
+    Otherwise the order is ``finite``, ``amax``, ``scale``, then ``sums``, ``perp``, ``squares``,
+    ``combine``; ``finite`` may leave its cleaning to ``amax``, and ``scale`` may return a list that
+    carries its factors into the later primitives, which then apply them.
     """
 
     xp: ModuleType
