@@ -1,4 +1,4 @@
-"""Keras on this process's backend: Layca against keras SGD(momentum) and Adam.
+"""Keras on this process's backend: Layca against keras SGD(momentum) and Adam, in interleaved rounds.
 
 On JAX the step is ``stateless_apply`` under ``jax.jit`` (what ``model.fit`` runs); on torch it
 is ``optimizer.apply`` (what a torch-backend train step runs).
@@ -9,7 +9,7 @@ import numpy as np
 
 import layca_keras
 from benchmarks.shapes import arrays
-from benchmarks.timing import median_ms, row
+from benchmarks.timing import interleaved, peak_rss_bytes, report, round_ratios, row
 
 OPTIMIZERS = {
     "SGD momentum": lambda: keras.optimizers.SGD(0.01, momentum=0.9),
@@ -17,6 +17,7 @@ OPTIMIZERS = {
     "Layca SGD momentum": lambda: layca_keras.Layca(base="momentum", momentum=0.9),
     "Layca Adam": lambda: layca_keras.Layca(base="adam"),
 }
+COMPARISONS = {"Layca SGD momentum": ("SGD momentum",), "Layca Adam": ("Adam",)}
 
 
 def _stepper(optimizer, variables, grads):
@@ -34,22 +35,33 @@ def _stepper(optimizer, variables, grads):
     return (lambda: optimizer.apply(grads, variables)), (lambda _: None)
 
 
-def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
+def _state_bytes(optimizer) -> int:
+    return sum(
+        int(np.prod(v.shape)) * np.dtype(v.dtype if v.dtype != "bfloat16" else "float16").itemsize
+        for v in optimizer.variables
+    )
+
+
+def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
+    framework = f"keras ({keras.backend.backend()})"
     for shape_set in shape_sets:
         for dtype in dtypes:
             values, gradients = arrays(shape_set)
             grads = [keras.ops.convert_to_tensor(g, dtype=dtype) for g in gradients]
-            for name, factory in OPTIMIZERS.items():
-                variables = [keras.Variable(v, dtype=dtype) for v in values]
-                optimizer = factory()
-                optimizer.build(variables)
-                step, sync = _stepper(optimizer, variables, grads)
-                ms = median_ms(step, sync, shape_set)
-                nbytes = sum(
-                    int(np.prod(v.shape)) * np.dtype(v.dtype if v.dtype != "bfloat16" else "float16").itemsize
-                    for v in optimizer.variables
-                )
-                rows.append(row(f"keras ({keras.backend.backend()})", shape_set, dtype, device, name, ms, nbytes))
-                print(rows[-1], flush=True)
+            for candidate, baselines in COMPARISONS.items():
+                built = {}
+                for name in (candidate, *baselines):
+                    variables = [keras.Variable(v, dtype=dtype) for v in values]
+                    optimizer = OPTIMIZERS[name]()
+                    optimizer.build(variables)
+                    built[name] = (optimizer, *_stepper(optimizer, variables, grads))
+                sync = built[candidate][2]
+                times = interleaved({name: step for name, (_, step, _) in built.items()}, sync, shape_set, rounds)
+                for name, (optimizer, step, _) in built.items():
+                    extra = peak_rss_bytes(step, sync) if device == "cpu" else 0
+                    ratios = round_ratios(times, candidate, baselines) if name == candidate else None
+                    rows.append(row(framework, shape_set, dtype, device, name, times[name], _state_bytes(optimizer), extra, ratios))  # fmt: skip
+                    report(rows[-1])
+                del built
     return rows

@@ -1,4 +1,7 @@
-"""optax under jit: Layca (momentum, adam bases; a scale_by_layca chain) against sgd, adam and lars."""
+"""optax under jit: Layca (momentum, adam bases; a scale_by_layca chain) against sgd, adam and lars.
+
+Each Layca step and its baselines step in interleaved rounds on the same parameters (own states).
+"""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +9,7 @@ import optax
 
 import layca_optax
 from benchmarks.shapes import arrays
-from benchmarks.timing import median_ms, row
+from benchmarks.timing import interleaved, peak_rss_bytes, report, round_ratios, row
 
 OPTIMIZERS = {
     "sgd momentum": lambda: optax.sgd(0.01, momentum=0.9),
@@ -18,31 +21,46 @@ OPTIMIZERS = {
         optax.scale_by_adam(), layca_optax.scale_by_layca(3**-5)
     ),
 }
+COMPARISONS = {
+    "Layca SGD momentum": ("lars", "sgd momentum"),
+    "Layca Adam": ("lars", "adam"),
+    "chain(scale_by_adam, scale_by_layca)": ("lars", "adam"),
+}
 
 
-def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
+def _stepper(optimizer: optax.GradientTransformation, params: list, grads: list) -> tuple:
+    """One jitted step that keeps its parameters and state in a box, and the box."""
+
+    @jax.jit
+    def step(params, state, grads):
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    box = {"params": params, "state": optimizer.init(params)}
+
+    def one_step():
+        box["params"], box["state"] = step(box["params"], box["state"], grads)
+        return box["params"]
+
+    return one_step, box
+
+
+def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
     for shape_set in shape_sets:
         for dtype in dtypes:
             weights, gradients = arrays(shape_set)
             put = lambda a, dtype=dtype: jax.device_put(jnp.asarray(a, dtype=dtype))
             params, grads = [put(w) for w in weights], [put(g) for g in gradients]
-            for name, factory in OPTIMIZERS.items():
-                optimizer = factory()
-
-                @jax.jit
-                def step(params, state, grads, optimizer=optimizer):
-                    updates, state = optimizer.update(grads, state, params)
-                    return optax.apply_updates(params, updates), state
-
-                box = {"params": params, "state": optimizer.init(params)}
-
-                def one_step(box=box, step=step, grads=grads):
-                    box["params"], box["state"] = step(box["params"], box["state"], grads)
-                    return box["params"]
-
-                ms = median_ms(one_step, jax.block_until_ready, shape_set)
-                nbytes = sum(x.nbytes for x in jax.tree.leaves(box["state"]))
-                rows.append(row("optax (jit)", shape_set, dtype, device, name, ms, nbytes))
-                print(rows[-1], flush=True)
+            for candidate, baselines in COMPARISONS.items():
+                steppers = {name: _stepper(OPTIMIZERS[name](), params, grads) for name in (candidate, *baselines)}
+                steps = {name: step for name, (step, _) in steppers.items()}
+                times = interleaved(steps, jax.block_until_ready, shape_set, rounds)
+                for name, (step, box) in steppers.items():
+                    extra = peak_rss_bytes(step, jax.block_until_ready) if device == "cpu" else 0
+                    nbytes = sum(x.nbytes for x in jax.tree.leaves(box["state"]))
+                    ratios = round_ratios(times, candidate, baselines) if name == candidate else None
+                    rows.append(row("optax (jit)", shape_set, dtype, device, name, times[name], nbytes, extra, ratios))
+                    report(rows[-1])
+                del steppers, steps
     return rows

@@ -1,11 +1,12 @@
 """Before/after: the torch Layca step's cost ratio to torch's own optimizer, at two git revisions.
 
     python -m benchmarks.revisions --old REV [--new REV] [--sets resnet50 many-small] [--dtypes float32]
-                                   [--rounds 5]
+                                   [--rounds 5] [--threads 2]
 
 Each round runs one subprocess per revision (old, new, old, new, ...), each in a detached worktree
-of that revision. Inside a subprocess, Layca and its baseline (foreach SGD-momentum, foreach Adam)
-alternate step by step after warm-up, and the subprocess reports the median of their time ratios.
+of that revision, pinned to ``--threads`` cores. Inside a subprocess, Layca and its baseline (foreach
+SGD-momentum, foreach Adam) alternate step by step after warm-up (``benchmarks.timing.interleaved``
+of this checkout, whatever the revision), and the subprocess reports the median of their time ratios.
 The table gives, per set, dtype and optimizer, the median ratio over rounds and its interquartile
 range: a ratio taken in one process on the same parameters, so machine load cancels out of it.
 """
@@ -13,40 +14,35 @@ range: a ratio taken in one process on the same parameters, so machine load canc
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.timing import describe
+
 PAIRS = {"Layca SGD momentum": "SGD momentum (foreach)", "Layca Adam": "Adam (foreach)"}
 ROOT = Path(__file__).resolve().parent.parent
 
 MEASURE = """
-import json, statistics, sys, time, torch
-torch.set_num_threads(2)
+import importlib.util, json, statistics, sys
+spec = importlib.util.spec_from_file_location("layca_bench_timing", TIMING)
+timing = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(timing)
+timing.pin_threads(THREADS)
+import torch
 from benchmarks.shapes import arrays
 from benchmarks.torch_bench import OPTIMIZERS
 shape_set, dtype, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 weights, gradients = arrays(shape_set)
+params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
+for p, g in zip(params, gradients):
+    p.grad = torch.as_tensor(g).to(p.dtype)
 result = {}
 for candidate, baseline in PAIRS.items():
-    optimizers = []
-    for name in (candidate, baseline):
-        params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
-        for p, g in zip(params, gradients):
-            p.grad = torch.as_tensor(g).to(p.dtype)
-        optimizers.append(OPTIMIZERS[name](params))
-    ratios = []
-    for step in range(steps + 2):
-        times = []
-        for optimizer in optimizers:
-            start = time.perf_counter()
-            optimizer.step()
-            times.append(time.perf_counter() - start)
-        if step >= 2:
-            ratios.append(times[0] / times[1])
-    result[candidate] = statistics.median(ratios)
+    steps_of = {name: OPTIMIZERS[name](params).step for name in (candidate, baseline)}
+    times = timing.interleaved(steps_of, lambda _: None, shape_set, rounds=steps)
+    result[candidate] = statistics.median(timing.round_ratios(times, candidate, [baseline])[baseline])
 print(json.dumps(result))
 """
 
@@ -56,13 +52,15 @@ def worktree(revision: str) -> Path:
     sha = subprocess.run(["git", "rev-parse", revision], cwd=ROOT, capture_output=True, text=True, check=True)
     path = Path(tempfile.gettempdir()) / f"layca-rev-{sha.stdout.strip()[:12]}"
     if not path.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), revision], cwd=ROOT, check=True, capture_output=True
+        )
     return path
 
 
-def measure(tree: Path, shape_set: str, dtype: str, steps: int) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}", "OMP_NUM_THREADS": "2"}
-    code = f"PAIRS = {PAIRS!r}\n" + MEASURE
+def measure(tree: Path, shape_set: str, dtype: str, steps: int, threads: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}"}
+    code = f"PAIRS = {PAIRS!r}\nTIMING = {str(ROOT / 'benchmarks' / 'timing.py')!r}\nTHREADS = {threads}\n" + MEASURE
     result = subprocess.run(
         [sys.executable, "-c", code, shape_set, dtype, str(steps)],
         cwd=tree,
@@ -74,11 +72,6 @@ def measure(tree: Path, shape_set: str, dtype: str, steps: int) -> dict[str, flo
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def quartiles(values: list[float]) -> str:
-    q1, median, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
-    return f"{median:.2f}x ({q1:.2f}-{q3:.2f})"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", required=True, help="the revision before (a commit, tag or branch)")
@@ -86,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", default=["resnet50", "many-small"])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="cores to pin each measuring process to")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per optimizer and subprocess")
     args = parser.parse_args(argv)
     trees = {label: worktree(revision) for label, revision in (("old", args.old), ("new", args.new))}
@@ -96,10 +90,10 @@ def main(argv: list[str] | None = None) -> None:
             runs: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
             for _ in range(args.rounds):
                 for label, tree in trees.items():
-                    runs[label].append(measure(tree, shape_set, dtype, args.steps))
+                    runs[label].append(measure(tree, shape_set, dtype, args.steps, args.threads))
             for candidate, baseline in PAIRS.items():
                 old, new = ([run[candidate] for run in runs[label]] for label in ("old", "new"))
-                print(f"| {shape_set} | {dtype} | {candidate} | {baseline} | {quartiles(old)} | {quartiles(new)} |")
+                print(f"| {shape_set} | {dtype} | {candidate} | {baseline} | {describe(old)} | {describe(new)} |")
 
 
 if __name__ == "__main__":

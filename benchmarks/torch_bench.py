@@ -1,6 +1,7 @@
 """torch: Layca (momentum, adam bases) against torch.optim SGD-momentum and Adam, foreach and fused.
 
-On CUDA, Layca runs the Triton executor; its SGD-momentum step also runs once on the torch executor.
+Each Layca step and its baselines step in interleaved rounds on the same parameters (own states).
+On CUDA, Layca runs the Triton executor; its SGD-momentum step also runs on the torch executor.
 """
 
 import os
@@ -11,7 +12,7 @@ import torch
 
 import layca_torch
 from benchmarks.shapes import arrays
-from benchmarks.timing import median_ms, row
+from benchmarks.timing import interleaved, peak_rss_bytes, report, round_ratios, row
 
 OPTIMIZERS = {
     "SGD momentum (foreach)": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True),
@@ -21,7 +22,11 @@ OPTIMIZERS = {
     "Layca SGD momentum": lambda p: layca_torch.Layca(p, base="momentum", momentum=0.9),
     "Layca Adam": lambda p: layca_torch.Layca(p, base="adam"),
 }
-ON_TORCH_EXECUTOR = {"Layca SGD momentum (torch executor)": OPTIMIZERS["Layca SGD momentum"]}
+COMPARISONS = {
+    "Layca SGD momentum": ("SGD momentum (foreach)", "SGD momentum (fused)"),
+    "Layca Adam": ("Adam (foreach)", "Adam (fused)"),
+}
+ON_TORCH_EXECUTOR = "Layca SGD momentum (torch executor)"
 
 
 def without_triton(step: Callable[[], Any]) -> Callable[[], Any]:
@@ -45,20 +50,45 @@ def state_bytes(optimizer: torch.optim.Optimizer) -> int:
     return sum(v.nbytes for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v))
 
 
-def run(shape_sets: list[str], dtypes: list[str], device: str) -> list[dict]:
+def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
+    """How far one step raises the memory torch holds on the GPU above what it held before it."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    sync(step())
+    return torch.cuda.max_memory_allocated() - before
+
+
+def _comparisons(device: str) -> dict[str, tuple[str, ...]]:
+    if device != "cuda":
+        return COMPARISONS
+    return {**COMPARISONS, ON_TORCH_EXECUTOR: COMPARISONS["Layca SGD momentum"]}
+
+
+def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
     sync = (lambda _: torch.cuda.synchronize()) if device == "cuda" else (lambda _: None)
+    peak = peak_cuda_bytes if device == "cuda" else peak_rss_bytes
     for shape_set in shape_sets:
         for dtype in dtypes:
             weights, gradients = arrays(shape_set)
             params = [torch.nn.Parameter(torch.as_tensor(w).to(device, getattr(torch, dtype))) for w in weights]
             for p, g in zip(params, gradients):
                 p.grad = torch.as_tensor(g).to(device, p.dtype)
-            for name, factory in {**OPTIMIZERS, **(ON_TORCH_EXECUTOR if device == "cuda" else {})}.items():
-                optimizer = factory(params)
-                step = without_triton(optimizer.step) if name in ON_TORCH_EXECUTOR else optimizer.step
-                ms = median_ms(step, sync, shape_set)
-                rows.append(row("torch", shape_set, dtype, device, name, ms, state_bytes(optimizer)))
-                print(rows[-1], flush=True)
-                del optimizer
+            for candidate, baselines in _comparisons(device).items():
+                names = (candidate, *baselines)
+                factory = OPTIMIZERS["Layca SGD momentum" if candidate == ON_TORCH_EXECUTOR else candidate]
+                optimizers = {name: (factory if name == candidate else OPTIMIZERS[name])(params) for name in names}
+                steps = {name: optimizer.step for name, optimizer in optimizers.items()}
+                if candidate == ON_TORCH_EXECUTOR:
+                    steps[candidate] = without_triton(steps[candidate])
+                times = interleaved(steps, sync, shape_set, rounds)
+                for name, optimizer in optimizers.items():
+                    extra = peak(steps[name], sync)
+                    ratios = round_ratios(times, candidate, baselines) if name == candidate else None
+                    rows.append(
+                        row("torch", shape_set, dtype, device, name, times[name], state_bytes(optimizer), extra, ratios)
+                    )
+                    report(rows[-1])
+                del optimizers, steps
     return rows

@@ -16,56 +16,78 @@ FOREACH_BASES = ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adag
 
 def _divide_by_root(steps: list[torch.Tensor], accumulators: list[torch.Tensor], eps: float, scale: Any = None) -> None:
     """``steps /= sqrt(accumulators [/ scale]) + eps``, in place."""
-    denominators = torch._foreach_sqrt(accumulators if scale is None else torch._foreach_div(accumulators, scale))
+    if scale is None:
+        denominators = torch._foreach_sqrt(accumulators)
+    else:
+        denominators = torch._foreach_div(accumulators, scale)
+        torch._foreach_sqrt_(denominators)
     torch._foreach_add_(denominators, eps)
     torch._foreach_div_(steps, denominators)
+
+
+def finite_grads(grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The gradients with non-finite entries zeroed: copies of the tensors that hold one, the others themselves.
+
+    On the CPU (outside ``torch.compile``) one multi-tensor norm finds those tensors (a non-finite
+    entry makes the norm non-finite; so may an overflow, which only costs a copy); elsewhere, where
+    reading it on the host would wait for the device, every gradient is copied.
+    """
+    if not grads:
+        return grads
+    if grads[0].device.type != "cpu" or torch.compiler.is_compiling():
+        return [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for g in grads]
+    finite = torch.isfinite(torch.stack(torch._foreach_norm(grads))).tolist()
+    return [g if ok else torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) for g, ok in zip(grads, finite)]
 
 
 def base_steps(
     grads: list[torch.Tensor], states: list[Any], base: str, h: dict[str, float], sanitize: bool = True
 ) -> list[torch.Tensor]:
-    """The base step (``layca_core.directions``), written into copies of the gradients (non-finite entries zeroed if ``sanitize``).
+    """The base step (``layca_core.directions``) as new tensors, from the gradients (non-finite entries zeroed if
+    ``sanitize``), which are never written.
 
     States are updated in place (their tensors are the optimizer's state).
     """
-    steps = [torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0) if sanitize else g.clone() for g in grads]
+    grads = finite_grads(grads) if sanitize else grads
     if base in ("momentum", "nesterov"):
         mu, buffers = h.get("momentum", defaults.MOMENTUM), [s.momentum for s in states]
         if base == "nesterov":
             torch._foreach_mul_(buffers, mu)
-            torch._foreach_add_(buffers, steps)
-            torch._foreach_add_(steps, buffers, alpha=mu)
-        else:
-            torch._foreach_add_(steps, buffers, alpha=mu)  # g + mu b: the new buffer, formed in the step's storage
-            torch._foreach_copy_(buffers, steps)
-    elif base == "amom":
+            torch._foreach_add_(buffers, grads)
+            return torch._foreach_add(grads, buffers, alpha=mu)
+        steps = torch._foreach_add(grads, buffers, alpha=mu)  # g + mu b: the new buffer, formed as the step
+        torch._foreach_copy_(buffers, steps)
+        return steps
+    if base == "amom":
         beta, buffers = h.get("beta", defaults.AMOM_BETA), [s.momentum for s in states]
         torch._foreach_mul_(buffers, beta)
-        torch._foreach_add_(buffers, steps, alpha=1 - beta)
-        torch._foreach_copy_(steps, buffers)
-    elif base == "adam":
+        torch._foreach_add_(buffers, grads, alpha=1 - beta)
+        return torch._foreach_mul(buffers, 1.0)
+    if base == "adam":
         b1, b2 = h.get("b1", defaults.ADAM_BETA1), h.get("b2", defaults.ADAM_BETA2)
         counts = [s.count for s in states]
         torch._foreach_add_(counts, 1)
         count = torch.stack(counts)
         first, second = [s.mu for s in states], [s.nu for s in states]
         torch._foreach_mul_(first, b1)
-        torch._foreach_add_(first, steps, alpha=1 - b1)
+        torch._foreach_add_(first, grads, alpha=1 - b1)
         torch._foreach_mul_(second, b2)
-        torch._foreach_addcmul_(second, steps, steps, value=1 - b2)
-        torch._foreach_copy_(steps, first)
-        torch._foreach_div_(steps, _per_layer(1 - b1**count, steps))
+        torch._foreach_addcmul_(second, grads, grads, value=1 - b2)
+        steps = torch._foreach_div(first, _per_layer(1 - b1**count, first))
         _divide_by_root(steps, second, h.get("eps", defaults.EPS), _per_layer(1 - b2**count, steps))
-    elif base in ("rmsprop", "adagrad"):
+        return steps
+    if base in ("rmsprop", "adagrad"):
         accumulators = [s.accumulator for s in states]
         if base == "rmsprop":
             rho = h.get("rho", defaults.RMSPROP_RHO)
             torch._foreach_mul_(accumulators, rho)
-            torch._foreach_addcmul_(accumulators, steps, steps, value=1 - rho)
+            torch._foreach_addcmul_(accumulators, grads, grads, value=1 - rho)
         else:
-            torch._foreach_addcmul_(accumulators, steps, steps)
+            torch._foreach_addcmul_(accumulators, grads, grads)
+        steps = torch._foreach_mul(grads, 1.0)
         _divide_by_root(steps, accumulators, h.get("eps", defaults.EPS))
-    return steps
+        return steps
+    return torch._foreach_mul(grads, 1.0)
 
 
 def other_foreach(

@@ -5,7 +5,7 @@ to a few ulps), and chunks are added in float64: two passes (the engine's ``exac
 False). Steps are cleaned of non-finite entries (into copies, or in place with ``in_place``), then
 scaled and projected in place; new weights are fresh tensors, or with ``in_place`` written into
 32- and 64-bit weights (16-bit weights are turned in float32 copies and rounded once). No host
-synchronisation.
+synchronisation except on the CPU, where it costs nothing (see ``TorchExecutor``).
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
@@ -22,6 +22,10 @@ from typing import Any
 from layca_core._namespace import is_low_precision
 
 CHUNK = 16384
+BLOCK_ROWS = 64
+SAFE_EXPONENT = 40
+"""A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
+float32 far from overflow and underflow unscaled."""
 
 
 def _torch() -> Any:
@@ -30,12 +34,25 @@ def _torch() -> Any:
     return sys.modules["torch"]
 
 
+class Scaled(list):
+    """Steps whose power-of-two scale is applied later, by the sums and the apply (``factors``, per layer)."""
+
+    factors: Any
+
+
 class TorchExecutor:
     """Multi-tensor primitives over local tensors.
 
     ``meshes[i]`` is layer i's ``(device_mesh, placements)`` when it is sharded, else None.
     ``in_place`` (an optimizer's own step): clean the steps in place and write the new 32- and 64-bit
     weights into ``ws``.
+
+    On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, two passes
+    are skipped when they change nothing: with ``in_place``, ``finite`` is deferred to ``amax`` (whose maxima show which
+    layers hold a non-finite entry, and only those are cleaned), and a power-of-two ``scale`` that
+    keeps every sum far from overflow and underflow is carried (``Scaled``) into the sums, the
+    projection and the apply instead of a pass of its own: multiplying by a power of two in range is
+    exact, so both give the same bits.
     """
 
     exact_products = False
@@ -44,7 +61,11 @@ class TorchExecutor:
         self.xp, self.torch, self.device, self.in_place = xp, _torch(), device, in_place
         self.acc = self.torch.float64 if device.type != "mps" else self.torch.float32
         self.meshes = list(meshes or [])
+        self.compiling = self.torch.compiler.is_compiling()
+        self.host_checks = device.type == "cpu" and not self.compiling
         self._vectors: dict[tuple[float, ...], Any] = {}
+        self._low: dict[Any, bool] = {}
+        self._unclean: list[Any] | None = None
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
         return self
@@ -59,59 +80,125 @@ class TorchExecutor:
         return self.vector(values)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        """In place for an optimizer's own scratch steps (``in_place``), else into copies."""
+        """In place for an optimizer's own scratch steps (``in_place``; on the CPU at ``amax``), else into copies."""
+        if self.in_place and self.host_checks:
+            self._unclean = xs
+            return xs
         clean = self.torch.nan_to_num_ if self.in_place else self.torch.nan_to_num
         return [clean(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
 
     def amax(self, xs: list[Any]) -> Any:
-        torch = self.torch
-        extremes = [torch.aminmax(x) if x.numel() else (x.new_zeros(()), x.new_zeros(())) for x in xs]  # empty shard: 0
-        local = torch.stack([torch.maximum(-low, high) for low, high in extremes]).to(self.acc)
-        return self._all_reduce(local, maximum=True)
+        largest = self._largest(xs)
+        if xs is self._unclean:
+            self._unclean = None
+            dirty = [x for x, m in zip(xs, self.torch.isfinite(largest).tolist()) if not m]
+            if dirty:
+                for x in dirty:
+                    self.torch.nan_to_num_(x, nan=0.0, posinf=0.0, neginf=0.0)
+                largest = self._largest(xs)
+        return self._all_reduce(largest, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
-        work = [x.float() if is_low_precision(x.dtype, self.xp) else x for x in xs]
+        if self.host_checks and not any(self._is_low(x) for x in xs) and _in_range(factors):
+            carried = Scaled(xs)
+            carried.factors = factors
+            return carried
+        work = self._work(xs)
         self.torch._foreach_mul_(work, _per_layer(factors, work))
         return work
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         torch = self.torch
-        dots = torch.stack([torch.sum(w * x, dtype=x.dtype).to(self.acc) for w, x in zip(ws, xs)])
-        parts = [self._local_squares(ws), dots] + ([self._local_squares(xs)] if with_squares else [])
-        return tuple(self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind())
+        parts = [self._local_squares(ws), self._local_dots(ws, xs)] + (
+            [self._local_squares(xs)] if with_squares else []
+        )
+        ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
+        factor = _factors(xs)
+        return (ww, wx * factor, *(x * factor * factor for x in xx)) if factor is not None else (ww, wx, *xx)
 
     def squares(self, xs: list[Any]) -> Any:
-        return self._all_reduce(self._local_squares(xs))
+        factor = _factors(xs)
+        squares = self._all_reduce(self._local_squares(xs))
+        return squares * factor * factor if factor is not None else squares
 
     def perp(self, xs: list[Any], ws: list[Any], c: Any) -> list[Any]:
-        self.torch._foreach_addcmul_(xs, self._work(ws), _per_layer(-c, xs))
+        factor = _factors(xs)
+        self.torch._foreach_addcmul_(xs, self._work(ws), _per_layer(-c if factor is None else -c / factor, xs))
         return xs
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
+        factor = _factors(xs)
         work = self._work(ws)
         if self.in_place:
             self.torch._foreach_mul_(work, _per_layer(a, work))
         else:
             work = self.torch._foreach_mul(work, _per_layer(a, work))
-        self.torch._foreach_addcmul_(work, xs, _per_layer(b, work))
+        self.torch._foreach_addcmul_(work, xs, _per_layer(b if factor is None else b * factor, work))
         return work
 
-    def _work(self, ws: list[Any]) -> list[Any]:
-        return [w.float() if is_low_precision(w.dtype, self.xp) else w for w in ws]
+    def _is_low(self, x: Any) -> bool:
+        if x.dtype not in self._low:
+            self._low[x.dtype] = is_low_precision(x.dtype, self.xp)
+        return self._low[x.dtype]
+
+    def _work(self, xs: list[Any]) -> list[Any]:
+        """Float32 copies of 16-bit tensors, the others themselves."""
+        return [x.float() if self._is_low(x) else x for x in xs]
+
+    def _largest(self, xs: list[Any]) -> Any:
+        """Per tensor, its largest absolute entry (NaN where it holds one), in the accumulation dtype."""
+        torch = self.torch
+        cutoff = 0 if self.compiling else CHUNK  # torch.compile does not trace _foreach_max
+        large = [i for i, x in enumerate(xs) if x.numel() > cutoff]
+        small = [i for i, x in enumerate(xs) if 0 < x.numel() <= cutoff]
+        largest = torch.zeros(len(xs), dtype=self.acc, device=self.device)  # an empty shard counts 0
+        if small:
+            maxima = torch._foreach_max(torch._foreach_abs([xs[i] for i in small]))
+            largest[small] = torch.stack(maxima).to(self.acc)
+        if large:
+            extremes = [torch.aminmax(xs[i]) for i in large]
+            largest[large] = torch.stack([torch.maximum(-low, high) for low, high in extremes]).to(self.acc)
+        return largest
 
     def _local_squares(self, xs: list[Any]) -> Any:
         """Per layer, the sum of squares of its local entries: chunk norms, added in float64."""
         torch = self.torch
         if all(x.numel() <= CHUNK for x in xs):
             return torch.stack(torch._foreach_norm(xs, 2)).to(self.acc) ** 2
-        chunks, owners = [], []
-        for index, x in enumerate(xs):
-            pieces = x.reshape(-1).split(CHUNK)
-            chunks.extend(pieces)
-            owners.extend([index] * len(pieces))
-        norms = torch.stack(torch._foreach_norm(chunks, 2)).to(self.acc)
-        owner = torch.tensor(owners, device=norms.device)
-        return torch.zeros(len(xs), dtype=self.acc, device=norms.device).index_add_(0, owner, norms * norms)
+        return self._per_chunk(xs, lambda rows: torch.linalg.vector_norm(rows, dim=-1).to(self.acc) ** 2)
+
+    def _local_dots(self, ws: list[Any], xs: list[Any]) -> Any:
+        """Per layer, ``<w, x>`` over its local entries: chunk dots in the working dtype, added in float64."""
+        torch = self.torch
+        if all(x.numel() <= CHUNK for x in xs):
+            products = torch._foreach_mul(self._work(ws), xs)
+            flat = torch.cat([p.reshape(-1) for p in products]).to(self.acc)
+            lengths = torch.tensor([p.numel() for p in products], device=self.device)
+            return torch.segment_reduce(flat, "sum", lengths=lengths)
+        return self._per_chunk(
+            list(zip(ws, xs)), lambda pair: torch.sum(pair[0] * pair[1], dim=-1).to(self.acc), pairs=True
+        )
+
+    def _per_chunk(self, items: list[Any], reduce: Any, pairs: bool = False) -> Any:
+        """Per tensor (or pair of tensors), ``reduce`` over rows of ``CHUNK`` entries and the rest, added up.
+
+        Rows go ``BLOCK_ROWS`` at a time, so a reduction's temporary stays small (memory the allocator reuses).
+        """
+        torch = self.torch
+        totals = []
+        for item in items:
+            flat = tuple(t.reshape(-1) for t in item) if pairs else (item.reshape(-1),)
+            size = flat[0].numel()
+            pieces = []
+            for start in range(0, size - size % CHUNK, BLOCK_ROWS * CHUNK):
+                end = min(start + BLOCK_ROWS * CHUNK, size - size % CHUNK)
+                rows = tuple(t[start:end].view(-1, CHUNK) for t in flat)
+                pieces.append(reduce(rows if pairs else rows[0]))
+            if size % CHUNK:
+                rest = tuple(t[size - size % CHUNK :] for t in flat)
+                pieces.append(reduce(rest if pairs else rest[0]).reshape(1))
+            totals.append(torch.cat(pieces).sum() if pieces else torch.zeros((), dtype=self.acc, device=self.device))
+        return torch.stack(totals)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
         """Whole-layer values from local partial ones, all layers at once: one collective over a mesh of every rank,
@@ -137,6 +224,16 @@ class TorchExecutor:
             replicated = range(mesh.ndim) if entry is None else [d for d, p in enumerate(entry[1]) if p.is_replicate()]
             weights.append(1.0 if all(coordinate[d] == 0 for d in replicated) else 0.0)
         return self.torch.tensor(weights, device=self.device)
+
+
+def _factors(xs: list[Any]) -> Any:
+    """The scale carried by ``xs`` (a ``Scaled`` list), or None."""
+    return xs.factors if isinstance(xs, Scaled) else None
+
+
+def _in_range(factors: Any) -> bool:
+    """Whether every power-of-two factor lies within ``2^-SAFE_EXPONENT .. 2^SAFE_EXPONENT`` (read on the host)."""
+    return bool(((factors >= 2.0**-SAFE_EXPONENT) & (factors <= 2.0**SAFE_EXPONENT)).all())
 
 
 def _per_layer(values: Any, like: list[Any]) -> list[Any]:

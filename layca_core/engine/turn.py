@@ -47,6 +47,9 @@ class Executor(Protocol):
     that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an
     executor whose ``sums`` and ``combine`` read non-finite step entries as 0 may return the steps
     from ``finite``, and ``scale`` may return a list that carries its factors for ``combine`` to apply.
+    Otherwise the order is ``finite``, ``amax``, ``scale``, then ``sums``, ``perp``, ``squares``,
+    ``combine``; ``finite`` may leave its cleaning to ``amax``, and ``scale`` may return a list that
+    carries its factors into the later primitives, which then apply them.
     """
 
     xp: ModuleType
@@ -89,12 +92,22 @@ def scale_factors(x: Any, executor: Executor, ws: list[Any]) -> Any:
     xp = executor.xp
     usable = (x > 0) & xp.isfinite(x)
     exponent = xp.floor(xp.log2(xp.where(usable, x, xp.ones_like(x))))
-    infos = [xp.finfo(accumulation_dtype(w.dtype, xp)) for w in ws]
-    exponents = [(math.frexp(float(i.smallest_normal))[1] - 1, math.frexp(float(i.max))[1] - 1) for i in infos]
+    exponents = _per_dtype(ws, lambda dtype: _exponent_range(xp.finfo(accumulation_dtype(dtype, xp))))
     low = executor.per_tensor([-high for _, high in exponents])  # frexp: log2 rounds up near the max
     high = executor.per_tensor([-low for low, _ in exponents])
     exponent = xp.where(exponent < low, low, xp.where(exponent > high, high, exponent))
     return xp.pow(xp.full_like(x, 2.0), -exponent)
+
+
+def _exponent_range(info: Any) -> tuple[int, int]:
+    """Binary exponents of the smallest normal and the largest finite number."""
+    return math.frexp(float(info.smallest_normal))[1] - 1, math.frexp(float(info.max))[1] - 1
+
+
+def _per_dtype(ws: list[Any], value: Any) -> list[Any]:
+    """``value(w.dtype)`` for each tensor, computed once per dtype (many layers share a few dtypes)."""
+    known: dict[Any, Any] = {}
+    return [known[w.dtype] if w.dtype in known else known.setdefault(w.dtype, value(w.dtype)) for w in ws]
 
 
 def turn_layers(
@@ -120,7 +133,7 @@ def turn_layers(
         raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
     xp = executor.xp
     steps = executor.finite(steps)
-    tolerance = executor.per_tensor([parallel_tolerance(w.dtype, xp) for w in ws])
+    tolerance = executor.per_tensor(_per_dtype(ws, lambda dtype: parallel_tolerance(dtype, xp)))
     one = xp.ones_like(tolerance)
     if executor.exact_products:
         ww, ws_dot, ss = executor.sums(ws, steps, with_squares=True)

@@ -134,3 +134,34 @@ def test_stacked_layers_are_reduced_per_slice(weights):
     (new,) = engine.turn_layers([stack], [steps], rates, norms, executor=executor)
     for i in range(3):
         check_turn(stack[i], new[i], "float64", rates[i])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype, monkeypatch):
+    """An optimizer's own step: non-finite entries in one layer only, one step far out of range among steps in it
+    (on the CPU the executor then cleans one layer and scales every step with a pass of its own); a large layer
+    reduced in several blocks of rows."""
+    pytest.importorskip("torch")
+    from layca_core.engine import torch_executor
+
+    monkeypatch.setattr(torch_executor, "BLOCK_ROWS", 1)
+    shapes = [(24, 16), (300, 140), (3, 3, 2, 5), (7,)]
+    layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate(shapes)]
+    steps = [step_of(magnitude, x.shape, i) for i, (x, magnitude) in enumerate(zip(layers, [1.0, 3e-3, 1e30, 50.0]))]
+    steps[1][0, :3] = [np.nan, np.inf, -np.inf]
+    for far in (True, False):
+        steps[2] = step_of(1e30 if far else 2.0, shapes[2], 2)
+        turned = {}
+        for in_place in (True, False):
+            ws = [Backend.TORCH.asarray(x, dtype).clone() for x in layers]
+            xp = layca_core.array_namespace(ws[0])
+            executor = engine.executor_for(xp, ws[0], multi_tensor=in_place, in_place=in_place).prepare(ws)
+            norms = engine.per_layer([layca_core.initial_norm(w) for w in ws], executor)
+            given = [Backend.TORCH.asarray(s, dtype) for s in steps]
+            rates = executor.vector([RATE] * len(ws))
+            turned[in_place] = [to_numpy(x) for x in engine.turn_layers(ws, given, rates, norms, executor=executor)]
+        for fast, reference, w in zip(turned[True], turned[False], layers):
+            np.testing.assert_allclose(
+                fast, reference, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * np.abs(reference).max()
+            )
+            check_turn(to_numpy(Backend.TORCH.asarray(w, dtype)), fast, dtype)

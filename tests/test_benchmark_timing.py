@@ -1,0 +1,32 @@
+"""The benchmarks' shared machinery: interleaved rounds, per-round ratios, a step's peak memory."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import timing
+
+
+def test_steps_alternate_round_by_round_after_warm_up():
+    calls = []
+    steps = {name: (lambda name=name: calls.append(name)) for name in "AB"}
+    times = timing.interleaved(steps, lambda _: None, "many-small", rounds=3)
+    warmup = timing.ROUNDS["many-small"][0]
+    assert calls == ["A", "B"] * (warmup + 3)
+    assert [len(times[name]) for name in "AB"] == [3, 3]
+
+
+def test_ratios_are_taken_within_each_round():
+    times = {"layca": [2.0, 9.0, 3.0], "base": [1.0, 3.0, 3.0]}
+    assert timing.round_ratios(times, "layca", ["base"]) == {"base": [2.0, 3.0, 1.0]}
+    assert timing.describe([1.0, 2.0, 3.0, 4.0, 5.0]) == "3.00x (1.50-4.50)"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS is read from /proc (Linux)")
+def test_the_peak_of_a_step_counts_what_it_allocates_and_touches():
+    megabytes = 64
+    grown = timing.peak_rss_bytes(lambda: np.ones(megabytes * 2**20 // 8).sum(), lambda _: None)
+    idle = timing.peak_rss_bytes(lambda: None, lambda _: None)
+    assert grown >= 0.9 * megabytes * 2**20
+    assert idle < 4 * 2**20
