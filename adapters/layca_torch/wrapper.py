@@ -66,6 +66,7 @@ class LaycaWrapper(torch.optim.Optimizer):
                 )
         for group, reference in zip(layer_groups, references):
             group["layca_lr"], group["layca_reference_lr"] = lr, float(reference)
+        # torch's Optimizer.__init__ would add param groups of its own: __setstate__ sets up hooks and step profiling only
         self.__setstate__({"optimizer": optimizer, "layers": chosen, "alpha": alpha, "variant": variant})
         self.init_norms = dict(zip(chosen, norms))
 
