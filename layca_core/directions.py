@@ -183,15 +183,19 @@ _RANGES = {
 }
 
 
+def base_defaults(name: str) -> dict[str, Any]:
+    """The hyperparameters of the base direction called ``name``, with their defaults."""
+    if name not in DIRECTIONS:
+        raise ValueError(f"Unknown base {name!r}; choose one of {', '.join(DIRECTIONS)}.")
+    return {key: p.default for key, p in inspect.signature(DIRECTIONS[name]).parameters.items()}
+
+
 def direction(name: str, *, spelling: Mapping[str, str] | None = None, **hyperparameters: Any) -> BaseDirection:
     """The base direction called ``name`` with its hyperparameters, checked: numbers and concrete
     0-d arrays (traced values, e.g. under ``optax.inject_hyperparams`` in ``jax.jit``, are taken as
     they are). ``spelling`` maps core names to an adapter's own words, for the error messages."""
     word = {**{key: key for key in _RANGES}, **(spelling or {})}
-    if name not in DIRECTIONS:
-        raise ValueError(f"Unknown base {name!r}; choose one of {', '.join(DIRECTIONS)}.")
-    factory = DIRECTIONS[name]
-    accepted = inspect.signature(factory).parameters
+    accepted = base_defaults(name)
     unknown = sorted(set(hyperparameters) - set(accepted))
     if unknown:
         takes = ", ".join(word[key] for key in accepted) or "no hyperparameters"
@@ -203,4 +207,4 @@ def direction(name: str, *, spelling: Mapping[str, str] | None = None, **hyperpa
             concrete is None or (math.isfinite(concrete) and holds(concrete))
         ):
             raise ValueError(f"Base {name!r} needs {rule.format(word[key])}; got {word[key]}={value!r}.")
-    return factory(**hyperparameters)
+    return DIRECTIONS[name](**hyperparameters)

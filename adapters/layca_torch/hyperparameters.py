@@ -1,12 +1,11 @@
 """Base hyperparameters in torch's words (``betas``, ``eps``...), translated to the core's names."""
 
 import functools
-import inspect
 from collections.abc import Iterable
 from typing import Any
 
-from layca_core import DIRECTIONS, direction
-from layca_core.directions import BaseDirection
+from layca_core import direction
+from layca_core.directions import BaseDirection, base_defaults
 
 HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
     "momentum": "momentum",
@@ -22,15 +21,9 @@ _SPELLING = {"b1": "betas[0]", "b2": "betas[1]", "initial_accumulator": "initial
 """torch's word for a core name, in messages."""
 
 
-def _core_defaults(base: str) -> dict[str, Any]:
-    if base not in DIRECTIONS:
-        raise ValueError(f"Unknown base {base!r}; choose one of {', '.join(DIRECTIONS)}.")
-    return {n: p.default for n, p in inspect.signature(DIRECTIONS[base]).parameters.items()}
-
-
 def torch_defaults(base: str) -> dict[str, Any]:
     """The torch-named hyperparameters of ``base`` with the core's defaults (e.g. adam: betas, eps)."""
-    core = _core_defaults(base)
+    core = base_defaults(base)
     named = {}
     for torch_name, core_name in HYPERPARAMETER_NAMES.items():
         if isinstance(core_name, tuple):

@@ -8,10 +8,11 @@ import torch
 
 import layca_core
 from layca_core import defaults, engine
-from layca_core.validation import check_nonzero_norms, check_rate
+from layca_core.validation import check_nonzero_norms
 from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
 from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
+from layca_torch.params import check_params, check_step, describe, is_layer
 from layca_torch.sharding import global_float, is_dtensor, local, local_like, mesh_of, replicating
 
 
@@ -115,34 +116,14 @@ class Layca(torch.optim.Optimizer):
             group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
         )
         base_of(group)
-        seen: set[int] = set()
-        for i, p in enumerate(group["params"]):
-            if id(p) in seen:
-                raise ValueError(f"A param group lists {_describe(group, i)} twice; list each parameter once.")
-            seen.add(id(p))
-        if group["layca"] not in (None, True, False):
-            raise ValueError(f"A param group's 'layca' must be True, False or None; got {group['layca']!r}.")
-        for i, p in enumerate(group["params"]):
-            if p.is_meta:
-                raise ValueError(
-                    f"{_describe(group, i)} is on the meta device; build the optimizer once the model is materialized "
-                    "(module.to_empty(...) and initialized), as torch's own optimizers need."
-                )
-            if p.is_complex() or not p.is_floating_point():
-                raise TypeError(f"Layca turns real floating-point parameters; {_describe(group, i)} is {p.dtype}.")
-            if self._is_layer(group, p) and p.numel() == 0:
-                raise ValueError(f"The Layca layer {_describe(group, i)} has no elements; set its group's layca=False.")
-
-    @staticmethod
-    def _is_layer(group: dict[str, Any], p: torch.Tensor) -> bool:
-        return p.ndim >= defaults.MIN_LAYER_NDIM if group["layca"] is None else bool(group["layca"])
+        check_params(group)
 
     def _store_initial_norms(self, group: dict[str, Any]) -> None:
         """Each layer's norm, kept as its sphere's radius."""
         new = [
-            (_describe(group, i), p)
+            (describe(group, i), p)
             for i, p in enumerate(group["params"])
-            if self._is_layer(group, p) and param_state.INIT_NORM not in self.state.get(p, {})
+            if is_layer(group, p) and param_state.INIT_NORM not in self.state.get(p, {})
         ]
         norms = [global_float(layca_core.initial_norm(p.detach())) for _, p in new]
         check_nonzero_norms(norms, [name for name, _ in new])
@@ -159,7 +140,7 @@ class Layca(torch.optim.Optimizer):
         if layout != self._groups_layout:
             for group in self.param_groups:
                 self._store_initial_norms(group)
-            layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if self._is_layer(g, p)]
+            layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if is_layer(g, p)]
             plans = {
                 a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a in {a for a, _ in layers}
             }
@@ -213,9 +194,9 @@ class Layca(torch.optim.Optimizer):
         base = base_of(saved)
         for i, (p, index) in enumerate(zip(group["params"], saved["params"])):
             state, template = states.get(index, {}), param_state.template(base, p.dtype)
-            if self._is_layer(saved, p) and param_state.INIT_NORM not in state and param_state.INIT_NORM in self.state.get(p, {}):  # fmt: skip
-                raise ValueError(f"The checkpoint has no initial norm for the Layca layer {_describe(group, i)}.")
-            param_state.check_fields(state, type(template), saved["base"], _describe(group, i))
+            if is_layer(saved, p) and param_state.INIT_NORM not in state and param_state.INIT_NORM in self.state.get(p, {}):  # fmt: skip
+                raise ValueError(f"The checkpoint has no initial norm for the Layca layer {describe(group, i)}.")
+            param_state.check_fields(state, type(template), saved["base"], describe(group, i))
             if "step" in state and not isinstance(state["step"], torch.Tensor):
                 state["step"] = torch.tensor(float(state["step"]), dtype=template.count.dtype)
 
@@ -227,37 +208,29 @@ class Layca(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            self._check_step(group)
+            check_step(group)
         self.layer_multipliers()
         for group in self.param_groups:
-            for is_layer in (True, False):
-                params = [p for p in group["params"] if p.grad is not None and self._is_layer(group, p) == is_layer]
-                if params and (is_layer or not group["freeze_others"]):
-                    self._step_params(group, params, is_layer)
+            for layers in (True, False):
+                params = [p for p in group["params"] if p.grad is not None and is_layer(group, p) == layers]
+                if params and (layers or not group["freeze_others"]):
+                    self._step_params(group, params, layers)
         return loss
 
-    def _check_step(self, group: dict[str, Any]) -> None:
-        _check_lr(group["lr"], "lr")
-        if group["other_lr"] is not None:
-            _check_lr(group["other_lr"], "other_lr")
-        for i, p in enumerate(group["params"]):
-            if p.grad is not None and p.grad.is_sparse:
-                raise RuntimeError(f"Layca does not support sparse gradients; {_describe(group, i)} has one.")
-
-    def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], is_layer: bool) -> None:
+    def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
         grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
         base = base_of(group)
         states = [self._base_state(base, p) for p in params]
         if group["foreach"] is False:
-            self._reference_step(group, params, grads, states, is_layer)
-        elif is_layer:
+            self._reference_step(group, params, grads, states, layers)
+        elif layers:
             self._multi_tensor_step(group, params, grads, states)
         else:
             shards, grads = [local(p) for p in params], [local(g) for g in grads]
             states = [type(s)(*map(local, s)) for s in states]
             other_foreach(shards, grads, states, _other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
 
-    def _reference_step(self, group: dict[str, Any], params: list, grads: list, states: list, is_layer: bool) -> None:
+    def _reference_step(self, group: dict[str, Any], params: list, grads: list, states: list, layers: bool) -> None:
         """The core's per-tensor path; on DTensors one parameter at a time (its sums stay global DTensor ops)."""
         multipliers = self.layer_multipliers()
         batches = [[i] for i in range(len(params))] if any(map(is_dtensor, params)) else [range(len(params))]
@@ -267,7 +240,7 @@ class Layca(torch.optim.Optimizer):
                 new, new_states = engine.optimizer_step(
                     chosen, [grads[i] for i in batch], [states[i] for i in batch],
                     [self.state[p].get(param_state.INIT_NORM) for p in chosen], group["lr"],
-                    engine.LayerPlan(tuple(multipliers[p] if is_layer else None for p in chosen)),
+                    engine.LayerPlan(tuple(multipliers[p] if layers else None for p in chosen)),
                     base=base_of(group), other_rate=_other_rate(group), variant=group["variant"], multi_tensor=False,
                 )  # fmt: skip
             torch._foreach_copy_([local(p) for p in chosen], [local_like(w, p) for w, p in zip(new, chosen)])
@@ -290,20 +263,5 @@ class Layca(torch.optim.Optimizer):
             torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
 
 
-def _describe(group: dict[str, Any], i: int) -> str:
-    """A parameter's name for messages: its ``param_names`` entry, else its position and shape."""
-    names = group.get("param_names")
-    p = group["params"][i]
-    return names[i] if names else f"parameter {i} (shape {tuple(p.shape)})"
-
-
 def _other_rate(group: dict[str, Any]) -> Any:
     return group["lr"] if group["other_lr"] is None else group["other_lr"]
-
-
-def _check_lr(lr: Any, name: str) -> None:
-    """A negative or non-finite rate is an error; for a tensor rate, raised at the next host sync on CUDA."""
-    if isinstance(lr, torch.Tensor):
-        torch._assert_async(torch.isfinite(lr) & (lr >= 0), f"{name} must be a finite number >= 0")
-    else:
-        check_rate(lr, name)

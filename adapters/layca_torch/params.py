@@ -1,0 +1,53 @@
+"""The parameters of a ``layca_torch.Layca`` param group: which are layers, their names, what is refused."""
+
+from typing import Any
+
+import torch
+
+from layca_core import defaults
+from layca_core.validation import check_rate
+
+
+def is_layer(group: dict[str, Any], p: torch.Tensor) -> bool:
+    """The group's ``layca`` key, or ``ndim >= 2`` where it is None."""
+    return p.ndim >= defaults.MIN_LAYER_NDIM if group["layca"] is None else bool(group["layca"])
+
+
+def describe(group: dict[str, Any], i: int) -> str:
+    """A parameter's name for messages: its ``param_names`` entry, else its position and shape."""
+    names = group.get("param_names")
+    return names[i] if names else f"parameter {i} (shape {tuple(group['params'][i].shape)})"
+
+
+def check_params(group: dict[str, Any]) -> None:
+    """Refuse, by name, a parameter listed twice and one Layca cannot step (meta, complex, integer, an empty layer)."""
+    if group["layca"] not in (None, True, False):
+        raise ValueError(f"A param group's 'layca' must be True, False or None; got {group['layca']!r}.")
+    seen: set[int] = set()
+    for i, p in enumerate(group["params"]):
+        if id(p) in seen:
+            raise ValueError(f"A param group lists {describe(group, i)} twice; list each parameter once.")
+        seen.add(id(p))
+        if p.is_meta:
+            raise ValueError(
+                f"{describe(group, i)} is on the meta device; build the optimizer once the model is materialized "
+                "(module.to_empty(...) and initialized), as torch's own optimizers need."
+            )
+        if p.is_complex() or not p.is_floating_point():
+            raise TypeError(f"Layca turns real floating-point parameters; {describe(group, i)} is {p.dtype}.")
+        if is_layer(group, p) and p.numel() == 0:
+            raise ValueError(f"The Layca layer {describe(group, i)} has no elements; set its group's layca=False.")
+
+
+def check_step(group: dict[str, Any]) -> None:
+    """Before any parameter moves: the group's rates (a tensor rate at the next host sync on CUDA) and no sparse
+    gradient."""
+    for name in ("lr", "other_lr"):
+        rate = group[name]
+        if isinstance(rate, torch.Tensor):
+            torch._assert_async(torch.isfinite(rate) & (rate >= 0), f"{name} must be a finite number >= 0")
+        elif rate is not None:
+            check_rate(rate, name)
+    for i, p in enumerate(group["params"]):
+        if p.grad is not None and p.grad.is_sparse:
+            raise RuntimeError(f"Layca does not support sparse gradients; {describe(group, i)} has one.")
