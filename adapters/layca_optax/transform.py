@@ -69,8 +69,7 @@ class _Layca:
         )  # fmt: skip
         stepped = [i for i, layer in enumerate(selection.is_layer) if layer or not self.options["freeze_others"]]
         new_base_state = self.layout.pack(states, params, stepped)
-        in_dtypes = [u.astype(p.dtype) for u, p in zip(updates, jax.tree.leaves(params))]  # an array rate is float32
-        return jax.tree.unflatten(jax.tree.structure(params), in_dtypes), new_base_state
+        return jax.tree.unflatten(jax.tree.structure(params), updates), new_base_state
 
 
 def scale_by_layca(

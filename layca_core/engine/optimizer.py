@@ -91,7 +91,8 @@ def optimizer_step(
             g = xp_.where(xp_.isfinite(g), g, xp_.zeros_like(g))
         s, new_states[i] = base.update(g, state)
         if multiplier is None:
-            new_params[i] = -other_rate * s if as_updates else p - other_rate * s
+            moved = -other_rate * s if as_updates else p - other_rate * s
+            new_params[i] = moved if moved.dtype == p.dtype else xp_.astype(moved, p.dtype)  # an array rate may widen
             continue
         layers.append(i)
         steps.append(s)
