@@ -1,7 +1,8 @@
 """Base hyperparameters in torch's words (``betas``, ``eps``...), translated to the core's names."""
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from layca_core import direction
@@ -21,8 +22,10 @@ _SPELLING = {"b1": "betas[0]", "b2": "betas[1]", "initial_accumulator": "initial
 """torch's word for a core name, in messages."""
 
 
-def torch_defaults(base: str) -> dict[str, Any]:
-    """The torch-named hyperparameters of ``base`` with the core's defaults (e.g. adam: betas, eps)."""
+@functools.cache
+def torch_defaults(base: str) -> Mapping[str, Any]:
+    """The torch-named hyperparameters of ``base`` with the core's defaults (e.g. adam: betas, eps); read-only,
+    built once per base (every step asks)."""
     core = base_defaults(base)
     named = {}
     for torch_name, core_name in HYPERPARAMETER_NAMES.items():
@@ -31,7 +34,7 @@ def torch_defaults(base: str) -> dict[str, Any]:
                 named[torch_name] = tuple(core[n] for n in core_name)
         elif core_name in core:
             named[torch_name] = core[core_name]
-    return named
+    return MappingProxyType(named)
 
 
 def check_names(base: str, given: Iterable[str], *, strict: bool) -> None:
