@@ -50,13 +50,14 @@ class LaycaWrapper(torch.optim.Optimizer):
         chosen = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
         if not chosen:
             raise ValueError("The wrapped optimizer has no Layca layer (no parameter with ndim >= 2); pass `layers`.")
-        if len({id(p) for p in chosen}) != len(chosen):
+        ids = {id(p) for p in chosen}
+        if len(ids) != len(chosen):
             raise ValueError("`layers` lists a layer twice; list each layer once.")
-        if not {id(p) for p in chosen} <= {id(p) for p in params}:
+        if not ids <= {id(p) for p in params}:
             raise ValueError("Every tensor in `layers` must be a parameter of the wrapped optimizer.")
         norms = [float(layca_core.initial_norm(p.detach())) for p in chosen]
         check_nonzero_norms(norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(chosen)])
-        layer_groups = [g for g in optimizer.param_groups if any(id(p) in {id(q) for q in chosen} for p in g["params"])]
+        layer_groups = [g for g in optimizer.param_groups if any(id(p) in ids for p in g["params"])]
         references = [g.get("initial_lr", g["lr"]) for g in layer_groups]
         for reference in references:
             check_rate(reference, "the wrapped optimizer's lr")
