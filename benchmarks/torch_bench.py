@@ -2,6 +2,7 @@
 
 Each Layca step and its baselines step in interleaved rounds on the same parameters (own states).
 On CUDA, Layca runs the Triton executor; its SGD-momentum step also runs on the torch executor.
+On the CPU, each Layca step also runs with ``fused=True`` (the compiled executor).
 """
 
 import os
@@ -21,11 +22,18 @@ OPTIMIZERS = {
     "Adam (fused)": lambda p: torch.optim.Adam(p, lr=1e-3, fused=True),
     "Layca SGD momentum": lambda p: layca_torch.Layca(p, base="momentum", momentum=0.9),
     "Layca Adam": lambda p: layca_torch.Layca(p, base="adam"),
+    "Layca SGD momentum (fused)": lambda p: layca_torch.Layca(p, base="momentum", momentum=0.9, fused=True),
+    "Layca Adam (fused)": lambda p: layca_torch.Layca(p, base="adam", fused=True),
 }
 COMPARISONS = {
     "Layca SGD momentum": ("SGD momentum (foreach)", "SGD momentum (fused)"),
     "Layca Adam": ("Adam (foreach)", "Adam (fused)"),
 }
+FUSED_ON_CPU = {
+    "Layca SGD momentum (fused)": COMPARISONS["Layca SGD momentum"],
+    "Layca Adam (fused)": COMPARISONS["Layca Adam"],
+}
+"""On the CPU, ``fused=True`` runs the compiled executor (on CUDA the default already runs the Triton one)."""
 ON_TORCH_EXECUTOR = "Layca SGD momentum (torch executor)"
 
 
@@ -61,7 +69,7 @@ def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
 
 def _comparisons(device: str) -> dict[str, tuple[str, ...]]:
     if device != "cuda":
-        return COMPARISONS
+        return {**COMPARISONS, **FUSED_ON_CPU}
     return {**COMPARISONS, ON_TORCH_EXECUTOR: COMPARISONS["Layca SGD momentum"]}
 
 

@@ -14,15 +14,20 @@ from layca_core import defaults
 FOREACH_BASES = ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adagrad")
 
 
-def _divide_by_root(steps: list[torch.Tensor], accumulators: list[torch.Tensor], eps: float, scale: Any = None) -> None:
-    """``steps /= sqrt(accumulators [/ scale]) + eps``, in place."""
+def _over_root(
+    numerators: list[torch.Tensor], accumulators: list[torch.Tensor], eps: float, scale: Any = None
+) -> list[torch.Tensor]:
+    """``numerators / (sqrt(accumulators [/ scale]) + eps)`` as new tensors: one allocation, the quotient
+    written into the denominators (a fresh allocation per step is what costs most on the CPU)."""
     if scale is None:
-        denominators = torch._foreach_sqrt(accumulators)
+        quotients = torch._foreach_sqrt(accumulators)
     else:
-        denominators = torch._foreach_div(accumulators, scale)
-        torch._foreach_sqrt_(denominators)
-    torch._foreach_add_(denominators, eps)
-    torch._foreach_div_(steps, denominators)
+        quotients = torch._foreach_div(accumulators, scale)
+        torch._foreach_sqrt_(quotients)
+    torch._foreach_add_(quotients, eps)
+    for n, q in zip(numerators, quotients):
+        torch.div(n, q, out=q)
+    return quotients
 
 
 def finite_grads(grads: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -41,16 +46,27 @@ def finite_grads(grads: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def base_steps(
-    grads: list[torch.Tensor], states: list[Any], base: str, h: dict[str, float], sanitize: bool = True
+    grads: list[torch.Tensor],
+    states: list[Any],
+    base: str,
+    h: dict[str, float],
+    sanitize: bool = True,
+    owned: bool = True,
 ) -> list[torch.Tensor]:
     """The base step (``layca_core.directions``) as new tensors, from the gradients (non-finite entries zeroed if
     ``sanitize``), which are never written.
 
-    States are updated in place (their tensors are the optimizer's state).
+    States are updated in place (their tensors are the optimizer's state). ``owned=False``: the caller
+    only reads the steps, so a step that equals a state tensor (momentum's buffer) or a gradient is that
+    tensor itself, not a copy.
     """
     grads = finite_grads(grads) if sanitize else grads
     if base in ("momentum", "nesterov"):
         mu, buffers = h.get("momentum", defaults.MOMENTUM), [s.momentum for s in states]
+        if base == "momentum" and not owned:
+            torch._foreach_mul_(buffers, mu)
+            torch._foreach_add_(buffers, grads)
+            return buffers
         if base == "nesterov":
             torch._foreach_mul_(buffers, mu)
             torch._foreach_add_(buffers, grads)
@@ -62,7 +78,7 @@ def base_steps(
         beta, buffers = h.get("beta", defaults.AMOM_BETA), [s.momentum for s in states]
         torch._foreach_mul_(buffers, beta)
         torch._foreach_add_(buffers, grads, alpha=1 - beta)
-        return torch._foreach_mul(buffers, 1.0)
+        return torch._foreach_mul(buffers, 1.0) if owned else buffers
     if base == "adam":
         b1, b2 = h.get("b1", defaults.ADAM_BETA1), h.get("b2", defaults.ADAM_BETA2)
         counts = [s.count for s in states]
@@ -73,8 +89,8 @@ def base_steps(
         torch._foreach_add_(first, grads, alpha=1 - b1)
         torch._foreach_mul_(second, b2)
         torch._foreach_addcmul_(second, grads, grads, value=1 - b2)
-        steps = torch._foreach_div(first, _per_layer(1 - b1**count, first))
-        _divide_by_root(steps, second, h.get("eps", defaults.EPS), _per_layer(1 - b2**count, steps))
+        steps = _over_root(first, second, h.get("eps", defaults.EPS), _per_layer(1 - b2**count, first))
+        torch._foreach_div_(steps, _per_layer(1 - b1**count, first))  # m_hat / d as (m / d) / (1 - b1^t)
         return steps
     if base in ("rmsprop", "adagrad"):
         accumulators = [s.accumulator for s in states]
@@ -84,10 +100,8 @@ def base_steps(
             torch._foreach_addcmul_(accumulators, grads, grads, value=1 - rho)
         else:
             torch._foreach_addcmul_(accumulators, grads, grads)
-        steps = torch._foreach_mul(grads, 1.0)
-        _divide_by_root(steps, accumulators, h.get("eps", defaults.EPS))
-        return steps
-    return torch._foreach_mul(grads, 1.0)
+        return _over_root(grads, accumulators, h.get("eps", defaults.EPS))
+    return torch._foreach_mul(grads, 1.0) if owned else grads
 
 
 def other_foreach(

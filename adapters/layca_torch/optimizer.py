@@ -8,6 +8,7 @@ import torch
 
 import layca_core
 from layca_core import defaults, engine
+from layca_core.engine.torch_executor import CHUNK
 from layca_core.validation import check_nonzero_norms
 from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
@@ -52,6 +53,9 @@ class Layca(torch.optim.Optimizer):
         maximize: ascend instead of descend.
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
             ``False`` runs the core's per-tensor reference path.
+        fused: the turn as two fused kernels that read each layer once and write it once: Triton on
+            CUDA (the default there when triton is installed), ``torch.compile``'d loops on the CPU
+            (its first step compiles for seconds). ``False``: the multi-tensor kernels.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -72,12 +76,14 @@ class Layca(torch.optim.Optimizer):
         freeze_others: bool = False,
         maximize: bool = False,
         foreach: bool | None = None,
+        fused: bool | None = None,
         **base_hyperparameters: Any,
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
-        options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "layca": None}
+        options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
+        options["layca"] = None
         self._reset_caches()
         super().__init__(params, {**options, **torch_defaults(base), **base_hyperparameters})
 
@@ -117,6 +123,13 @@ class Layca(torch.optim.Optimizer):
         )
         base_of(group)
         check_params(group)
+        if group["fused"] and group["foreach"] is False:
+            raise ValueError("fused=True and foreach=False contradict each other: the fused kernels are multi-tensor.")
+        devices = {p.device.type for p in group["params"]} - {"cpu", "cuda"}
+        if group["fused"] and devices:
+            raise ValueError(
+                f"fused=True runs on CPU and CUDA tensors; this group has {', '.join(sorted(devices))} ones."
+            )
 
     def _store_initial_norms(self, group: dict[str, Any]) -> None:
         """Each layer's norm, kept as its sphere's radius."""
@@ -248,12 +261,26 @@ class Layca(torch.optim.Optimizer):
                 param_state.write_base_state(self.state[p], new_state)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
-        """Base directions by ``layca_torch.foreach``, the turn by the core's torch executor, on local shards."""
+        """Base directions by ``layca_torch.foreach``, the turn by the core's executors, on local shards.
+
+        With ``fused`` on the CPU, layers of more than ``CHUNK`` entries (counted whole, so every rank
+        splits alike) take the compiled executor, the others the multi-tensor one.
+        """
+        cuda = local(params[0]).device.type == "cuda"
+        compiled = [bool(group["fused"]) and not cuda and p.numel() > CHUNK for p in params]
+        for on_compiled in sorted(set(compiled)):
+            part = [i for i, flag in enumerate(compiled) if flag == on_compiled]
+            self._turn(group, *([items[i] for i in part] for items in (params, grads, states)), on_compiled, cuda)
+
+    def _turn(self, group: dict[str, Any], params: list, grads: list, states: list, compiled: bool, cuda: bool) -> None:
         shards = [local(p) for p in params]
         grads, states = [local(g) for g in grads], [type(s)(*map(local, s)) for s in states]
-        steps = base_steps(grads, states, group["base"], core_hyperparameters(group))
-        executor = engine.executor_for(torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True)
-        executor = executor.prepare(shards)
+        triton = None if group["fused"] and not cuda else group["fused"]
+        executor = engine.executor_for(
+            torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True,
+            triton=triton, compiled=compiled,
+        ).prepare(shards)  # fmt: skip
+        steps = base_steps(grads, states, group["base"], core_hyperparameters(group), owned=executor.writes_steps)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

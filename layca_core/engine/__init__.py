@@ -2,8 +2,9 @@
 
 - ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only here),
   ``ReferenceExecutor`` for any array-API namespace, ``per_layer`` to build its vectors, and
-  ``executor_for``, which picks torch's multi-tensor executor (``torch_executor``) or, for CUDA
-  tensors with triton installed, the Triton one (``triton_executor``), each imported only when used;
+  ``executor_for``, which picks torch's multi-tensor executor (``torch_executor``), for CUDA
+  tensors with triton installed the Triton one (``triton_executor``), or on request the compiled CPU
+  one (``compiled_executor``), each imported only when used;
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
 - ``optimizer_step``: base directions and Layca over all parameters with the reference executor;
 - ``checked_options`` and ``initial_norms``: what adapters check and store at construction.

@@ -1,5 +1,6 @@
 """The reference executor: the engine's primitives as a loop of array-API calls."""
 
+import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -117,6 +118,7 @@ def executor_for(
     multi_tensor: bool = True,
     in_place: bool = False,
     triton: bool | None = None,
+    compiled: bool = False,
 ) -> Any:
     """The fastest executor for these arrays: Triton or torch multi-tensor kernels for torch tensors, else the reference.
 
@@ -125,6 +127,8 @@ def executor_for(
     ``in_place=True`` lets the torch executor write the new weights into the given ones.
     ``triton``: the Triton executor (see ``triton_executor``); None picks it for CUDA tensors when
     triton is installed, or as the environment variable ``LAYCA_TRITON`` (0 or 1) says.
+    ``compiled``: on CPU tensors outside ``torch.compile``, the one-pass ``CompiledExecutor`` (see
+    ``compiled_executor``; its first step compiles two kernels).
     """
     if multi_tensor and _library(like) == "torch" and not any(stacked or ()):
         from layca_core.engine import triton_executor
@@ -132,11 +136,20 @@ def executor_for(
 
         if triton_executor.wanted(like, triton):
             return triton_executor.TritonExecutor(xp, like.device, meshes, in_place)
+        if compiled and like.device.type == "cpu" and not _torch_compiling():
+            from layca_core.engine.compiled_executor import CompiledExecutor
+
+            return CompiledExecutor(xp, like.device, meshes, in_place)
 
         return TorchExecutor(xp, like.device, meshes, in_place)
     if meshes:
         raise ValueError("Sharded layers given as local shards need the torch executor.")
     return ReferenceExecutor(xp, like, stacked)
+
+
+def _torch_compiling() -> bool:
+    """Whether torch.compile is tracing this call (the compiled executor would nest its own compilation)."""
+    return bool(sys.modules["torch"].compiler.is_compiling())
 
 
 def wide_dtype(xp: ModuleType, like: Any) -> Any:

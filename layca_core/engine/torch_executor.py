@@ -56,6 +56,8 @@ class TorchExecutor:
     """
 
     exact_products = False
+    writes_steps = True
+    """Whether the primitives may write into the steps (else a caller may pass state tensors as steps)."""
 
     def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
         self.xp, self.torch, self.device, self.in_place = xp, _torch(), device, in_place

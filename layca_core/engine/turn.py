@@ -41,7 +41,8 @@ class Executor(Protocol):
     """Batched primitives over a list of tensors; per-layer values are 1-D vectors in layer order.
 
     A stacked tensor (several layers along axis 0) contributes one entry per slice. ``steps``
-    passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place.
+    passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place, unless
+    it has ``writes_steps = False`` (the compiled executor), when a caller may pass state tensors.
 
     With ``exact_products`` the engine calls only ``finite``, ``sums``, ``scale`` and ``combine``, in
     that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an

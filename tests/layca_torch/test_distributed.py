@@ -39,6 +39,7 @@ TIMEOUT_S = 20  # each collective
 PROCESS_TIMEOUT_S = 120  # each rank, every run included
 WIDTHS = (6, 8, 5, 3, 1)  # the last layers shard unevenly over 2 ranks: 3 rows as 2 + 1, 1 row as 1 + 0
 DEEP = (6, 8, 8, 8, 8, 8, 8, 5, 1)
+WIDE = (6, 160, 128, 3, 1)  # 160 x 128 weights: the compiled executor's kernels, on the local shards
 REDUCTIONS = {"layca": 3, "lars": 2}  # per step: the step's largest entries, then (|w|^2, <w,s>), then |s_perp|^2
 FSDP_RUNS = {
     **{base: {"base": base, **hyper} for base, hyper in BASES.items()},
@@ -46,6 +47,7 @@ FSDP_RUNS = {
     "adam, foreach=False": {"base": "adam", "foreach": False},
     "sgd, 8 layers": {"base": "sgd", "widths": DEEP},
     "momentum, maximize, freeze_others": {"base": "momentum", "maximize": True, "freeze_others": True},
+    "momentum, fused, a wide layer": {"base": "momentum", "momentum": 0.9, "fused": True, "widths": WIDE},
 }
 HSDP_RUNS = {"momentum": {"base": "momentum", "momentum": 0.9}}
 TP_RUNS = {

@@ -376,8 +376,8 @@ def test_groups_carry_keys_of_their_own_and_the_constructor_refuses_unknown_keyw
     net = model()
     optimizer = layca_torch.Layca([{"params": net.parameters(), "name": "all", "initial_lr": 0.1}])
     assert optimizer.param_groups[0]["name"] == "all"
-    with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got 'fused'"):
-        layca_torch.Layca(net.parameters(), fused=True)
+    with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got 'capturable'"):
+        layca_torch.Layca(net.parameters(), capturable=True)
 
 
 def test_a_group_of_another_base_inherits_the_constructors_shared_hyperparameters():

@@ -1,0 +1,153 @@
+"""The compiled CPU executor (``torch.compile`` kernels) against the reference executor, and through
+``layca_torch.Layca(fused=True)``.
+
+Each dtype compiles the kernels once per process (seconds): the tests share sizes and dtypes.
+"""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the compiled executor runs on torch tensors")
+
+import array_api_compat.torch as xp  # noqa: E402
+
+from layca_core import engine  # noqa: E402
+from layca_core.engine import compiled_kernels  # noqa: E402
+from layca_core.engine.compiled_executor import CompiledExecutor  # noqa: E402
+from layca_core.engine.torch_executor import CHUNK  # noqa: E402
+
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+SIZES = (21, 300, 2 * CHUNK + 5, 9000, 9000, 9000)
+
+
+def tensors(sizes, dtype, seed=0, scale=1.0):
+    generator = torch.Generator().manual_seed(seed)
+    return [(scale * torch.randn(n, generator=generator, dtype=torch.float64)).to(dtype) for n in sizes]
+
+
+def turn(ws, steps, rates, variant="layca", compiled=True, in_place=False):
+    """New weights from ``turn_layers`` with the compiled executor or the reference one; ``steps`` as given."""
+    executor = engine.executor_for(xp, ws[0], compiled=True, in_place=in_place) if compiled else None
+    executor = (executor or engine.ReferenceExecutor(xp, ws[0])).prepare(ws)
+    assert isinstance(executor, CompiledExecutor) == compiled
+    norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws])
+    rates = torch.as_tensor(rates, dtype=torch.float64)
+    return engine.turn_layers(ws, list(steps), rates, norms, executor=executor, variant=variant)
+
+
+def assert_close(new, expected, dtype):
+    eps = torch.finfo(dtype).eps
+    for a, b in zip(new, expected):
+        assert a.dtype == b.dtype
+        torch.testing.assert_close(a.double(), b.double(), rtol=2 * eps, atol=2 * eps * float(b.abs().max()))
+
+
+def angle(u, v):
+    """The angle between two vectors, accurate for small angles."""
+    u, v = u.double() / torch.linalg.vector_norm(u.double()), v.double() / torch.linalg.vector_norm(v.double())
+    return 2 * math.atan2(float(torch.linalg.vector_norm(u - v)), float(torch.linalg.vector_norm(u + v)))
+
+
+@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("dtype_name", DTYPES)
+def test_matches_the_reference_with_its_guards_and_never_writes_the_steps(dtype_name, variant):
+    dtype = getattr(torch, dtype_name)
+    ws, steps = tensors(SIZES, dtype), tensors(SIZES, dtype, seed=1)
+    steps[1][3], steps[2][0], steps[2][-1] = float("nan"), float("inf"), -float("inf")
+    steps[3] = torch.zeros_like(steps[3])  # zero step
+    steps[4] = 3 * ws[4]  # parallel step
+    rates = [0.1, 0.2, 3**-3, 0.1, 0.1, 0.0]  # the last layer has a zero rate
+    before, given = [w.clone() for w in ws], [s.clone() for s in steps]
+    new = turn(ws, steps, rates, variant)
+    assert_close(new, turn(ws, [s.clone() for s in steps], rates, variant, compiled=False), dtype)
+    assert all(torch.equal(w, b) for w, b in zip(ws, before))  # pure unless in_place
+    if dtype != torch.float64:  # the one-pass recipe reads the steps only: a base may pass its state
+        assert all(torch.equal(s, g) for s, g in zip(steps, given) if not s.isnan().any())
+        assert steps[1].isnan().sum() == 1
+    frozen = (3, 4, 5) if variant == "layca" else (3, 5)
+    assert all(torch.equal(new[i], ws[i]) for i in frozen)
+    assert not any(torch.equal(new[i], ws[i]) for i in range(3))
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_in_place_writes_the_weights_and_matches(dtype_name):
+    dtype = getattr(torch, dtype_name)
+    ws, steps = tensors(SIZES[:3], dtype), tensors(SIZES[:3], dtype, seed=1)
+    expected = turn([w.clone() for w in ws], steps, [0.3] * 3, compiled=False)
+    new = turn(ws, steps, [0.3] * 3, in_place=True)
+    assert all(n is w for n, w in zip(new, ws))
+    assert_close(ws, expected, dtype)
+
+
+@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("dtype_name", DTYPES)
+def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name, variant):
+    dtype = getattr(torch, dtype_name)
+    info = torch.finfo(dtype)
+    low, high = math.frexp(info.smallest_normal)[1] - 1, math.frexp(info.max)[1] - 2
+    magnitudes = [math.ldexp(1.0, round(low + (high - low) * i / 8)) for i in range(9)]
+    directions = tensors([300] * len(magnitudes), torch.float64, seed=2)  # entries in [m, 2m): all normal
+    steps = [(d.sign() * (1 + d.abs() / d.abs().max() / 2) * m).to(dtype) for d, m in zip(directions, magnitudes)]
+    steps[-1][0] = info.max
+    ws = tensors([300] * len(magnitudes), dtype, seed=3)
+    rate = 3**-3
+    new = turn(ws, steps, [rate] * len(ws), variant)
+    assert all(torch.isfinite(s).all() and torch.isfinite(n).all() for s, n in zip(steps, new))
+    if variant == "lars":  # its norm cap decides how far it moves: compare with the reference
+        assert_close(new, turn(ws, steps, [rate] * len(ws), variant, compiled=False), dtype)
+        return
+    tolerance = 8 * info.eps
+    for w, n in zip(ws, new):
+        assert angle(w, n) == pytest.approx(math.atan(rate), abs=tolerance)
+        norms = [float(torch.linalg.vector_norm(v.double())) for v in (n, w)]
+        assert norms[0] == pytest.approx(norms[1], rel=tolerance)
+
+
+def test_non_contiguous_layers_take_the_two_pass_primitives():
+    executor = engine.executor_for(xp, torch.zeros(3), compiled=True)
+    assert executor.prepare([torch.zeros(4, 3).T]).exact_products is False
+    assert executor.prepare([torch.zeros(4, 3, dtype=torch.float64)]).writes_steps is True
+    assert executor.prepare([torch.zeros(4, 3)]).writes_steps is False
+
+
+def wide_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(160, 128), torch.nn.Tanh(), torch.nn.Linear(128, 3))
+
+
+@pytest.mark.parametrize("base", ["momentum", "adam", "amom", "sgd", "nesterov", "rmsprop", "adagrad"])
+def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypatch, base):
+    layca_torch = pytest.importorskip("layca_torch")
+    calls = []
+    kernels = compiled_kernels.kernels()
+    counting = compiled_kernels.Kernels(
+        kernels.sums, kernels.combined, lambda *args: calls.append(args[0].numel()) or kernels.combine_(*args)
+    )
+    monkeypatch.setattr(compiled_kernels, "kernels", lambda: counting)
+    models = [wide_model(), wide_model()]
+    optimizers = [layca_torch.Layca(m.parameters(), base=base, fused=fused) for m, fused in zip(models, (True, False))]
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        x = torch.randn(8, 160, generator=generator)
+        for model, optimizer in zip(models, optimizers):
+            optimizer.zero_grad()
+            model(x).square().mean().backward()
+            model[0].weight.grad[0, 0] = float("nan")  # zeroed before the base sees it, as on every path
+            optimizer.step()
+    assert calls == [160 * 128] * 3  # the 384-entry layer takes the multi-tensor executor
+    for p, q in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    for p, q in zip(*(m.parameters() for m in models)):
+        for key, value in optimizers[0].state[p].items():
+            torch.testing.assert_close(value, optimizers[1].state[q][key], rtol=1e-5, atol=1e-7)
+
+
+def test_fused_option_is_a_group_key_and_contradictions_are_refused():
+    layca_torch = pytest.importorskip("layca_torch")
+    model = wide_model()
+    optimizer = layca_torch.Layca(model.parameters(), fused=True)
+    assert [g["fused"] for g in optimizer.param_groups] == [True]
+    assert optimizer.state_dict()["param_groups"][0]["fused"] is True
+    with pytest.raises(ValueError, match="fused=True and foreach=False contradict"):
+        layca_torch.Layca(model.parameters(), fused=True, foreach=False)
