@@ -98,6 +98,14 @@ def max(x: Any, /, *, axis: Any = None, keepdims: Any = False) -> Any:  # noqa: 
     return _tf().reduce_max(x, axis=axis, keepdims=keepdims)
 
 
+def min(x: Any, /, *, axis: Any = None, keepdims: Any = False) -> Any:  # noqa: A001
+    return _tf().reduce_min(x, axis=axis, keepdims=keepdims)
+
+
+def maximum(x1: Any, x2: Any, /) -> Any:
+    return _tf().maximum(x1, x2)
+
+
 def log2(x: Any, /) -> Any:
     tf = _tf()
     return tf.math.log(x) / tf.math.log(tf.constant(2.0, x.dtype))
