@@ -14,7 +14,7 @@ from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
 from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
 from layca_torch.params import check_params, check_step, describe, is_layer
-from layca_torch.sharding import global_float, is_dtensor, local, local_like, mesh_of, replicating
+from layca_torch.sharding import global_float, is_dtensor, local, local_like, local_shards, mesh_of, replicating
 
 
 class Layca(torch.optim.Optimizer):
@@ -172,13 +172,18 @@ class Layca(torch.optim.Optimizer):
             )
         return self._scalars[key]
 
-    def _base_state(self, base: Any, p: torch.Tensor) -> Any:
-        template = param_state.template(base, p.dtype)
-        if not template._fields:
-            return template
-        if param_state.state_key(template._fields[0]) not in self.state[p]:
-            param_state.write_base_state(self.state[p], base.init(p.detach()))
-        return param_state.read_base_state(self.state[p], type(template))
+    def _base_states(self, base: Any, params: list[torch.Tensor]) -> list[Any]:
+        """Each parameter's base state, read from ``self.state`` (created at its first step)."""
+        types: dict[torch.dtype, type] = {}
+        states = []
+        for p in params:
+            if p.dtype not in types:
+                types[p.dtype] = type(param_state.template(base, p.dtype))
+            state_type, state = types[p.dtype], self.state[p]
+            if state_type._fields and param_state.state_key(state_type._fields[0]) not in state:
+                param_state.write_base_state(state, base.init(p.detach()))
+            states.append(param_state.read_base_state(state, state_type))
+        return states
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's ``load_state_dict``, after checking, before anything is loaded, that the checkpoint fits these
@@ -233,14 +238,13 @@ class Layca(torch.optim.Optimizer):
     def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
         grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
         base = base_of(group)
-        states = [self._base_state(base, p) for p in params]
+        states = self._base_states(base, params)
         if group["foreach"] is False:
             self._reference_step(group, params, grads, states, layers)
         elif layers:
             self._multi_tensor_step(group, params, grads, states)
         else:
-            shards, grads = [local(p) for p in params], [local(g) for g in grads]
-            states = [type(s)(*map(local, s)) for s in states]
+            shards, grads, states = local_shards(params, grads, states)
             other_foreach(shards, grads, states, _other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
 
     def _reference_step(self, group: dict[str, Any], params: list, grads: list, states: list, layers: bool) -> None:
@@ -273,8 +277,7 @@ class Layca(torch.optim.Optimizer):
             self._turn(group, *([items[i] for i in part] for items in (params, grads, states)), on_compiled, cuda)
 
     def _turn(self, group: dict[str, Any], params: list, grads: list, states: list, compiled: bool, cuda: bool) -> None:
-        shards = [local(p) for p in params]
-        grads, states = [local(g) for g in grads], [type(s)(*map(local, s)) for s in states]
+        shards, grads, states = local_shards(params, grads, states)
         triton = None if group["fused"] and not cuda else group["fused"]
         executor = engine.executor_for(
             torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True,

@@ -10,6 +10,13 @@ def local(tensor: Any) -> Any:
     return tensor.to_local() if is_dtensor(tensor) else tensor
 
 
+def local_shards(params: list, grads: list, states: list) -> tuple[list, list, list]:
+    """The local shards of parameters, their gradients and state tuples (all as given when nothing is sharded)."""
+    if not any(map(is_dtensor, params)):
+        return params, grads, states
+    return [local(p) for p in params], [local(g) for g in grads], [type(s)(*map(local, s)) for s in states]
+
+
 def local_like(value: Any, param: Any) -> Any:
     """The part of ``value`` that ``param``'s local shard holds (a DTensor value laid out as ``param`` first)."""
     if is_dtensor(value) and is_dtensor(param):
