@@ -36,7 +36,9 @@ def wanted(like: Any, choice: bool | None) -> bool:
         if choice is None:
             return like.device.type == "cuda" and importlib.util.find_spec("triton") is not None
     if choice and importlib.util.find_spec("triton") is None:
-        raise ValueError("triton=True (or LAYCA_TRITON=1) needs triton installed: pip install 'layca[triton]'.")
+        raise ValueError(
+            "triton=True (fused=True on CUDA, or LAYCA_TRITON=1) needs triton installed: pip install 'layca[triton]'."
+        )
     if choice and like.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         raise ValueError(f"triton=True (or LAYCA_TRITON=1) on {like.device.type} tensors needs TRITON_INTERPRET=1.")
     return choice
