@@ -151,3 +151,32 @@ def test_fused_option_is_a_group_key_and_contradictions_are_refused():
     assert optimizer.state_dict()["param_groups"][0]["fused"] is True
     with pytest.raises(ValueError, match="fused=True and foreach=False contradict"):
         layca_torch.Layca(model.parameters(), fused=True, foreach=False)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "bfloat16"])
+def test_layca_fused_on_channels_last_and_bfloat16_layers_matches_the_multi_tensor_step(layout):
+    layca_torch = pytest.importorskip("layca_torch")
+    models = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+        model(torch.randn(1, 64, 5, 5))
+        if layout == "channels_last":  # 64 x 64 x 3 x 3 weights, not contiguous: the two-pass primitives
+            model = model.to(memory_format=torch.channels_last)
+        else:
+            model = model.to(torch.bfloat16)
+        models.append(model)
+    if layout == "channels_last":
+        assert not models[0][0].weight.is_contiguous()
+    dtype = next(models[0].parameters()).dtype
+    optimizers = [layca_torch.Layca(m.parameters(), base="momentum", fused=f) for m, f in zip(models, (True, False))]
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        x = torch.randn(4, 64, 5, 5, generator=generator).to(dtype)
+        for model, optimizer in zip(models, optimizers):
+            optimizer.zero_grad()
+            model(x).float().square().mean().backward()
+            optimizer.step()
+    eps = torch.finfo(dtype).eps
+    for p, q in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(p, q, rtol=4 * eps, atol=4 * eps * float(q.abs().max()))
