@@ -29,7 +29,6 @@ class CompiledExecutor(TorchExecutor):
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":
         torch = self.torch
         self.exact_products = all(w.dtype != torch.float64 and w.is_contiguous() for w in ws)
-        self.writes_steps = not self.exact_products
         return self
 
     def finite(self, xs: list[Any]) -> list[Any]:

@@ -40,6 +40,14 @@ class Scaled(list):
     factors: Any
 
 
+class Projected(Scaled):
+    """``S - c w`` per layer, not formed: ``squares`` and ``combine`` read the steps and ``ws`` instead, so the
+    steps are never written (``factors``: the scale the steps still carry, or None)."""
+
+    ws: list[Any]
+    c: Any
+
+
 class TorchExecutor:
     """Multi-tensor primitives over local tensors.
 
@@ -47,17 +55,17 @@ class TorchExecutor:
     ``in_place`` (an optimizer's own step): clean the steps in place and write the new 32- and 64-bit
     weights into ``ws``.
 
-    On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, two passes
-    are skipped when they change nothing: with ``in_place``, ``finite`` is deferred to ``amax`` (whose maxima show which
-    layers hold a non-finite entry, and only those are cleaned), and a power-of-two ``scale`` that
-    keeps every sum far from overflow and underflow is carried (``Scaled``) into the sums, the
-    projection and the apply instead of a pass of its own: multiplying by a power of two in range is
-    exact, so both give the same bits.
+    On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, the steps
+    are never written (``writes_steps`` False: a base may pass its state, e.g. a momentum buffer, as the
+    step, and no parameter-sized step is allocated): ``finite`` is deferred to ``amax`` (whose maxima show
+    which layers hold a non-finite entry; only those are cleaned, into copies), a power-of-two ``scale``
+    that keeps every sum far from overflow and underflow is carried (``Scaled``) into the sums and the
+    apply (multiplying by a power of two in range is exact, so both give the same bits), and ``perp`` is
+    not formed (``Projected``): its squares are summed block by block and the apply folds ``-c w`` into
+    its coefficient of ``w``.
     """
 
     exact_products = False
-    writes_steps = True
-    """Whether the primitives may write into the steps (else a caller may pass state tensors as steps)."""
 
     def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
         self.xp, self.torch, self.device, self.in_place = xp, _torch(), device, in_place
@@ -65,6 +73,8 @@ class TorchExecutor:
         self.meshes = list(meshes or [])
         self.compiling = self.torch.compiler.is_compiling()
         self.host_checks = device.type == "cpu" and not self.compiling
+        self.writes_steps = not self.host_checks
+        """Whether the primitives may write into the steps (else a caller may pass state tensors as steps)."""
         self._vectors: dict[tuple[float, ...], Any] = {}
         self._low: dict[Any, bool] = {}
         self._unclean: list[Any] | None = None
@@ -82,10 +92,10 @@ class TorchExecutor:
         return self.vector(values)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        """In place for an optimizer's own scratch steps (``in_place``; on the CPU at ``amax``), else into copies."""
-        if self.in_place and self.host_checks:
-            self._unclean = xs
-            return xs
+        """On the CPU left to ``amax``; else into copies, or in place for an optimizer's own steps (``in_place``)."""
+        if self.host_checks:
+            self._unclean = list(xs)
+            return self._unclean
         clean = self.torch.nan_to_num_ if self.in_place else self.torch.nan_to_num
         return [clean(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
 
@@ -93,10 +103,10 @@ class TorchExecutor:
         largest = self._largest(xs)
         if xs is self._unclean:
             self._unclean = None
-            dirty = [x for x, m in zip(xs, self.torch.isfinite(largest).tolist()) if not m]
+            dirty = [i for i, ok in enumerate(self.torch.isfinite(largest).tolist()) if not ok]
+            for i in dirty:
+                xs[i] = self.torch.nan_to_num(xs[i], nan=0.0, posinf=0.0, neginf=0.0)
             if dirty:
-                for x in dirty:
-                    self.torch.nan_to_num_(x, nan=0.0, posinf=0.0, neginf=0.0)
                 largest = self._largest(xs)
         return self._all_reduce(largest, maximum=True)
 
@@ -106,8 +116,10 @@ class TorchExecutor:
             carried.factors = factors
             return carried
         work = self._work(xs)
-        self.torch._foreach_mul_(work, _per_layer(factors, work))
-        return work
+        if self.writes_steps:
+            self.torch._foreach_mul_(work, _per_layer(factors, work))
+            return work
+        return [w.mul_(f) if w is not x else w * f for w, x, f in zip(work, xs, _per_layer(factors, work))]
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         torch = self.torch
@@ -120,16 +132,26 @@ class TorchExecutor:
 
     def squares(self, xs: list[Any]) -> Any:
         factor = _factors(xs)
-        squares = self._all_reduce(self._local_squares(xs))
+        if isinstance(xs, Projected):
+            local = self._local_projected_squares(xs.ws, xs, xs.c if factor is None else xs.c / factor)
+        else:
+            local = self._local_squares(xs)
+        squares = self._all_reduce(local)
         return squares * factor * factor if factor is not None else squares
 
     def perp(self, xs: list[Any], ws: list[Any], c: Any) -> list[Any]:
         factor = _factors(xs)
+        if not self.writes_steps:
+            projected = Projected(xs)
+            projected.factors, projected.ws, projected.c = factor, ws, c
+            return projected
         self.torch._foreach_addcmul_(xs, self._work(ws), _per_layer(-c if factor is None else -c / factor, xs))
         return xs
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
         factor = _factors(xs)
+        if isinstance(xs, Projected):  # a w + b (S - c w)
+            a = a - b * xs.c
         work = self._work(ws)
         if self.in_place:
             self.torch._foreach_mul_(work, _per_layer(a, work))
@@ -167,7 +189,22 @@ class TorchExecutor:
         torch = self.torch
         if all(x.numel() <= CHUNK for x in xs):
             return torch.stack(torch._foreach_norm(xs, 2)).to(self.acc) ** 2
-        return self._per_chunk(xs, lambda rows: torch.linalg.vector_norm(rows, dim=-1).to(self.acc) ** 2)
+        return self._per_chunk(xs, lambda rows, _: torch.linalg.vector_norm(rows, dim=-1).to(self.acc) ** 2)
+
+    def _local_projected_squares(self, ws: list[Any], xs: list[Any], c: Any) -> Any:
+        """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
+        torch = self.torch
+        if all(x.numel() <= CHUNK for x in xs):
+            differences = torch._foreach_mul(self._work(ws), _per_layer(-c, xs))
+            torch._foreach_add_(differences, xs)
+            return torch.stack(torch._foreach_norm(differences, 2)).to(self.acc) ** 2
+        coefficients = _per_layer(c, xs)
+
+        def reduce(pair: tuple[Any, Any], i: int) -> Any:
+            w, x = pair
+            return torch.linalg.vector_norm(x - coefficients[i] * w.to(x.dtype), dim=-1).to(self.acc) ** 2
+
+        return self._per_chunk(list(zip(ws, xs)), reduce, pairs=True)
 
     def _local_dots(self, ws: list[Any], xs: list[Any]) -> Any:
         """Per layer, ``<w, x>`` over its local entries: chunk dots in the working dtype, added in float64."""
@@ -178,27 +215,27 @@ class TorchExecutor:
             lengths = torch.tensor([p.numel() for p in products], device=self.device)
             return torch.segment_reduce(flat, "sum", lengths=lengths)
         return self._per_chunk(
-            list(zip(ws, xs)), lambda pair: torch.sum(pair[0] * pair[1], dim=-1).to(self.acc), pairs=True
+            list(zip(ws, xs)), lambda pair, _: torch.sum(pair[0] * pair[1], dim=-1).to(self.acc), pairs=True
         )
 
     def _per_chunk(self, items: list[Any], reduce: Any, pairs: bool = False) -> Any:
-        """Per tensor (or pair of tensors), ``reduce`` over rows of ``CHUNK`` entries and the rest, added up.
+        """Per tensor (or pair of tensors), ``reduce(rows, index)`` over rows of ``CHUNK`` entries and the rest, added up.
 
         Rows go ``BLOCK_ROWS`` at a time, so a reduction's temporary stays small (memory the allocator reuses).
         """
         torch = self.torch
         totals = []
-        for item in items:
+        for index, item in enumerate(items):
             flat = tuple(t.reshape(-1) for t in item) if pairs else (item.reshape(-1),)
             size = flat[0].numel()
             pieces = []
             for start in range(0, size - size % CHUNK, BLOCK_ROWS * CHUNK):
                 end = min(start + BLOCK_ROWS * CHUNK, size - size % CHUNK)
                 rows = tuple(t[start:end].view(-1, CHUNK) for t in flat)
-                pieces.append(reduce(rows if pairs else rows[0]))
+                pieces.append(reduce(rows if pairs else rows[0], index))
             if size % CHUNK:
                 rest = tuple(t[size - size % CHUNK :] for t in flat)
-                pieces.append(reduce(rest if pairs else rest[0]).reshape(1))
+                pieces.append(reduce(rest if pairs else rest[0], index).reshape(1))
             totals.append(torch.cat(pieces).sum() if pieces else torch.zeros((), dtype=self.acc, device=self.device))
         return torch.stack(totals)
 

@@ -42,7 +42,7 @@ class Executor(Protocol):
 
     A stacked tensor (several layers along axis 0) contributes one entry per slice. ``steps``
     passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place, unless
-    it has ``writes_steps = False`` (the compiled executor), when a caller may pass state tensors.
+    it has ``writes_steps = False`` (torch's executors on the CPU), when a caller may pass state tensors.
 
     With ``exact_products`` the engine calls only ``finite``, ``sums``, ``scale`` and ``combine``, in
     that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an

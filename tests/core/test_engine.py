@@ -141,7 +141,7 @@ def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype
     """An optimizer's own step: non-finite entries in one layer only, one step far out of range among steps in it
     (on the CPU the executor then cleans one layer and scales every step with a pass of its own); a large layer
     reduced in several blocks of rows."""
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     from layca_core.engine import torch_executor
 
     monkeypatch.setattr(torch_executor, "BLOCK_ROWS", 1)
@@ -158,8 +158,13 @@ def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype
             executor = engine.executor_for(xp, ws[0], multi_tensor=in_place, in_place=in_place).prepare(ws)
             norms = engine.per_layer([layca_core.initial_norm(w) for w in ws], executor)
             given = [Backend.TORCH.asarray(s, dtype) for s in steps]
+            before = [s.clone() for s in given]
             rates = executor.vector([RATE] * len(ws))
             turned[in_place] = [to_numpy(x) for x in engine.turn_layers(ws, given, rates, norms, executor=executor)]
+            if in_place:  # on the CPU the steps are read, never written: a base may pass its state as its step
+                assert executor.writes_steps is False
+                for s, b in zip(given, before):
+                    torch.testing.assert_close(s, b, rtol=0, atol=0, equal_nan=True)
         for fast, reference, w in zip(turned[True], turned[False], layers):
             np.testing.assert_allclose(
                 fast, reference, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * np.abs(reference).max()
