@@ -2,10 +2,11 @@
 
 Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate
 to a few ulps), and chunks are added in float64: two passes (the engine's ``exact_products`` is
-False). Steps are cleaned of non-finite entries (into copies, or in place with ``in_place``), then
-scaled and projected in place; new weights are fresh tensors, or with ``in_place`` written into
-32- and 64-bit weights (16-bit weights are turned in float32 copies and rounded once). No host
-synchronisation except on the CPU, where it costs nothing (see ``TorchExecutor``).
+False). On the CPU the steps are only read (see ``TorchExecutor``); elsewhere they are cleaned of
+non-finite entries (into copies, or in place with ``in_place``), then scaled and projected in place.
+New weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit
+weights are turned in float32 copies and rounded once). No host synchronisation except on the CPU,
+where it costs nothing.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
