@@ -16,7 +16,13 @@ two-pass primitives. Chosen by ``executor_for(..., compiled=True)`` for CPU tens
 import importlib
 from typing import Any
 
-from layca_core.engine.torch_executor import Scaled, TorchExecutor
+from layca_core.engine.torch_executor import Scaled, TorchExecutor, _torch
+
+
+def wanted(like: Any, compiled: bool) -> bool:
+    """Whether to use the compiled executor for tensors like ``like``: asked for, on the CPU, and not inside a
+    ``torch.compile`` trace (whose own compilation would nest)."""
+    return compiled and like.device.type == "cpu" and not _torch().compiler.is_compiling()
 
 
 class CompiledExecutor(TorchExecutor):
@@ -36,11 +42,7 @@ class CompiledExecutor(TorchExecutor):
         return list(xs) if self.exact_products else super().finite(xs)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
-        if not self.exact_products:
-            return super().scale(xs, factors)
-        carried = Scaled(xs)
-        carried.factors = factors
-        return carried
+        return Scaled(xs, factors) if self.exact_products else super().scale(xs, factors)
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         if not self.exact_products:

@@ -1,6 +1,5 @@
 """The reference executor: the engine's primitives as a loop of array-API calls."""
 
-import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -139,20 +138,15 @@ def executor_for(
 
         if triton_executor.wanted(like, triton):
             return triton_executor.TritonExecutor(xp, like.device, meshes, in_place)
-        if compiled and like.device.type == "cpu" and not _torch_compiling():
-            from layca_core.engine.compiled_executor import CompiledExecutor
+        from layca_core.engine import compiled_executor
 
-            return CompiledExecutor(xp, like.device, meshes, in_place)
+        if compiled_executor.wanted(like, compiled):
+            return compiled_executor.CompiledExecutor(xp, like.device, meshes, in_place)
 
         return TorchExecutor(xp, like.device, meshes, in_place)
     if meshes:
         raise ValueError("Sharded layers given as local shards need the torch executor.")
     return ReferenceExecutor(xp, like, stacked)
-
-
-def _torch_compiling() -> bool:
-    """Whether torch.compile is tracing this call (the compiled executor would nest its own compilation)."""
-    return bool(sys.modules["torch"].compiler.is_compiling())
 
 
 def wide_dtype(xp: ModuleType, like: Any) -> Any:

@@ -38,15 +38,18 @@ def _torch() -> Any:
 class Scaled(list):
     """Steps whose power-of-two scale is applied later, by the sums and the apply (``factors``, per layer)."""
 
-    factors: Any
+    def __init__(self, xs: list[Any], factors: Any) -> None:
+        super().__init__(xs)
+        self.factors = factors
 
 
 class Projected(Scaled):
     """``S - c w`` per layer, not formed: ``squares`` and ``combine`` read the steps and ``ws`` instead, so the
     steps are never written (``factors``: the scale the steps still carry, or None)."""
 
-    ws: list[Any]
-    c: Any
+    def __init__(self, xs: list[Any], factors: Any, ws: list[Any], c: Any) -> None:
+        super().__init__(xs, factors)
+        self.ws, self.c = ws, c
 
 
 class TorchExecutor:
@@ -113,9 +116,7 @@ class TorchExecutor:
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
         if self.host_checks and not any(self._is_low(x) for x in xs) and _in_range(factors):
-            carried = Scaled(xs)
-            carried.factors = factors
-            return carried
+            return Scaled(xs, factors)
         work = self._work(xs)
         if self.writes_steps:
             self.torch._foreach_mul_(work, _per_layer(factors, work))
@@ -143,9 +144,7 @@ class TorchExecutor:
     def perp(self, xs: list[Any], ws: list[Any], c: Any) -> list[Any]:
         factor = _factors(xs)
         if not self.writes_steps:
-            projected = Projected(xs)
-            projected.factors, projected.ws, projected.c = factor, ws, c
-            return projected
+            return Projected(xs, factor, ws, c)
         self.torch._foreach_addcmul_(xs, self._work(ws), _per_layer(-c if factor is None else -c / factor, xs))
         return xs
 

@@ -19,7 +19,7 @@ import importlib.util
 import os
 from typing import Any
 
-from layca_core.engine.torch_executor import TorchExecutor
+from layca_core.engine.torch_executor import Scaled, TorchExecutor
 
 TABLES_KEPT = 16
 _TABLES: dict[tuple, Any] = {}
@@ -42,14 +42,6 @@ def wanted(like: Any, choice: bool | None) -> bool:
     if choice and like.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
         raise ValueError(f"triton=True (or LAYCA_TRITON=1) on {like.device.type} tensors needs TRITON_INTERPRET=1.")
     return choice
-
-
-class _Scaled(list):
-    """Steps with per-layer factors still to apply: what the lazy ``scale`` returns."""
-
-    def __init__(self, xs: list[Any], factors: Any) -> None:
-        super().__init__(xs)
-        self.factors = factors
 
 
 class TritonExecutor(TorchExecutor):
@@ -78,7 +70,7 @@ class TritonExecutor(TorchExecutor):
         return [x.contiguous() for x in xs]
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
-        return _Scaled(xs, factors) if self.exact_products else super().scale(xs, factors)
+        return Scaled(xs, factors) if self.exact_products else super().scale(xs, factors)
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         if not self.exact_products:
@@ -93,7 +85,7 @@ class TritonExecutor(TorchExecutor):
         if not self.exact_products:
             return super().combine(ws, xs, a, b)
         torch = self.torch
-        factors = xs.factors if isinstance(xs, _Scaled) else torch.ones_like(a)
+        factors = xs.factors if isinstance(xs, Scaled) else torch.ones_like(a)
         outs = ws if self.in_place else [torch.empty_like(w) for w in ws]
         for table, group_ws, group_xs, group_outs in self._groups(ws, xs, outs):
             self.kernels.combine(table, group_ws, group_xs, group_outs, a, b, factors)

@@ -4,8 +4,6 @@
 Each dtype compiles the kernels once per process (seconds): the tests share sizes and dtypes.
 """
 
-import math
-
 import pytest
 
 torch = pytest.importorskip("torch", reason="the compiled executor runs on torch tensors")
@@ -16,14 +14,11 @@ from layca_core import engine  # noqa: E402
 from layca_core.engine import compiled_kernels  # noqa: E402
 from layca_core.engine.compiled_executor import CompiledExecutor  # noqa: E402
 from layca_core.engine.torch_executor import CHUNK  # noqa: E402
+from tests.core import executor_checks as checks  # noqa: E402
+from tests.core.executor_checks import assert_close, tensors  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 SIZES = (21, 300, 2 * CHUNK + 5, 9000, 9000, 9000)
-
-
-def tensors(sizes, dtype, seed=0, scale=1.0):
-    generator = torch.Generator().manual_seed(seed)
-    return [(scale * torch.randn(n, generator=generator, dtype=torch.float64)).to(dtype) for n in sizes]
 
 
 def turn(ws, steps, rates, variant="layca", compiled=True, in_place=False):
@@ -34,19 +29,6 @@ def turn(ws, steps, rates, variant="layca", compiled=True, in_place=False):
     norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws])
     rates = torch.as_tensor(rates, dtype=torch.float64)
     return engine.turn_layers(ws, list(steps), rates, norms, executor=executor, variant=variant)
-
-
-def assert_close(new, expected, dtype):
-    eps = torch.finfo(dtype).eps
-    for a, b in zip(new, expected):
-        assert a.dtype == b.dtype
-        torch.testing.assert_close(a.double(), b.double(), rtol=2 * eps, atol=2 * eps * float(b.abs().max()))
-
-
-def angle(u, v):
-    """The angle between two vectors, accurate for small angles."""
-    u, v = u.double() / torch.linalg.vector_norm(u.double()), v.double() / torch.linalg.vector_norm(v.double())
-    return 2 * math.atan2(float(torch.linalg.vector_norm(u - v)), float(torch.linalg.vector_norm(u + v)))
 
 
 @pytest.mark.parametrize("variant", ["layca", "lars"])
@@ -83,25 +65,10 @@ def test_in_place_writes_the_weights_and_matches(dtype_name):
 @pytest.mark.parametrize("variant", ["layca", "lars"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name, variant):
-    dtype = getattr(torch, dtype_name)
-    info = torch.finfo(dtype)
-    low, high = math.frexp(info.smallest_normal)[1] - 1, math.frexp(info.max)[1] - 2
-    magnitudes = [math.ldexp(1.0, round(low + (high - low) * i / 8)) for i in range(9)]
-    directions = tensors([300] * len(magnitudes), torch.float64, seed=2)  # entries in [m, 2m): all normal
-    steps = [(d.sign() * (1 + d.abs() / d.abs().max() / 2) * m).to(dtype) for d, m in zip(directions, magnitudes)]
-    steps[-1][0] = info.max
-    ws = tensors([300] * len(magnitudes), dtype, seed=3)
-    rate = 3**-3
-    new = turn(ws, steps, [rate] * len(ws), variant)
-    assert all(torch.isfinite(s).all() and torch.isfinite(n).all() for s, n in zip(steps, new))
-    if variant == "lars":  # its norm cap decides how far it moves: compare with the reference
-        assert_close(new, turn(ws, steps, [rate] * len(ws), variant, compiled=False), dtype)
-        return
-    tolerance = 8 * info.eps
-    for w, n in zip(ws, new):
-        assert angle(w, n) == pytest.approx(math.atan(rate), abs=tolerance)
-        norms = [float(torch.linalg.vector_norm(v.double())) for v in (n, w)]
-        assert norms[0] == pytest.approx(norms[1], rel=tolerance)
+    ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 300)
+    rates = [checks.RATE] * len(ws)
+    new = turn(ws, steps, rates, variant)
+    checks.check_magnitude_sweep(ws, steps, new, variant, lambda: turn(ws, steps, rates, variant, compiled=False))
 
 
 def test_non_contiguous_layers_take_the_two_pass_primitives():

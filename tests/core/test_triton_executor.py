@@ -5,7 +5,6 @@ come before triton is first imported, which another test (``torch.compile``) may
 """
 
 import importlib
-import math
 import os
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
 from layca_core.engine.triton_executor import TritonExecutor, wanted  # noqa: E402
+from tests.core import executor_checks as checks  # noqa: E402
+from tests.core.executor_checks import assert_close  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -41,8 +42,7 @@ def test_kernels_in_the_interpreter():
 
 
 def tensors(sizes, dtype, seed=0, scale=1.0):
-    generator = torch.Generator().manual_seed(seed)
-    return [(scale * torch.randn(n, generator=generator, dtype=torch.float64)).to(DEVICE, dtype) for n in sizes]
+    return checks.tensors(sizes, dtype, seed, scale, DEVICE)
 
 
 def turn(ws, steps, rates, variant="layca", triton=True, in_place=False):
@@ -56,19 +56,6 @@ def turn(ws, steps, rates, variant="layca", triton=True, in_place=False):
     norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws]).to(DEVICE)
     rates = torch.as_tensor(rates, dtype=torch.float64, device=DEVICE)
     return engine.turn_layers(ws, [s.clone() for s in steps], rates, norms, executor=executor, variant=variant)
-
-
-def assert_close(new, expected, dtype):
-    eps = torch.finfo(dtype).eps
-    for a, b in zip(new, expected):
-        assert a.dtype == b.dtype
-        torch.testing.assert_close(a.double(), b.double(), rtol=2 * eps, atol=2 * eps * float(b.abs().max()))
-
-
-def angle(u, v):
-    """The angle between two vectors, accurate for small angles."""
-    u, v = u.double() / torch.linalg.vector_norm(u.double()), v.double() / torch.linalg.vector_norm(v.double())
-    return 2 * math.atan2(float(torch.linalg.vector_norm(u - v)), float(torch.linalg.vector_norm(u + v)))
 
 
 SIGNATURES = {
@@ -140,25 +127,10 @@ def test_mixed_dtypes_in_one_call_and_in_place():
 @pytest.mark.parametrize("variant", ["layca", "lars"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name, variant):
-    dtype = getattr(torch, dtype_name)
-    info = torch.finfo(dtype)
-    low, high = math.frexp(info.smallest_normal)[1] - 1, math.frexp(info.max)[1] - 2
-    magnitudes = [math.ldexp(1.0, round(low + (high - low) * i / 8)) for i in range(9)]
-    directions = tensors([64] * len(magnitudes), torch.float64, seed=2)  # entries in [m, 2m): all normal
-    steps = [(d.sign() * (1 + d.abs() / d.abs().max() / 2) * m).to(dtype) for d, m in zip(directions, magnitudes)]
-    steps[-1][0] = info.max
-    ws = tensors([64] * len(magnitudes), dtype, seed=3)
-    rate = 3**-3
-    new = turn(ws, steps, [rate] * len(ws), variant)
-    assert all(torch.isfinite(s).all() and torch.isfinite(n).all() for s, n in zip(steps, new))
-    if variant == "lars":  # its norm cap decides how far it moves: compare with the reference
-        assert_close(new, turn(ws, steps, [rate] * len(ws), variant, triton=False), dtype)
-        return
-    tolerance = 8 * info.eps
-    for w, n in zip(ws, new):
-        assert angle(w, n) == pytest.approx(math.atan(rate), abs=tolerance)
-        norms = [float(torch.linalg.vector_norm(v.double())) for v in (n, w)]
-        assert norms[0] == pytest.approx(norms[1], rel=tolerance)
+    ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 64, DEVICE)
+    rates = [checks.RATE] * len(ws)
+    new = turn(ws, steps, rates, variant)
+    checks.check_magnitude_sweep(ws, steps, new, variant, lambda: turn(ws, steps, rates, variant, triton=False))
 
 
 @kernel_test
