@@ -42,13 +42,18 @@ def check_same_length(**sequences: Sequence[Any]) -> None:
         raise ValueError(f"Expected one entry per layer, but {described}.")
 
 
-def check_nonzero_norms(norms: Sequence[float], names: Sequence[str]) -> None:
-    """Refuse zero-norm layers (a zero vector has no direction to rotate) and norms that overflow."""
+def check_nonzero_norms(norms: Sequence[float], names: Sequence[str], *, exclude: str = "") -> None:
+    """Refuse zero-norm layers (a zero vector has no direction to rotate) and norms that overflow.
+
+    ``exclude`` is the adapter's own sentence saying how to leave such a parameter out of the Layca layers.
+    """
     zero = [name for name, norm in zip(names, norms) if not norm > 0]
     if zero:
         raise ValueError(
-            f"Layca cannot rotate a layer whose weights are all zero: {', '.join(zero)}; "
-            "initialize it randomly or exclude it from the Layca layers."
+            f"Layca cannot rotate a layer whose weights are all zero: {', '.join(zero)}. Parameters that start at "
+            "zero (LoRA's B, zero-initialized adapters or gates) must be excluded from the Layca layers, so that "
+            "they take the plain base step (a small random start does not train them: Layca keeps their norm)"
+            + (f". {exclude}" if exclude else ".")
         )
     huge = [name for name, norm in zip(names, norms) if not math.isfinite(norm)]
     if huge:

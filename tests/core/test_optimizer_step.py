@@ -67,8 +67,8 @@ def test_user_errors_are_explained(model):
 
 
 def test_zero_norm_layers_are_named_in_the_error():
-    with pytest.raises(ValueError, match="all zero: fc.weight; initialize it randomly or exclude it"):
-        layca_core.validation.check_nonzero_norms([1.0, 0.0], ["conv.weight", "fc.weight"])
+    with pytest.raises(ValueError, match=r"all zero: fc.weight\. .*must be excluded .* Pass layers=\.$"):
+        layca_core.validation.check_nonzero_norms([1.0, 0.0], ["conv.weight", "fc.weight"], exclude="Pass layers=.")
 
 
 def test_non_floating_weights_are_refused():
