@@ -1,4 +1,5 @@
-"""Keras on this process's backend: Layca against keras SGD(momentum) and Adam, in interleaved rounds.
+"""Keras on this process's backend: Layca against keras SGD(momentum) and Adam and Keras's own ``Lamb`` (the
+per-layer peer) and ``Lion`` (a cheap reference), in interleaved rounds.
 
 On JAX the step is ``stateless_apply`` under ``jax.jit`` (what ``model.fit`` runs); on torch it
 is ``optimizer.apply`` (what a torch-backend train step runs).
@@ -9,15 +10,21 @@ import numpy as np
 
 import layca_keras
 from benchmarks.shapes import arrays
-from benchmarks.timing import interleaved, peak_rss_bytes, report, round_ratios, row
+from benchmarks.timing import compare, peak_rss_bytes
 
 OPTIMIZERS = {
     "SGD momentum": lambda: keras.optimizers.SGD(0.01, momentum=0.9),
     "Adam": lambda: keras.optimizers.Adam(1e-3),
+    "Lamb": lambda: keras.optimizers.Lamb(1e-3),
+    "Lion": lambda: keras.optimizers.Lion(1e-4),
     "Layca SGD momentum": lambda: layca_keras.Layca(base="momentum", momentum=0.9),
     "Layca Adam": lambda: layca_keras.Layca(base="adam"),
 }
-COMPARISONS = {"Layca SGD momentum": ("SGD momentum",), "Layca Adam": ("Adam",)}
+FAMILIES = {
+    "momentum": (("Layca SGD momentum",), ("SGD momentum", "Lamb", "Lion")),
+    "adam": (("Layca Adam",), ("Adam", "Lamb")),
+}
+"""Per family: the Layca steps, then the baselines and peers each of them is timed against."""
 
 
 def _stepper(optimizer, variables, grads):
@@ -44,24 +51,20 @@ def _state_bytes(optimizer) -> int:
 
 def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
-    framework = f"keras ({keras.backend.backend()})"
+    peak = peak_rss_bytes if device == "cpu" else (lambda step, sync: 0)
+    label = f"keras ({keras.backend.backend()})"
     for shape_set in shape_sets:
         for dtype in dtypes:
             values, gradients = arrays(shape_set)
             grads = [keras.ops.convert_to_tensor(g, dtype=dtype) for g in gradients]
-            for candidate, baselines in COMPARISONS.items():
-                built = {}
-                for name in (candidate, *baselines):
+            for candidates, baselines in FAMILIES.values():
+                steps, sync = {}, None
+                for name in (*candidates, *baselines):
                     variables = [keras.Variable(v, dtype=dtype) for v in values]
                     optimizer = OPTIMIZERS[name]()
                     optimizer.build(variables)
-                    built[name] = (optimizer, *_stepper(optimizer, variables, grads))
-                sync = built[candidate][2]
-                times = interleaved({name: step for name, (_, step, _) in built.items()}, sync, shape_set, rounds)
-                for name, (optimizer, step, _) in built.items():
-                    extra = peak_rss_bytes(step, sync) if device == "cpu" else 0
-                    ratios = round_ratios(times, candidate, baselines) if name == candidate else None
-                    rows.append(row(framework, shape_set, dtype, device, name, times[name], _state_bytes(optimizer), extra, ratios))  # fmt: skip
-                    report(rows[-1])
-                del built
+                    step, sync = _stepper(optimizer, variables, grads)
+                    steps[name] = (step, lambda optimizer=optimizer: _state_bytes(optimizer))
+                rows += compare((label, shape_set, dtype, device), steps, candidates, sync, peak, rounds)
+                del steps
     return rows

@@ -1,6 +1,7 @@
-"""optax under jit: Layca (momentum, adam bases; a scale_by_layca chain) against sgd, adam and lars.
+"""optax under jit: Layca (momentum, adam bases; a scale_by_layca chain) against optax's sgd and adam and the
+per-layer optimizers a user would pick instead: ``lars``, ``fromage`` and ``lamb``.
 
-Each Layca step and its baselines step in interleaved rounds on the same parameters (own states).
+Per family, every optimizer steps in the same interleaved rounds on the same parameters (own states).
 """
 
 import jax
@@ -9,27 +10,29 @@ import optax
 
 import layca_optax
 from benchmarks.shapes import arrays
-from benchmarks.timing import interleaved, peak_rss_bytes, report, round_ratios, row
+from benchmarks.timing import compare, peak_rss_bytes
 
 OPTIMIZERS = {
     "sgd momentum": lambda: optax.sgd(0.01, momentum=0.9),
     "adam": lambda: optax.adam(1e-3),
     "lars": lambda: optax.lars(0.01),
+    "fromage": lambda: optax.fromage(0.01),
+    "lamb": lambda: optax.lamb(1e-3),
     "Layca SGD momentum": lambda: layca_optax.layca(base="momentum", momentum=0.9),
     "Layca Adam": lambda: layca_optax.layca(base="adam"),
     "chain(scale_by_adam, scale_by_layca)": lambda: optax.chain(
         optax.scale_by_adam(), layca_optax.scale_by_layca(3**-5)
     ),
 }
-COMPARISONS = {
-    "Layca SGD momentum": ("lars", "sgd momentum"),
-    "Layca Adam": ("lars", "adam"),
-    "chain(scale_by_adam, scale_by_layca)": ("lars", "adam"),
+FAMILIES = {
+    "momentum": (("Layca SGD momentum",), ("sgd momentum", "lars", "fromage")),
+    "adam": (("Layca Adam", "chain(scale_by_adam, scale_by_layca)"), ("adam", "lamb")),
 }
+"""Per family: the Layca steps, then the baselines and peers each of them is timed against."""
 
 
 def _stepper(optimizer: optax.GradientTransformation, params: list, grads: list) -> tuple:
-    """One jitted step that keeps its parameters and state in a box, and the box."""
+    """One jitted step that keeps its parameters and state in a box, and its state's bytes."""
 
     @jax.jit
     def step(params, state, grads):
@@ -42,25 +45,20 @@ def _stepper(optimizer: optax.GradientTransformation, params: list, grads: list)
         box["params"], box["state"] = step(box["params"], box["state"], grads)
         return box["params"]
 
-    return one_step, box
+    return one_step, lambda: sum(x.nbytes for x in jax.tree.leaves(box["state"]))
 
 
 def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
+    peak = peak_rss_bytes if device == "cpu" else (lambda step, sync: 0)
     for shape_set in shape_sets:
         for dtype in dtypes:
             weights, gradients = arrays(shape_set)
             put = lambda a, dtype=dtype: jax.device_put(jnp.asarray(a, dtype=dtype))
             params, grads = [put(w) for w in weights], [put(g) for g in gradients]
-            for candidate, baselines in COMPARISONS.items():
-                steppers = {name: _stepper(OPTIMIZERS[name](), params, grads) for name in (candidate, *baselines)}
-                steps = {name: step for name, (step, _) in steppers.items()}
-                times = interleaved(steps, jax.block_until_ready, shape_set, rounds)
-                for name, (step, box) in steppers.items():
-                    extra = peak_rss_bytes(step, jax.block_until_ready) if device == "cpu" else 0
-                    nbytes = sum(x.nbytes for x in jax.tree.leaves(box["state"]))
-                    ratios = round_ratios(times, candidate, baselines) if name == candidate else None
-                    rows.append(row("optax (jit)", shape_set, dtype, device, name, times[name], nbytes, extra, ratios))
-                    report(rows[-1])
-                del steppers, steps
+            for candidates, baselines in FAMILIES.values():
+                steps = {name: _stepper(OPTIMIZERS[name](), params, grads) for name in (*candidates, *baselines)}
+                label = ("optax (jit)", shape_set, dtype, device)
+                rows += compare(label, steps, candidates, jax.block_until_ready, peak, rounds)
+                del steps
     return rows

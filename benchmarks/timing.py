@@ -111,6 +111,31 @@ def row(
     }
 
 
+def compare(
+    label: tuple[str, str, str, str],
+    steps: dict[str, tuple[Callable[[], Any], Callable[[], int]]],
+    candidates: Sequence[str],
+    sync: Callable[[Any], Any],
+    peak: Callable[[Callable[[], Any], Callable[[Any], Any]], int],
+    rounds: int | None = None,
+) -> list[dict]:
+    """Time ``steps`` (name -> (step, its state's bytes after stepping)) in the same interleaved rounds; one row per optimizer.
+
+    ``label`` is ``(framework, shape set, dtype, device)``; each candidate's row holds its per-round ratio
+    to every step that is not a candidate.
+    """
+    framework, shape_set, dtype, device = label
+    baselines = [name for name in steps if name not in candidates]
+    times = interleaved({name: step for name, (step, _) in steps.items()}, sync, shape_set, rounds)
+    rows = []
+    for name, (step, state_bytes) in steps.items():
+        ratios = round_ratios(times, name, baselines) if name in candidates else None
+        extra = peak(step, sync)
+        rows.append(row(framework, shape_set, dtype, device, name, times[name], state_bytes(), extra, ratios))
+        report(rows[-1])
+    return rows
+
+
 def report(measured: dict) -> None:
     """One progress line: the row without its per-round lists."""
     ratios = {b: describe(r) for b, r in measured["ratios"].items()}

@@ -1,11 +1,12 @@
-"""torch: Layca (momentum, adam bases) against torch.optim SGD-momentum and Adam, foreach and fused.
+"""torch: Layca (momentum, adam bases; default and ``fused=True``) against torch.optim's SGD-momentum and Adam
+(foreach and fused) and the per-layer optimizers a user would pick instead: pytorch-optimizer's LARS, Nero and
+SGDP, Lamb and AdamP, with their own defaults (the ``bench`` extra installs it).
 
-Each Layca step and its baselines step in interleaved rounds on the same parameters (own states).
-On CUDA, Layca runs the Triton executor; its SGD-momentum step also runs on the torch executor.
-On the CPU, each Layca step also runs with ``fused=True`` (the compiled executor).
+Per family, every optimizer steps in the same interleaved rounds on the same parameters (own states), so each
+Layca step gets a ratio against every baseline and peer from one run. ``fused=True`` runs the compiled executor on
+the CPU and the Triton one on CUDA.
 """
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,17 @@ import torch
 
 import layca_torch
 from benchmarks.shapes import arrays
-from benchmarks.timing import interleaved, peak_rss_bytes, report, round_ratios, row
+from benchmarks.timing import compare, peak_rss_bytes
+
+
+def _peer(name: str) -> Callable[..., torch.optim.Optimizer]:
+    """A pytorch-optimizer class, or an error that says how to install it."""
+    try:
+        import pytorch_optimizer
+    except ImportError as error:
+        raise ImportError('The peer optimizers need pytorch-optimizer: pip install -e ".[bench]".') from error
+    return getattr(pytorch_optimizer, name)
+
 
 OPTIMIZERS = {
     "SGD momentum (foreach)": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True),
@@ -24,34 +35,24 @@ OPTIMIZERS = {
     "Layca Adam": lambda p: layca_torch.Layca(p, base="adam"),
     "Layca SGD momentum (fused)": lambda p: layca_torch.Layca(p, base="momentum", momentum=0.9, fused=True),
     "Layca Adam (fused)": lambda p: layca_torch.Layca(p, base="adam", fused=True),
+    "LARS (pytorch-optimizer)": lambda p: _peer("LARS")(p, lr=0.01, momentum=0.9),
+    "Nero (pytorch-optimizer)": lambda p: _peer("Nero")(p, lr=0.01),
+    "SGDP (pytorch-optimizer)": lambda p: _peer("SGDP")(p, lr=0.01, momentum=0.9),
+    "Lamb (pytorch-optimizer)": lambda p: _peer("Lamb")(p, lr=1e-3),
+    "AdamP (pytorch-optimizer)": lambda p: _peer("AdamP")(p, lr=1e-3),
 }
-COMPARISONS = {
-    "Layca SGD momentum": ("SGD momentum (foreach)", "SGD momentum (fused)"),
-    "Layca Adam": ("Adam (foreach)", "Adam (fused)"),
-}
-FUSED_ON_CPU = {
-    "Layca SGD momentum (fused)": COMPARISONS["Layca SGD momentum"],
-    "Layca Adam (fused)": COMPARISONS["Layca Adam"],
-}
-"""On the CPU, ``fused=True`` runs the compiled executor (on CUDA the default already runs the Triton one)."""
-ON_TORCH_EXECUTOR = "Layca SGD momentum (torch executor)"
-
-
-def without_triton(step: Callable[[], Any]) -> Callable[[], Any]:
-    """``step`` with ``LAYCA_TRITON=0``: Layca's torch multi-tensor executor."""
-
-    def run() -> Any:
-        before = os.environ.get("LAYCA_TRITON")
-        os.environ["LAYCA_TRITON"] = "0"
-        try:
-            return step()
-        finally:
-            if before is None:
-                del os.environ["LAYCA_TRITON"]
-            else:
-                os.environ["LAYCA_TRITON"] = before
-
-    return run
+FAMILIES = {
+    "momentum": (
+        ("Layca SGD momentum", "Layca SGD momentum (fused)"),
+        ("SGD momentum (foreach)", "SGD momentum (fused)", "LARS (pytorch-optimizer)", "Nero (pytorch-optimizer)",
+         "SGDP (pytorch-optimizer)"),
+    ),
+    "adam": (
+        ("Layca Adam", "Layca Adam (fused)"),
+        ("Adam (foreach)", "Adam (fused)", "Lamb (pytorch-optimizer)", "AdamP (pytorch-optimizer)"),
+    ),
+}  # fmt: skip
+"""Per family: the Layca steps, then the baselines and peers each of them is timed against."""
 
 
 def state_bytes(optimizer: torch.optim.Optimizer) -> int:
@@ -67,12 +68,6 @@ def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def _comparisons(device: str) -> dict[str, tuple[str, ...]]:
-    if device != "cuda":
-        return {**COMPARISONS, **FUSED_ON_CPU}
-    return {**COMPARISONS, ON_TORCH_EXECUTOR: COMPARISONS["Layca SGD momentum"]}
-
-
 def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
     sync = (lambda _: torch.cuda.synchronize()) if device == "cuda" else (lambda _: None)
@@ -83,20 +78,9 @@ def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | Non
             params = [torch.nn.Parameter(torch.as_tensor(w).to(device, getattr(torch, dtype))) for w in weights]
             for p, g in zip(params, gradients):
                 p.grad = torch.as_tensor(g).to(device, p.dtype)
-            for candidate, baselines in _comparisons(device).items():
-                names = (candidate, *baselines)
-                factory = OPTIMIZERS["Layca SGD momentum" if candidate == ON_TORCH_EXECUTOR else candidate]
-                optimizers = {name: (factory if name == candidate else OPTIMIZERS[name])(params) for name in names}
-                steps = {name: optimizer.step for name, optimizer in optimizers.items()}
-                if candidate == ON_TORCH_EXECUTOR:
-                    steps[candidate] = without_triton(steps[candidate])
-                times = interleaved(steps, sync, shape_set, rounds)
-                for name, optimizer in optimizers.items():
-                    extra = peak(steps[name], sync)
-                    ratios = round_ratios(times, candidate, baselines) if name == candidate else None
-                    rows.append(
-                        row("torch", shape_set, dtype, device, name, times[name], state_bytes(optimizer), extra, ratios)
-                    )
-                    report(rows[-1])
+            for candidates, baselines in FAMILIES.values():
+                optimizers = {name: OPTIMIZERS[name](params) for name in (*candidates, *baselines)}
+                steps = {name: (o.step, lambda o=o: state_bytes(o)) for name, o in optimizers.items()}
+                rows += compare(("torch", shape_set, dtype, device), steps, candidates, sync, peak, rounds)
                 del optimizers, steps
     return rows

@@ -30,3 +30,15 @@ def test_the_peak_of_a_step_counts_what_it_allocates_and_touches():
     idle = timing.peak_rss_bytes(lambda: None, lambda _: None)
     assert grown >= 0.9 * megabytes * 2**20
     assert idle < 4 * 2**20
+
+
+def test_every_candidate_gets_a_ratio_to_every_baseline_from_the_same_rounds():
+    clock = iter(range(1000))
+    steps = {name: ((lambda: next(clock)), (lambda: 0)) for name in ("layca", "layca fused", "sgd", "lars")}
+    label = ("torch", "many-small", "float32", "cpu")
+    rows = timing.compare(label, steps, ("layca", "layca fused"), lambda _: None, lambda step, sync: 0, rounds=4)
+    ratios = {r["optimizer"]: r["ratios"] for r in rows}
+    assert [r["optimizer"] for r in rows] == list(steps)
+    assert set(ratios["layca"]) == set(ratios["layca fused"]) == {"sgd", "lars"}
+    assert all(len(per_round) == 4 for per_round in ratios["layca"].values())
+    assert ratios["sgd"] == ratios["lars"] == {}
