@@ -327,6 +327,8 @@ for case in CASES:
     for seed in range(2):
         updates, state = step(jax.device_put(grads_like(params, seed), shardings), state, params)
     assert step._cache_size() == 1, case.name
+    global_norms = [np.linalg.norm(np.asarray(x)) for x in (params["dense"]["kernel"], params["head"])]
+    np.testing.assert_allclose(np.asarray(case.own(state).init_norms), global_norms, rtol=1e-6)
     for leaf, want in zip(jax.tree.leaves(state), jax.tree.leaves(state_shardings)):
         assert leaf.sharding.is_equivalent_to(want, leaf.ndim), case.name
     print(case.name)
@@ -334,7 +336,8 @@ for case in CASES:
 
 
 def test_sharded_state_follows_map_params_shardings_and_compiles_once():
-    """4 host devices: shardings from ``optax.tree.map_params`` place the state and are kept by jitted steps."""
+    """4 host devices: shardings from ``optax.tree.map_params`` place the state and are kept by jitted steps;
+    the first jitted step reads each sharded layer's global norm."""
     result = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == [case.name for case in CASES]
