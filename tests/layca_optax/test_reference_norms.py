@@ -53,7 +53,7 @@ def norms(params):
 @optimizers
 @compiled
 def test_init_on_random_params_then_restored_params_keeps_the_restored_norms(name, jit):
-    optimizer, step = OPTIMIZERS[name](), None
+    optimizer = OPTIMIZERS[name]()
     step = stepper(optimizer, jit)
     pretrained = make_params(1, scale=3.0)
     state = optimizer.init(make_params(0))  # the order many training scripts use: build, then load
