@@ -37,7 +37,7 @@ class RotationMonitor:
     ``state_dict()`` is a flat dict of NumPy arrays and the history's JSON text, which ``pickle``,
     ``numpy.savez`` and checkpoint libraries that take a dict of arrays save; after a resume, build the
     monitor from the restored parameters and ``load_state_dict`` it, and the curves continue from the
-    first initialization.
+    first initialization (``docs/checkpointing-optax.md`` has a crash-and-resume script).
 
     Layers are leaves with ``ndim >= 2`` unless ``layers`` (a mask pytree or a callable, as in
     ``layca_optax.layca``) says otherwise; embedding tables (``nnx.Embed``, ``flax.linen.Embed``) are

@@ -2,7 +2,8 @@
 
 Every array shaped like a parameter sits in a tree shaped like the parameters (one per field of the
 base state), as in Optax's own states, so ``optax.tree.map_params`` reaches each of them; per-step
-scalars shared by all leaves (Adam's count) and the vector of initial layer norms are not params.
+scalars shared by all leaves (Adam's count) and the vector of the layers' reference norms (read at the
+first update, ``layca_optax.norms``) are not params.
 """
 
 from collections.abc import Sequence
@@ -11,37 +12,20 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-import layca_core
 from layca_core.directions import BaseDirection
-from layca_core.validation import check_nonzero_norms
-from layca_optax.selection import Selection, flat_multipliers, flat_names
+from layca_optax.selection import Selection
 
 
 class ScaleByLaycaState(NamedTuple):
     count: jax.Array
-    init_norms: jax.Array  # one norm per layer (per slice of a stacked leaf), in tree-flatten order
+    init_norms: jax.Array  # one reference norm per layer (per slice of a stacked leaf), in tree-flatten order;
+    # 0 until the first update reads it from the parameters (layca_optax.norms)
 
 
 class LaycaState(NamedTuple):
     count: jax.Array
     init_norms: jax.Array
     base_state: Any  # the base direction's state; each per-parameter field a params-shaped tree
-
-
-def initial_norms(params: Any, selection: Selection) -> jax.Array:
-    """Every layer's norm (per slice when stacked) as one vector; zero-norm layers refused by name when concrete."""
-    norms = [
-        jnp.reshape(jax.vmap(layca_core.initial_norm)(leaf) if count else layca_core.initial_norm(leaf), (-1,))
-        for leaf, layer, count in zip(jax.tree.leaves(params), selection.is_layer, selection.stack)
-        if layer
-    ]
-    if not norms:
-        return jnp.zeros((0,), jnp.float32)
-    vector = jnp.concatenate(norms)
-    if not isinstance(vector, jax.core.Tracer):
-        names = [n for n, m in zip(flat_names(selection), flat_multipliers(selection)) if m is not None]
-        check_nonzero_norms([float(x) for x in vector], names)
-    return vector
 
 
 def norms_per_leaf(vector: jax.Array, selection: Selection) -> list[Any]:

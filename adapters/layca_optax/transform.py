@@ -11,6 +11,7 @@ import layca_core
 from layca_core import defaults, engine
 from layca_core.directions import BaseDirection
 from layca_optax import state as layout
+from layca_optax.norms import reference_norms, unread_norms
 from layca_optax.hyperparameters import SPELLING, core_hyperparameters
 from layca_optax.selection import MaskOrFn, Selection
 from layca_optax.state import LaycaState, ScaleByLaycaState
@@ -48,19 +49,22 @@ class _Layca:
         return Selection.build(params, alpha=self.alpha, **self.selection)
 
     def init(self, params: Any) -> tuple[jax.Array, jax.Array, Any]:
-        """``(count, init_norms, base_state)``; an abstract tree (``ShapeDtypeStruct`` leaves) gives an abstract state."""
+        """``(count, init_norms, base_state)``, the norms unread (zeros); an abstract tree (``ShapeDtypeStruct``
+        leaves) gives an abstract state."""
         if _is_abstract(params):
             return jax.eval_shape(self.init, params)
         selection = self.select(params)
         states = [self.direction.init(x) for x in jax.tree.leaves(params)]
         base_state = self.layout.pack(states, params)
-        return jnp.zeros([], jnp.int32), layout.initial_norms(params, selection), base_state
+        return jnp.zeros([], jnp.int32), unread_norms(params, selection), base_state
 
     def update(self, grads: Any, count: jax.Array, init_norms: jax.Array, base_state: Any, params: Any) -> Any:
-        """``(updates, new_base_state)`` after one step, the state checked against ``params`` first."""
+        """``(updates, new_base_state, init_norms)`` after one step, the state checked against ``params`` first
+        and its unread norms read from ``params``."""
         _check_params(params)
         selection = self.select(params)
         layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state))
+        init_norms = reference_norms(init_norms, params, selection)
         updates, states = engine.optimizer_step(
             jax.tree.leaves(params), jax.tree.leaves(grads), self.layout.unpack(base_state, params),
             layout.norms_per_leaf(init_norms, selection), _rate(self.rate, count), selection.plan,
@@ -69,7 +73,7 @@ class _Layca:
         )  # fmt: skip
         stepped = [i for i, layer in enumerate(selection.is_layer) if layer or not self.options["freeze_others"]]
         new_base_state = self.layout.pack(states, params, stepped)
-        return jax.tree.unflatten(jax.tree.structure(params), updates), new_base_state
+        return jax.tree.unflatten(jax.tree.structure(params), updates), new_base_state, init_norms
 
 
 def scale_by_layca(
@@ -87,13 +91,17 @@ def scale_by_layca(
 
     Compose after a direction: ``optax.chain(optax.scale_by_adam(), scale_by_layca(3**-5))``.
     Each layer's update is ``layca_step(w, u, rate * m_l, r0) - w``; other leaves get
-    ``-other_learning_rate * u`` (default: the rate) or 0 when ``freeze_others``.
+    ``-other_learning_rate * u`` (default: the rate) or 0 when ``freeze_others``. ``r0``, the layer's
+    reference norm, is read from ``params`` at the first update, not at ``init`` (weights loaded after
+    ``init`` keep their norms; a restored state keeps its own); ``reset_layer_norms`` re-anchors it.
 
     ``docs/algorithm.md`` explains ``alpha`` (Equation 1, written out), ``base``, ``variant``,
     the other parameters' rate and ``freeze_others``; ``docs/idioms.md`` the state and the Optax idioms.
 
     Args:
-        learning_rate: the rotation rate, a number or an Optax schedule of the step count.
+        learning_rate: the rotation rate, a number or an Optax schedule of the step count; default
+            ``layca_core.defaults.RATE`` (3**-3), the paper's rate after an SGD-like direction (after
+            ``optax.scale_by_adam`` the paper's is 3**-5, ``layca_core.defaults.ADAPTIVE_RATE``: pass it).
         alpha: layer-wise multipliers of Equation 1 over the layers in ``order``.
         layers: mask pytree (or callable params -> mask) of layer leaves; default ndim >= 2.
         stacked: mask of leaves that stack layers along axis 0 (e.g. from ``nn.scan``).
@@ -116,8 +124,9 @@ def scale_by_layca(
     def update(
         updates: Any, state: ScaleByLaycaState, params: Any = None, **extra_args: Any
     ) -> tuple[Any, ScaleByLaycaState]:
-        updates, _ = step.update(updates, state.count, state.init_norms, layca_core.directions.EmptyState(), params)
-        return updates, state._replace(count=optax.safe_increment(state.count))
+        empty = layca_core.directions.EmptyState()
+        updates, _, norms = step.update(updates, state.count, state.init_norms, empty, params)
+        return updates, ScaleByLaycaState(optax.safe_increment(state.count), norms)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
@@ -147,7 +156,8 @@ def layca(
     ``base`` is ``sgd``, ``momentum``, ``nesterov`` (``momentum``), ``amom`` (``beta``), ``adam``
     (``b1``, ``b2``, ``eps``), ``rmsprop`` (``decay``, ``eps``) or ``adagrad`` (``eps``,
     ``initial_accumulator_value``); a hyperparameter left None takes the base's default
-    (``layca_core.defaults``), one the base does not take is refused. The rest is as in ``scale_by_layca``.
+    (``layca_core.defaults``), one the base does not take is refused. ``learning_rate`` left None is
+    ``layca_core.defaults.default_rate(base)``: 3**-3, or 3**-5 for ``adam`` and ``amom``. The rest is as in ``scale_by_layca``.
 
     Every number is injectable: ``optax.inject_hyperparams(layca)(learning_rate=0.1, alpha=0.2,
     base="momentum", momentum=0.9)`` (pass a callable ``layers`` or ``stacked`` in ``static_args``).
@@ -180,7 +190,7 @@ def layca(
         return LaycaState(*step.init(params))
 
     def update(grads: Any, state: LaycaState, params: Any = None, **extra_args: Any) -> tuple[Any, LaycaState]:
-        updates, base_state = step.update(grads, state.count, state.init_norms, state.base_state, params)
-        return updates, LaycaState(optax.safe_increment(state.count), state.init_norms, base_state)
+        updates, base_state, norms = step.update(grads, state.count, state.init_norms, state.base_state, params)
+        return updates, LaycaState(optax.safe_increment(state.count), norms, base_state)
 
     return optax.GradientTransformationExtraArgs(init, update)

@@ -7,12 +7,10 @@ and a state built for other parameters. ``docs/idioms.md`` lists the idioms with
 
 Not taken from Optax's table: convergence to a fixed minimum (its ``test_optimization``). Layca keeps each
 layer's norm, so a minimum off the layer's initial sphere is out of reach by design; ``test_transform.py``
-tests learning on a task instead. Complex weights: see the complex test below.
+tests learning on a task instead. Sharded runs of these cases: ``test_sharding.py``; complex leaves,
+concrete hyperparameter checks and Optax's words: ``test_surface.py``.
 """
 
-import inspect
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +22,6 @@ jax = pytest.importorskip("jax")
 optax = pytest.importorskip("optax")
 import jax.numpy as jnp  # noqa: E402
 
-import layca_core  # noqa: E402
 import layca_optax  # noqa: E402
 from tests.base_values import in_words  # noqa: E402
 
@@ -169,16 +166,6 @@ def test_inject_hyperparams_traces_every_numeric_hyperparameter(case):
     assert step._cache_size() == 1
 
 
-def test_injected_values_are_checked_where_concrete():
-    params = make_params()
-    with pytest.raises(ValueError, match="alpha must lie strictly between -1 and 1"):
-        optax.inject_hyperparams(layca_optax.layca)(learning_rate=0.1, alpha=1.5).init(params)
-    with pytest.raises(ValueError, match="0 <= decay < 1; got decay="):
-        optax.inject_hyperparams(layca_optax.layca)(base="rmsprop", decay=1.5).init(params)
-    with pytest.raises(ValueError, match="learning_rate must be a finite number >= 0"):
-        optax.inject_hyperparams(layca_optax.scale_by_layca)(learning_rate=-1.0).init(params)
-
-
 @cases
 def test_jitted_steps_compile_once_and_keep_every_dtype(case):
     """bfloat16 and float32 leaves side by side: updates in each leaf's dtype, state dtypes fixed from init."""
@@ -260,81 +247,3 @@ def test_a_state_of_another_tree_structure_is_refused(base):
     renamed = {"dense": params["dense"], "tail": params["head"]}
     with pytest.raises(ValueError, match="tree structure differs from the parameters'"):
         optimizer.update(grads_like(params, 0), optimizer.init(renamed), params)
-
-
-@pytest.mark.parametrize("base", list(BASE_NUMBERS))
-def test_complex_leaves_that_are_not_layers_take_the_base_step(base):
-    """Optax's optimizers accept complex parameters; Layca rotates real layers only (a rotation on the
-    sphere of a real weight tensor), so a complex leaf must be a non-layer, and takes ``-other_rate * s``
-    with real ``|g|^2`` accumulators. Adam is compared with ``optax.adam``; a complex layer is refused."""
-    numbers = {k: v for k, v in BASE_NUMBERS[base].items() if k != "initial_accumulator_value"}
-    optimizer = layca_optax.layca(0.2, base, other_learning_rate=0.05, **numbers)
-    params = {"w": make_params()["head"], "c": jnp.asarray([1 + 2j, -0.5j, 3.0], jnp.complex64)}
-    state = optimizer.init(params)
-    assert all(not jnp.iscomplexobj(leaf) for leaf in jax.tree.leaves(state) if jnp.shape(leaf) != (3,))
-    grads = [{"w": grads_like(params["w"], t), "c": jnp.asarray([0.3 - 1j, 2j, -1.0 + 0.1j]) * (t + 1)} for t in (0, 1)]
-    for g in grads:
-        updates, state = optimizer.update(g, state, params)
-        assert updates["c"].dtype == jnp.complex64 and bool(jnp.isfinite(updates["c"]).all())
-    accumulators = [leaf["c"] for leaf in state.base_state if isinstance(leaf, dict)][1:] if base == "adam" else []
-    accumulators += [state.base_state.accumulator["c"]] if base in ("rmsprop", "adagrad") else []
-    assert all(a.dtype == jnp.float32 and bool((a > 0).all()) for a in accumulators)
-    if base == "adam":
-        reference = optax.adam(0.05, b1=0.8, b2=0.99, eps=1e-6)
-        reference_state = reference.init(params["c"])
-        for g in grads:
-            want, reference_state = reference.update(g["c"], reference_state)
-        np.testing.assert_allclose(np.asarray(updates["c"]), np.asarray(want), rtol=1e-5)
-    with pytest.raises(ValueError, match=r"\['c'\] is complex: leave it out of `layers`"):
-        layca_optax.layca(0.2, base).init({"w": params["w"], "c": jnp.ones((2, 2), jnp.complex64)})
-
-
-def test_core_names_are_refused_with_optax_words():
-    with pytest.raises(TypeError, match="calls 'rho' 'decay': pass decay="):
-        layca_optax.layca(base="rmsprop", rho=0.9)
-    with pytest.raises(TypeError, match="pass initial_accumulator_value="):
-        layca_optax.layca(base="adagrad", initial_accumulator=0.1)
-    with pytest.raises(TypeError, match="Base 'rmsprop' takes decay, eps; got momentum"):
-        layca_optax.layca(base="rmsprop", momentum=0.9)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'betas'"):
-        layca_optax.layca(base="adam", betas=(0.9, 0.99))
-    core_names = {name for factory in layca_core.DIRECTIONS.values() for name in inspect.signature(factory).parameters}
-    assert set(layca_optax.HYPERPARAMETER_NAMES.values()) == core_names
-
-
-SHARDED = """
-import os
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-import jax, jax.numpy as jnp, numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from tests.layca_optax.test_optax_idioms import CASES, grads_like, make_params
-import optax
-mesh = Mesh(np.array(jax.devices()), ("d",))
-specs = {"dense": {"kernel": P("d"), "bias": P()}, "head": P()}
-shardings = jax.tree.map(lambda s: NamedSharding(mesh, s), specs)
-params = jax.device_put(make_params(), shardings)
-for case in CASES:
-    optimizer = case.build()
-    state = optimizer.init(params)
-    state_shardings = optax.tree.map_params(
-        optimizer, lambda _, s: s, state, shardings, transform_non_params=lambda _: NamedSharding(mesh, P())
-    )
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), params)
-    assert jax.tree.map(lambda x: x.shape, jax.eval_shape(optimizer.init, abstract)) == jax.tree.map(
-        lambda x: x.shape, state)
-    state = jax.device_put(state, state_shardings)
-    step = jax.jit(optimizer.update, out_shardings=(shardings, state_shardings))
-    for seed in range(2):
-        updates, state = step(jax.device_put(grads_like(params, seed), shardings), state, params)
-    assert step._cache_size() == 1, case.name
-    for leaf, want in zip(jax.tree.leaves(state), jax.tree.leaves(state_shardings)):
-        assert leaf.sharding.is_equivalent_to(want, leaf.ndim), case.name
-    print(case.name)
-"""
-
-
-def test_sharded_state_follows_map_params_shardings_and_compiles_once():
-    """4 host devices: shardings from ``optax.tree.map_params`` place the state and are kept by jitted steps."""
-    result = subprocess.run([sys.executable, "-c", SHARDED], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == [case.name for case in CASES]
