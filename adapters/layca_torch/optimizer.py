@@ -11,6 +11,7 @@ from layca_core.engine.torch_executor import CHUNK
 from layca_torch import checkpoint
 from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
+from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
 from layca_torch.norms import as_stored, read_norms
 from layca_torch.params import check_group, check_step, describe, is_layer
@@ -33,8 +34,8 @@ class Layca(torch.optim.Optimizer):
     Every option is a param-group key, so groups may differ in any of them (``base`` included)
     and schedulers may change ``lr``, ``momentum`` or ``betas`` between steps, as in torch's own
     optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default
-    (None) each parameter with ``ndim >= 2``. ``layca_torch.layca_param_groups(model, layers)``
-    selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
+    (None) each parameter with ``ndim >= 2``. ``layers=`` (or ``layca_torch.layca_param_groups(model,
+    layers)``) selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
     multipliers follow that order across all groups.
 
     Base hyperparameters use torch's words: ``momentum``, ``betas=(b1, b2)``, ``eps``,
@@ -45,7 +46,11 @@ class Layca(torch.optim.Optimizer):
     the other parameters' rate and ``freeze_others``.
 
     Args:
-        params: parameters, named parameters or param groups.
+        params: parameters, named parameters or param groups; with ``layers``, also the model itself.
+        layers: which parameters are layers, as in ``layca_param_groups``: module types (pass the model),
+            a regex on parameter names (pass named parameters or the model), or a callable
+            ``(name, param) -> bool`` (``name`` is None for plain parameters). Each group given then
+            becomes two: its layers, then its other parameters (a ``layca=False`` group).
         lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
             A ``torch.optim.lr_scheduler`` schedules it like any learning rate.
         base: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"amom"``, ``"adam"``, ``"rmsprop"``
@@ -70,9 +75,10 @@ class Layca(torch.optim.Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Any],
+        params: Iterable[Any] | torch.nn.Module,
         lr: float | torch.Tensor | None = None,
         *,
+        layers: Selector = None,
         base: str = defaults.BASE,
         alpha: float = defaults.ALPHA,
         variant: str = "layca",
@@ -84,6 +90,8 @@ class Layca(torch.optim.Optimizer):
         **base_hyperparameters: Any,
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
+        if layers is not None:
+            params = split_by_layers(params, layers)
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
