@@ -7,6 +7,7 @@ import torch
 
 from layca_torch import state as param_state
 from layca_torch.hyperparameters import base_of
+from layca_torch.norms import as_stored
 from layca_torch.params import describe
 
 
@@ -45,3 +46,11 @@ def pop_norms(state_dict: dict[str, Any]) -> dict[Any, Any]:
     """The saved layer norms by parameter index, taken out of ``state_dict`` (torch would cast them to each
     parameter's dtype, rounding a 16-bit layer's radius)."""
     return {k: v.pop(param_state.INIT_NORM) for k, v in state_dict["state"].items() if param_state.INIT_NORM in v}
+
+
+def restore_norms(states: Any, param_groups: list[dict[str, Any]], saved_groups: list[dict], norms: dict) -> None:
+    """Put the norms ``pop_norms`` took back into the loaded ``states``, as ``Layca`` keeps them."""
+    saved = [i for g in saved_groups for i in g["params"]]
+    for index, p in zip(saved, [p for g in param_groups for p in g["params"]]):
+        if index in norms:
+            states[p][param_state.INIT_NORM] = as_stored(norms[index], p)

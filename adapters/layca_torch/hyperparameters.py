@@ -64,7 +64,8 @@ def torch_optimizer_names() -> frozenset[str]:
     names = {
         name
         for optimizer in vars(torch.optim).values()
-        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer) and optimizer is not torch.optim.Optimizer
+        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
+        if optimizer is not torch.optim.Optimizer
         for name in inspect.signature(optimizer.__init__).parameters
     }
     own = set(inspect.signature(Layca.__init__).parameters) | set(HYPERPARAMETER_NAMES) | {"self", "params"}

@@ -9,7 +9,9 @@ import torch
 import layca_core
 from layca_core._namespace import accumulation_dtype
 from layca_core.validation import check_nonzero_norms
+from layca_torch.params import describe, is_layer
 from layca_torch.sharding import is_dtensor
+from layca_torch.state import INIT_NORM
 
 EXCLUDE = (
     "Put it in a param group with layca=False, or choose the layers with Layca(..., layers=...) or "
@@ -42,6 +44,19 @@ def read_norms(layers: list[tuple[str, torch.Tensor]], exclude: str = EXCLUDE) -
         values = torch.stack([n.to("cpu", torch.float64) for n in norms]).tolist()
         check_nonzero_norms(values, [name for name, _ in layers], exclude=exclude)
     return norms
+
+
+def store_new_norms(states: Any, param_groups: list[dict[str, Any]]) -> None:
+    """Read the norm of every layer of ``param_groups`` that has none in ``states`` yet, and store it there
+    (all are checked before any is stored)."""
+    new = [
+        (describe(group, i), p)
+        for group in param_groups
+        for i, p in enumerate(group["params"])
+        if is_layer(group, p) and INIT_NORM not in states.get(p, {})
+    ]
+    for (_, p), norm in zip(new, read_norms(new)):
+        states[p][INIT_NORM] = norm
 
 
 def as_stored(value: Any, param: torch.Tensor) -> torch.Tensor:

@@ -13,8 +13,8 @@ from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
 from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
-from layca_torch.norms import as_stored, read_norms
-from layca_torch.params import check_group, check_step, describe, is_layer
+from layca_torch.norms import store_new_norms
+from layca_torch.params import check_group, check_step, is_layer
 from layca_torch.reference_path import reference_step
 from layca_torch.sharding import local, local_shards, mesh_of
 
@@ -105,6 +105,7 @@ class Layca(torch.optim.Optimizer):
 
     def _reset_caches(self) -> None:
         self._groups_layout: tuple = ()
+        self._norms_layout: tuple = ()
         self._multipliers: dict[torch.Tensor, float] = {}
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -137,15 +138,8 @@ class Layca(torch.optim.Optimizer):
         self._reset_caches()
 
     def _read_new_norms(self) -> None:
-        """Read the norm of every layer that has none yet (all are checked before any is stored)."""
-        new = [
-            (describe(group, i), p)
-            for group in self.param_groups
-            for i, p in enumerate(group["params"])
-            if is_layer(group, p) and param_state.INIT_NORM not in self.state.get(p, {})
-        ]
-        for (_, p), norm in zip(new, read_norms(new)):
-            self.state[p][param_state.INIT_NORM] = norm
+        store_new_norms(self.state, self.param_groups)
+        self._norms_layout = self._layout()
 
     def layer_multipliers(self) -> dict[torch.Tensor, float]:
         """Each Layca layer's rate multiplier (Equation 1 at its group's alpha), in layer order.
@@ -185,11 +179,7 @@ class Layca(torch.optim.Optimizer):
         state_dict = checkpoint.checked(state_dict, self.param_groups)
         norms = checkpoint.pop_norms(state_dict)
         super().load_state_dict(state_dict)
-        saved_params = [i for g in state_dict["param_groups"] for i in g["params"]]
-        params = [p for g in self.param_groups for p in g["params"]]
-        for index, p in zip(saved_params, params):
-            if index in norms:
-                self.state[p][param_state.INIT_NORM] = as_stored(norms[index], p)
+        checkpoint.restore_norms(self.state, self.param_groups, state_dict["param_groups"], norms)
         self._reset_caches()
 
     @torch.no_grad()
@@ -201,7 +191,7 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             check_step(group)
-        if self._layout() != self._groups_layout:
+        if self._layout() != self._norms_layout:
             self._read_new_norms()
         self.layer_multipliers()
         for group in self.param_groups:

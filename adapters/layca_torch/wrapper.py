@@ -107,11 +107,9 @@ class LaycaWrapper(torch.optim.Optimizer):
                 loss = closure()
             closure = lambda: loss  # noqa: E731 (the inner optimizer must not evaluate the loss again)
         groups = {id(p): g for g in self.param_groups for p in g["params"]}
-        missing = [(f"layer {i} of shape {tuple(p.shape)}", p) for i, p in enumerate(self.layers)]
-        missing = [(name, p) for name, p in missing if p not in self.init_norms]
-        norms = read_norms(missing, exclude=EXCLUDE)
-        self._resolve_references([groups[id(p)] for p in self.layers])
-        self.init_norms |= {p: global_float(n) for (_, p), n in zip(missing, norms)}
+        layer_groups = [groups[id(p)] for p in self.layers]
+        if len(self.init_norms) < len(self.layers) or any("layca_reference_lr" not in g for g in layer_groups):
+            self._first_step(layer_groups)
         moving = [(p, m, groups[id(p)]) for p, m in zip(self.layers, self.multipliers) if p.grad is not None]
         moving = [(p, g["layca_lr"] * m * g["lr"] / g["layca_reference_lr"]) for p, m, g in moving]
         for p, _ in moving:
@@ -124,8 +122,12 @@ class LaycaWrapper(torch.optim.Optimizer):
         torch._foreach_copy_([p for p, _ in moving], new)
         return loss
 
-    def _resolve_references(self, groups: list[dict[str, Any]]) -> None:
-        """Each layer group's reference lr, once: ``max_lr``, else ``initial_lr``, else ``lr``; all checked first."""
+    def _first_step(self, groups: list[dict[str, Any]]) -> None:
+        """What a layer's first step reads, all checked before any is stored: its norm, and its group's reference
+        lr (``max_lr``, else ``initial_lr``, else ``lr``)."""
+        missing = [(f"layer {i} of shape {tuple(p.shape)}", p) for i, p in enumerate(self.layers)]
+        missing = [(name, p) for name, p in missing if p not in self.init_norms]
+        norms = read_norms(missing, exclude=EXCLUDE)
         new = [g for g in {id(g): g for g in groups}.values() if "layca_reference_lr" not in g]
         references = [g.get("max_lr", g.get("initial_lr", g["lr"])) for g in new]
         for reference in references:
@@ -137,6 +139,7 @@ class LaycaWrapper(torch.optim.Optimizer):
                 )
         for group, reference in zip(new, references):
             group["layca_reference_lr"] = float(reference)
+        self.init_norms |= {p: global_float(n) for (_, p), n in zip(missing, norms)}
 
     def reset_layer_norms(self) -> None:
         """Forget every layer's reference norm: each is read again at the next step (after loading other

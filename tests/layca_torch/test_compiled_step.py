@@ -78,5 +78,5 @@ def test_a_zero_layer_is_refused_inside_a_compiled_step():
     with torch.no_grad():
         net[2].weight.zero_()
     net(torch.randn(8, 4)).square().mean().backward()
-    with pytest.raises(RuntimeError, match=r"Layca cannot rotate the layer parameter 2 \(shape \(2, 6\)\).*layca=False"):
+    with pytest.raises(RuntimeError, match=r"cannot rotate the layer parameter 2 \(shape \(2, 6\)\).*layca=False"):
         torch.compile(optimizer.step, fullgraph=True)()

@@ -122,3 +122,11 @@ def test_a_group_added_later_reads_its_norms_at_its_first_step():
     wanted = float(model[2].weight.norm())
     one_step(model, optimizer)
     assert float(model[2].weight.norm()) == pytest.approx(wanted, rel=1e-5)
+
+
+def test_asking_for_the_multipliers_before_the_first_step_reads_no_norm():
+    model = net(seed=0)
+    optimizer = layca_torch.Layca(model.parameters(), lr=LR)
+    assert len(optimizer.layer_multipliers()) == 2 and not optimizer.state
+    model.load_state_dict(pretrained())
+    check_one_step_keeps_the_loaded_model(model, optimizer)

@@ -78,7 +78,7 @@ def test_layers_on_plain_parameters():
     assert optimizer.param_groups[0]["params"] == [net.fc.weight]
     with pytest.raises(TypeError, match=r"regex on parameter names.*pass model\.named_parameters\(\)"):
         layca_torch.Layca(net.parameters(), layers="fc")
-    with pytest.raises(TypeError, match=r"selects by module type, which needs the model.*Layca\(model, layers=\.\.\.\)"):
+    with pytest.raises(TypeError, match=r"by module type, which needs the model.*Layca\(model, layers=\.\.\.\)"):
         layca_torch.Layca(net.named_parameters(), layers=torch.nn.Linear)
     with pytest.raises(ValueError, match="selects no parameter"):
         layca_torch.Layca(net.named_parameters(), layers="nothing")
