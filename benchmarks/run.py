@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--frameworks", nargs="+", default=list(FRAMEWORKS), choices=FRAMEWORKS)
     parser.add_argument("--threads", type=int, default=2, help="cores to pin the process and its thread pools to")
+    parser.add_argument(
+        "--torch-families", nargs="+", default=["momentum", "adam"], choices=("momentum", "adam", "compiled-step")
+    )
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default: per set, timing.ROUNDS)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--keras-only", action="store_true", help=argparse.SUPPRESS)
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_num_threads(args.threads)
             from benchmarks import torch_bench
 
-            rows += torch_bench.run(args.sets, args.dtypes, args.device, args.rounds)
+            rows += torch_bench.run(args.sets, args.dtypes, args.device, args.rounds, tuple(args.torch_families))
         elif framework == "optax":
             from benchmarks import optax_bench
 

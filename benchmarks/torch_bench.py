@@ -4,7 +4,9 @@ SGDP, Lamb and AdamP, with their own defaults (the ``bench`` extra installs it).
 
 Per family, every optimizer steps in the same interleaved rounds on the same parameters (own states), so each
 Layca step gets a ratio against every baseline and peer from one run. ``fused=True`` runs the compiled executor on
-the CPU and the Triton one on CUDA.
+the CPU and the Triton one on CUDA. The ``compiled-step`` family (on request: compiling a Layca step takes
+minutes here) times ``torch.compile(optimizer.step)``, torch's recipe for a faster step, against eager Layca and
+torch's SGD compiled alike.
 """
 
 from collections.abc import Callable
@@ -26,6 +28,13 @@ def _peer(name: str) -> Callable[..., torch.optim.Optimizer]:
     return getattr(pytorch_optimizer, name)
 
 
+class CompiledStep:
+    """An optimizer whose ``step`` is ``torch.compile(optimizer.step)``; the warm-up rounds compile it."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.state, self.step = optimizer.state, torch.compile(optimizer.step)
+
+
 OPTIMIZERS = {
     "SGD momentum (foreach)": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True),
     "SGD momentum (fused)": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, fused=True),
@@ -40,6 +49,8 @@ OPTIMIZERS = {
     "SGDP (pytorch-optimizer)": lambda p: _peer("SGDP")(p, lr=0.01, momentum=0.9),
     "Lamb (pytorch-optimizer)": lambda p: _peer("Lamb")(p, lr=1e-3),
     "AdamP (pytorch-optimizer)": lambda p: _peer("AdamP")(p, lr=1e-3),
+    "SGD momentum (compiled step)": lambda p: CompiledStep(torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True)),
+    "Layca SGD momentum (compiled step)": lambda p: CompiledStep(layca_torch.Layca(p, base="momentum", momentum=0.9)),
 }
 FAMILIES = {
     "momentum": (
@@ -51,11 +62,16 @@ FAMILIES = {
         ("Layca Adam", "Layca Adam (fused)"),
         ("Adam (foreach)", "Adam (fused)", "Lamb (pytorch-optimizer)", "AdamP (pytorch-optimizer)"),
     ),
+    "compiled-step": (
+        ("Layca SGD momentum (compiled step)",),
+        ("Layca SGD momentum", "SGD momentum (foreach)", "SGD momentum (compiled step)"),
+    ),
 }  # fmt: skip
 """Per family: the Layca steps, then the baselines and peers each of them is timed against."""
+DEFAULT_FAMILIES = ("momentum", "adam")
 
 
-def state_bytes(optimizer: torch.optim.Optimizer) -> int:
+def state_bytes(optimizer: Any) -> int:
     return sum(v.nbytes for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v))
 
 
@@ -68,7 +84,13 @@ def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
+def run(
+    shape_sets: list[str],
+    dtypes: list[str],
+    device: str,
+    rounds: int | None = None,
+    families: tuple[str, ...] = DEFAULT_FAMILIES,
+) -> list[dict]:
     rows = []
     sync = (lambda _: torch.cuda.synchronize()) if device == "cuda" else (lambda _: None)
     peak = peak_cuda_bytes if device == "cuda" else peak_rss_bytes
@@ -78,7 +100,7 @@ def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | Non
             params = [torch.nn.Parameter(torch.as_tensor(w).to(device, getattr(torch, dtype))) for w in weights]
             for p, g in zip(params, gradients):
                 p.grad = torch.as_tensor(g).to(device, p.dtype)
-            for candidates, baselines in FAMILIES.values():
+            for candidates, baselines in (FAMILIES[family] for family in families):
                 optimizers = {name: OPTIMIZERS[name](params) for name in (*candidates, *baselines)}
                 steps = {name: (o.step, lambda o=o: state_bytes(o)) for name, o in optimizers.items()}
                 rows += compare(("torch", shape_set, dtype, device), steps, candidates, sync, peak, rounds)

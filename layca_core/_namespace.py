@@ -6,11 +6,20 @@ Neither is imported before an array asks for it.
 """
 
 import functools
+import sys
 from types import ModuleType
 from typing import Any
 
 
 def _library(x: Any) -> str:
+    """The library an array belongs to (``"torch"``, ``"jax"``...).
+
+    A torch tensor is recognised by ``isinstance`` (torch imported by then, never by this module), which
+    ``torch.compile`` traces without a graph break, unlike string methods on a class's ``__module__``.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return "torch"
     return type(x).__module__.partition(".")[0]
 
 

@@ -78,3 +78,44 @@ def layca_param_groups(
 
 def _group(named: list[tuple[str, torch.Tensor]], **options: Any) -> dict[str, Any]:
     return {"params": [p for _, p in named], "param_names": [n for n, _ in named], **options}
+
+
+def split_by_layers(params: Any, layers: Selector) -> list[dict[str, Any]]:
+    """``Layca(params, layers=...)``'s param groups: each group given (or the parameters, as one group) becomes
+    its selected layers (``layca=True``), then its other parameters (``layca=False``), with the group's options.
+
+    ``params`` may be the model itself (needed by module types), named parameters or groups of them (needed by
+    a regex), or plain parameters (a callable then gets ``None`` as each name).
+    """
+    module = params if isinstance(params, nn.Module) else None
+    if module is not None:
+        params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    params = list(params)
+    if module is None and isinstance(layers, (type, tuple)):
+        raise TypeError(
+            f"layers={layers!r} selects by module type, which needs the model: pass it, Layca(model, layers=...)."
+        )
+    is_layer = layer_predicate(module, layers)
+    groups = []
+    for group in params if params and isinstance(params[0], dict) else [{"params": params}]:
+        items = list(group["params"])
+        named = bool(items) and isinstance(items[0], tuple)
+        names = [n for n, _ in items] if named else group.get("param_names")
+        tensors = [p for _, p in items] if named else items
+        if names is None and isinstance(layers, str):
+            raise TypeError(
+                f"layers={layers!r} is a regex on parameter names, and these parameters come without names: pass "
+                "model.named_parameters() (or the model itself) instead of model.parameters()."
+            )
+        if group.get("layca") is not None:
+            raise ValueError("A param group's 'layca' key and layers= both choose the layers; use one of them.")
+        flags = [bool(is_layer(None if names is None else names[i], p)) for i, p in enumerate(tensors)]
+        options = {k: v for k, v in group.items() if k not in ("params", "param_names")}
+        for flag in (True, False):
+            chosen = [i for i, f in enumerate(flags) if f == flag]
+            if chosen:
+                named_part = {} if names is None else {"param_names": [names[i] for i in chosen]}
+                groups.append({**options, "params": [tensors[i] for i in chosen], **named_part, "layca": flag})
+    if not any(g["layca"] for g in groups):
+        raise ValueError(f"layers={layers!r} selects no parameter as a Layca layer; check it against the names.")
+    return groups

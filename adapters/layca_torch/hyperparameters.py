@@ -1,6 +1,7 @@
 """Base hyperparameters in torch's words (``betas``, ``eps``...), translated to the core's names."""
 
 import functools
+import inspect
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -40,15 +41,35 @@ def torch_defaults(base: str) -> Mapping[str, Any]:
 def check_names(base: str, given: Iterable[str], *, strict: bool) -> None:
     """Refuse base hyperparameters ``base`` does not take, naming torch's word for a core name.
 
-    ``strict`` (constructor keywords): refuse every other name too; a param group may carry keys of its own.
+    ``strict`` (constructor keywords): refuse every other name too; a param group may carry keys of its own,
+    except the hyperparameters of torch's optimizers (``weight_decay``, ``amsgrad``...), refused alike.
     """
     accepted = torch_defaults(base)
     for name in given:
         if name in _SPELLING:
             word = _SPELLING[name].split("[")[0]
             raise TypeError(f"Layca (torch) calls {name!r} {word!r}; pass {word}= instead.")
-        if name not in accepted and (strict or name in HYPERPARAMETER_NAMES):
+        if name not in accepted and (strict or name in HYPERPARAMETER_NAMES or name in torch_optimizer_names()):
             raise TypeError(f"Base {base!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {name!r}.")
+
+
+@functools.cache
+def torch_optimizer_names() -> frozenset[str]:
+    """The constructor keywords of torch's optimizers that name no option of Layca (``weight_decay``,
+    ``dampening``, ``amsgrad``, ``nesterov``, ``capturable``, ``differentiable``...)."""
+    import torch
+
+    from layca_torch.optimizer import Layca
+
+    names = {
+        name
+        for optimizer in vars(torch.optim).values()
+        if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer)
+        if optimizer is not torch.optim.Optimizer
+        for name in inspect.signature(optimizer.__init__).parameters
+    }
+    own = set(inspect.signature(Layca.__init__).parameters) | set(HYPERPARAMETER_NAMES) | {"self", "params"}
+    return frozenset(names - own)
 
 
 def base_of(group: dict[str, Any]) -> BaseDirection:

@@ -6,15 +6,17 @@ from typing import Any
 import array_api_compat.torch as torch_namespace
 import torch
 
-import layca_core
 from layca_core import defaults, engine
 from layca_core.engine.torch_executor import CHUNK
-from layca_core.validation import check_nonzero_norms
+from layca_torch import checkpoint
 from layca_torch import state as param_state
 from layca_torch.foreach import base_steps, other_foreach
+from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
-from layca_torch.params import check_params, check_step, describe, is_layer
-from layca_torch.sharding import global_float, is_dtensor, local, local_like, local_shards, mesh_of, replicating
+from layca_torch.norms import store_new_norms
+from layca_torch.params import check_group, check_step, is_layer
+from layca_torch.reference_path import reference_step
+from layca_torch.sharding import local, local_shards, mesh_of
 
 
 class Layca(torch.optim.Optimizer):
@@ -22,15 +24,18 @@ class Layca(torch.optim.Optimizer):
 
     Each step turns every Layca layer by ``arctan(lr * m_l(alpha))`` in the direction of the
     base optimizer's step projected onto the layer's tangent space, and puts it back on the
-    sphere of its initial norm (see ``layca_core.layca_step``). Other parameters get the
+    sphere of its initial norm (see ``layca_core.layca_step``). "Initial" means the layer's first
+    step, not the optimizer's construction: weights loaded in between (a pretrained model) keep
+    their norms, a restored ``state_dict`` supplies them, and ``reset_layer_norms()`` reads them
+    again at the next step (after loading other weights mid-run). Other parameters get the
     plain base step ``p -= other_lr * s`` (``other_lr`` defaults to the group's ``lr``), or
     stay frozen with ``freeze_others``.
 
     Every option is a param-group key, so groups may differ in any of them (``base`` included)
     and schedulers may change ``lr``, ``momentum`` or ``betas`` between steps, as in torch's own
     optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default
-    (None) each parameter with ``ndim >= 2``. ``layca_torch.layca_param_groups(model, layers)``
-    selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
+    (None) each parameter with ``ndim >= 2``. ``layers=`` (or ``layca_torch.layca_param_groups(model,
+    layers)``) selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
     multipliers follow that order across all groups.
 
     Base hyperparameters use torch's words: ``momentum``, ``betas=(b1, b2)``, ``eps``,
@@ -41,7 +46,11 @@ class Layca(torch.optim.Optimizer):
     the other parameters' rate and ``freeze_others``.
 
     Args:
-        params: parameters, named parameters or param groups.
+        params: parameters, named parameters or param groups; with ``layers``, also the model itself.
+        layers: which parameters are layers, as in ``layca_param_groups``: module types (pass the model),
+            a regex on parameter names (pass named parameters or the model), or a callable
+            ``(name, param) -> bool`` (``name`` is None for plain parameters). Each group given then
+            becomes two: its layers, then its other parameters (a ``layca=False`` group).
         lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
             A ``torch.optim.lr_scheduler`` schedules it like any learning rate.
         base: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"amom"``, ``"adam"``, ``"rmsprop"``
@@ -66,9 +75,10 @@ class Layca(torch.optim.Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Any],
+        params: Iterable[Any] | torch.nn.Module,
         lr: float | torch.Tensor | None = None,
         *,
+        layers: Selector = None,
         base: str = defaults.BASE,
         alpha: float = defaults.ALPHA,
         variant: str = "layca",
@@ -80,6 +90,8 @@ class Layca(torch.optim.Optimizer):
         **base_hyperparameters: Any,
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
+        if layers is not None:
+            params = split_by_layers(params, layers)
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
@@ -93,12 +105,14 @@ class Layca(torch.optim.Optimizer):
 
     def _reset_caches(self) -> None:
         self._groups_layout: tuple = ()
+        self._norms_layout: tuple = ()
         self._multipliers: dict[torch.Tensor, float] = {}
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
-        the constructor's where both bases have them (``momentum``, ``eps``), else the base's defaults."""
+        the constructor's where both bases have them (``momentum``, ``eps``), else the base's defaults. Keys
+        naming a hyperparameter of torch's optimizers that Layca does not use (``weight_decay``...) are refused."""
         base = param_group.get("base", self.defaults["base"])
         check_names(base, param_group, strict=False)
         own = torch_defaults(base)
@@ -107,52 +121,34 @@ class Layca(torch.optim.Optimizer):
         for stale in set(torch_defaults(self.defaults["base"])) - set(own) - set(param_group):
             del group[stale]
         try:
-            self._check_group(group)
-            self._store_initial_norms(group)
+            check_group(group)
         except Exception:
             self.param_groups.pop()
-            for p in group["params"]:
-                if not self.state.get(p, True):
-                    del self.state[p]
             raise
         self._reset_caches()
 
-    def _check_group(self, group: dict[str, Any]) -> None:
-        engine.checked_options(
-            group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
-        )
-        base_of(group)
-        check_params(group)
-        if group["fused"] and group["foreach"] is False:
-            raise ValueError("fused=True and foreach=False contradict each other: the fused kernels are multi-tensor.")
-        devices = {p.device.type for p in group["params"]} - {"cpu", "cuda"}
-        if group["fused"] and devices:
-            raise ValueError(
-                f"fused=True runs on CPU and CUDA tensors; this group has {', '.join(sorted(devices))} ones."
-            )
+    def reset_layer_norms(self) -> None:
+        """Forget every layer's reference norm: each is read again at the layer's next step.
 
-    def _store_initial_norms(self, group: dict[str, Any]) -> None:
-        """Each layer's norm, kept as its sphere's radius."""
-        new = [
-            (describe(group, i), p)
-            for i, p in enumerate(group["params"])
-            if is_layer(group, p) and param_state.INIT_NORM not in self.state.get(p, {})
-        ]
-        norms = [global_float(layca_core.initial_norm(p.detach())) for _, p in new]
-        check_nonzero_norms(norms, [name for name, _ in new])
-        for (_, p), norm in zip(new, norms):
-            self.state[p][param_state.INIT_NORM] = norm
+        Call it after loading other weights into the model mid-run (a new pretrained model), so that Layca
+        keeps their norms instead of the ones read at the first step. The base states are kept.
+        """
+        for state in self.state.values():
+            state.pop(param_state.INIT_NORM, None)
+        self._reset_caches()
+
+    def _read_new_norms(self) -> None:
+        store_new_norms(self.state, self.param_groups)
+        self._norms_layout = self._layout()
 
     def layer_multipliers(self) -> dict[torch.Tensor, float]:
         """Each Layca layer's rate multiplier (Equation 1 at its group's alpha), in layer order.
 
         Rebuilt when a group's ``alpha`` or ``layca`` changes; a parameter that becomes a layer then
-        keeps its norm at that moment as its sphere's radius.
+        takes its norm at its next step as its sphere's radius.
         """
-        layout = tuple((g["alpha"], g["layca"], len(g["params"])) for g in self.param_groups)
+        layout = self._layout()
         if layout != self._groups_layout:
-            for group in self.param_groups:
-                self._store_initial_norms(group)
             layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if is_layer(g, p)]
             plans = {
                 a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a in {a for a, _ in layers}
@@ -161,6 +157,9 @@ class Layca(torch.optim.Optimizer):
             self._multipliers = {p: plans[a][i] for i, (a, p) in enumerate(layers)}
         return self._multipliers
 
+    def _layout(self) -> tuple:
+        return tuple((g["alpha"], g["layca"], len(g["params"])) for g in self.param_groups)
+
     def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
         multipliers, device = self.layer_multipliers(), local(params[0]).device
@@ -168,55 +167,20 @@ class Layca(torch.optim.Optimizer):
         if key not in self._scalars:
             self._scalars[key] = (
                 torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
-                torch.tensor([self.state[p][param_state.INIT_NORM] for p in params], dtype=dtype, device=device),
+                torch.stack([self.state[p][param_state.INIT_NORM] for p in params]).to(device, dtype),
             )
         return self._scalars[key]
-
-    def _base_states(self, base: Any, params: list[torch.Tensor]) -> list[Any]:
-        """Each parameter's base state, read from ``self.state`` (created at its first step)."""
-        types: dict[torch.dtype, type] = {}
-        states = []
-        for p in params:
-            if p.dtype not in types:
-                types[p.dtype] = type(param_state.template(base, p.dtype))
-            state_type, state = types[p.dtype], self.state[p]
-            if state_type._fields and param_state.state_key(state_type._fields[0]) not in state:
-                param_state.write_base_state(state, base.init(p.detach()))
-            states.append(param_state.read_base_state(state, state_type))
-        return states
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """torch's ``load_state_dict``, after checking, before anything is loaded, that the checkpoint fits these
         param groups and bases. Keys missing from an older checkpoint's groups keep this optimizer's values;
-        a ``step`` saved as a Python number becomes a tensor."""
-        state_dict = {
-            "state": {k: dict(v) for k, v in state_dict["state"].items()},
-            "param_groups": [dict(g) for g in state_dict["param_groups"]],
-        }
-        if len(state_dict["param_groups"]) == len(self.param_groups):  # else torch's own message
-            for g, (group, saved) in enumerate(zip(self.param_groups, state_dict["param_groups"])):
-                if "freeze" in saved:
-                    saved.setdefault("freeze_others", saved.pop("freeze"))
-                for key, value in group.items():
-                    saved.setdefault(key, value)
-                self._check_saved_group(g, group, saved, state_dict["state"])
+        a ``step`` saved as a Python number becomes a tensor. A layer without a saved norm reads its own at its
+        next step."""
+        state_dict = checkpoint.checked(state_dict, self.param_groups)
+        norms = checkpoint.pop_norms(state_dict)
         super().load_state_dict(state_dict)
+        checkpoint.restore_norms(self.state, self.param_groups, state_dict["param_groups"], norms)
         self._reset_caches()
-
-    def _check_saved_group(self, g: int, group: dict[str, Any], saved: dict[str, Any], states: dict) -> None:
-        if saved["base"] != group["base"]:
-            raise ValueError(
-                f"The checkpoint's param group {g} uses base {saved['base']!r} and this optimizer's uses "
-                f"{group['base']!r}; give that group base={saved['base']!r} to resume from it."
-            )
-        base = base_of(saved)
-        for i, (p, index) in enumerate(zip(group["params"], saved["params"])):
-            state, template = states.get(index, {}), param_state.template(base, p.dtype)
-            if is_layer(saved, p) and param_state.INIT_NORM not in state and param_state.INIT_NORM in self.state.get(p, {}):  # fmt: skip
-                raise ValueError(f"The checkpoint has no initial norm for the Layca layer {describe(group, i)}.")
-            param_state.check_fields(state, type(template), saved["base"], describe(group, i))
-            if "step" in state and not isinstance(state["step"], torch.Tensor):
-                state["step"] = torch.tensor(float(state["step"]), dtype=template.count.dtype)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -227,6 +191,8 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             check_step(group)
+        if self._layout() != self._norms_layout:
+            self._read_new_norms()
         self.layer_multipliers()
         for group in self.param_groups:
             for layers in (True, False):
@@ -238,31 +204,16 @@ class Layca(torch.optim.Optimizer):
     def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
         grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
         base = base_of(group)
-        states = self._base_states(base, params)
+        states = param_state.base_states(self.state, base, params)
         if group["foreach"] is False:
-            self._reference_step(group, params, grads, states, layers)
+            multipliers = self.layer_multipliers()
+            rates = [multipliers[p] if layers else None for p in params]
+            reference_step(self.state, group, params, grads, states, rates, other_rate(group))
         elif layers:
             self._multi_tensor_step(group, params, grads, states)
         else:
             shards, grads, states = local_shards(params, grads, states)
-            other_foreach(shards, grads, states, _other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
-
-    def _reference_step(self, group: dict[str, Any], params: list, grads: list, states: list, layers: bool) -> None:
-        """The core's per-tensor path; on DTensors one parameter at a time (its sums stay global DTensor ops)."""
-        multipliers = self.layer_multipliers()
-        batches = [[i] for i in range(len(params))] if any(map(is_dtensor, params)) else [range(len(params))]
-        for batch in batches:
-            chosen = [params[i] for i in batch]
-            with replicating(chosen):
-                new, new_states = engine.optimizer_step(
-                    chosen, [grads[i] for i in batch], [states[i] for i in batch],
-                    [self.state[p].get(param_state.INIT_NORM) for p in chosen], group["lr"],
-                    engine.LayerPlan(tuple(multipliers[p] if layers else None for p in chosen)),
-                    base=base_of(group), other_rate=_other_rate(group), variant=group["variant"], multi_tensor=False,
-                )  # fmt: skip
-            torch._foreach_copy_([local(p) for p in chosen], [local_like(w, p) for w, p in zip(new, chosen)])
-            for p, new_state in zip(chosen, new_states):
-                param_state.write_base_state(self.state[p], new_state)
+            other_foreach(shards, grads, states, other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``layca_torch.foreach``, the turn by the core's executors, on local shards.
@@ -293,5 +244,5 @@ class Layca(torch.optim.Optimizer):
             torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
 
 
-def _other_rate(group: dict[str, Any]) -> Any:
+def other_rate(group: dict[str, Any]) -> Any:
     return group["lr"] if group["other_lr"] is None else group["other_lr"]

@@ -4,8 +4,9 @@ from typing import Any
 
 import torch
 
-from layca_core import defaults
+from layca_core import defaults, engine
 from layca_core.validation import check_rate
+from layca_torch.hyperparameters import base_of
 
 
 def is_layer(group: dict[str, Any], p: torch.Tensor) -> bool:
@@ -46,8 +47,24 @@ def check_step(group: dict[str, Any]) -> None:
         rate = group[name]
         if isinstance(rate, torch.Tensor):
             torch._assert_async(torch.isfinite(rate) & (rate >= 0), f"{name} must be a finite number >= 0")
-        elif rate is not None:
+        elif rate is not None and not torch.compiler.is_compiling():
             check_rate(rate, name)
     for i, p in enumerate(group["params"]):
         if p.grad is not None and p.grad.is_sparse:
             raise RuntimeError(f"Layca does not support sparse gradients; {describe(group, i)} has one.")
+
+
+def check_group(group: dict[str, Any]) -> None:
+    """A param group's options and parameters, checked when it is added."""
+    engine.checked_options(
+        group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
+    )
+    base_of(group)
+    check_params(group)
+    if group["fused"] and group["foreach"] is False:
+        raise ValueError("fused=True and foreach=False contradict each other: the fused kernels are multi-tensor.")
+    devices = {p.device.type for p in group["params"]} - {"cpu", "cuda"}
+    if group["fused"] and devices:
+        raise ValueError(
+            f"fused=True runs on CPU and CUDA tensors; this group has {', '.join(sorted(devices))} ones."
+        )

@@ -40,3 +40,22 @@ def check_fields(state: dict[str, Any], state_type: type, base: str, name: str) 
             f"The checkpoint's state of {name} holds {', '.join(present)}, where base {base!r} keeps "
             f"{', '.join(expected) or 'nothing'}: it was saved with another base."
         )
+
+
+def base_states(states: dict[Any, dict[str, Any]], base: Any, params: list[torch.Tensor]) -> list[Any]:
+    """Each parameter's base state, read from the optimizer's ``states`` (created at its first step). A base
+    without state (sgd) leaves no entry: torch keeps no empty state."""
+    types: dict[torch.dtype, type] = {}
+    result = []
+    for p in params:
+        if p.dtype not in types:
+            types[p.dtype] = type(template(base, p.dtype))
+        state_type = types[p.dtype]
+        if not state_type._fields:
+            result.append(state_type())
+            continue
+        state = states[p]
+        if state_key(state_type._fields[0]) not in state:
+            write_base_state(state, base.init(p.detach()))
+        result.append(read_base_state(state, state_type))
+    return result

@@ -7,7 +7,12 @@ import torch
 
 import layca_core
 from layca_core import defaults, engine
-from layca_core.validation import check_nonzero_norms, check_rate
+from layca_core.validation import check_rate
+from layca_torch.norms import read_norms
+from layca_torch.sharding import global_float
+
+
+EXCLUDE = "Leave it out of LaycaWrapper(..., layers=[...]): it then keeps the wrapped optimizer's step."
 
 
 class LaycaWrapper(torch.optim.Optimizer):
@@ -21,10 +26,16 @@ class LaycaWrapper(torch.optim.Optimizer):
 
     The wrapper is a ``torch.optim.Optimizer`` sharing the inner optimizer's ``param_groups``
     and ``state``, so schedulers, hooks and Lightning take it. The rotation rate follows each
-    group's learning rate: a layer turns by ``arctan(lr * m_l * group["lr"] / lr0)``, ``lr0``
-    being the group's learning rate when wrapped (kept in the group as ``layca_lr`` and
-    ``layca_reference_lr``; a scheduler's ``initial_lr`` when one was built first), so a schedule on either
-    optimizer schedules the rotation too.
+    group's learning rate: a layer turns by ``arctan(lr * m_l * group["lr"] / lr0)``, so ``lr`` is the
+    rotation rate at the schedule's peak. ``lr0``, the group's reference learning rate, is resolved at
+    the wrapper's first step, whatever the order in which the scheduler and the wrapper were built:
+    the group's ``max_lr`` when it has one (``OneCycleLR``), else its ``initial_lr`` (the base lr any
+    torch scheduler records), else its ``lr`` at that step. It is kept in the group as
+    ``layca_reference_lr`` beside ``layca_lr`` (so ``state_dict`` keeps it). ``CyclicLR`` keeps its
+    ``max_lr`` on the scheduler, not in the group: set ``group["max_lr"]`` yourself to make it the peak.
+
+    Each layer's reference norm (its sphere's radius) is its norm at its first step, so weights loaded
+    after wrapping keep their norms; ``reset_layer_norms()`` reads them again at the next step.
 
     Extra cost against the inner optimizer: a copy of every layer's weights (memory and one
     pass) and the Layca step's passes.
@@ -55,21 +66,12 @@ class LaycaWrapper(torch.optim.Optimizer):
             raise ValueError("`layers` lists a layer twice; list each layer once.")
         if not ids <= {id(p) for p in params}:
             raise ValueError("Every tensor in `layers` must be a parameter of the wrapped optimizer.")
-        norms = [float(layca_core.initial_norm(p.detach())) for p in chosen]
-        check_nonzero_norms(norms, [f"layer {i} of shape {tuple(p.shape)}" for i, p in enumerate(chosen)])
-        layer_groups = [g for g in optimizer.param_groups if any(id(p) in ids for p in g["params"])]
-        references = [g.get("initial_lr", g["lr"]) for g in layer_groups]
-        for reference in references:
-            check_rate(reference, "the wrapped optimizer's lr")
-            if not reference > 0:
-                raise ValueError(
-                    "The rotation rate follows the wrapped optimizer's lr, which must start > 0 in a group of layers."
-                )
-        for group, reference in zip(layer_groups, references):
-            group["layca_lr"], group["layca_reference_lr"] = lr, float(reference)
+        for group in optimizer.param_groups:
+            if any(id(p) in ids for p in group["params"]):
+                group["layca_lr"] = lr
         # torch's Optimizer.__init__ would add param groups of its own: __setstate__ sets up hooks and step profiling only
         self.__setstate__({"optimizer": optimizer, "layers": chosen, "alpha": alpha, "variant": variant})
-        self.init_norms = dict(zip(chosen, norms))
+        self.init_norms: dict[torch.Tensor, float] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         keys = ("optimizer", "layers", "alpha", "variant", "init_norms")
@@ -105,6 +107,9 @@ class LaycaWrapper(torch.optim.Optimizer):
                 loss = closure()
             closure = lambda: loss  # noqa: E731 (the inner optimizer must not evaluate the loss again)
         groups = {id(p): g for g in self.param_groups for p in g["params"]}
+        layer_groups = [groups[id(p)] for p in self.layers]
+        if len(self.init_norms) < len(self.layers) or any("layca_reference_lr" not in g for g in layer_groups):
+            self._first_step(layer_groups)
         moving = [(p, m, groups[id(p)]) for p, m in zip(self.layers, self.multipliers) if p.grad is not None]
         moving = [(p, g["layca_lr"] * m * g["lr"] / g["layca_reference_lr"]) for p, m, g in moving]
         for p, _ in moving:
@@ -117,8 +122,33 @@ class LaycaWrapper(torch.optim.Optimizer):
         torch._foreach_copy_([p for p, _ in moving], new)
         return loss
 
+    def _first_step(self, groups: list[dict[str, Any]]) -> None:
+        """What a layer's first step reads, all checked before any is stored: its norm, and its group's reference
+        lr (``max_lr``, else ``initial_lr``, else ``lr``)."""
+        missing = [(f"layer {i} of shape {tuple(p.shape)}", p) for i, p in enumerate(self.layers)]
+        missing = [(name, p) for name, p in missing if p not in self.init_norms]
+        norms = read_norms(missing, exclude=EXCLUDE)
+        new = [g for g in {id(g): g for g in groups}.values() if "layca_reference_lr" not in g]
+        references = [g.get("max_lr", g.get("initial_lr", g["lr"])) for g in new]
+        for reference in references:
+            check_rate(reference, "the wrapped optimizer's lr")
+            if not reference > 0:
+                raise ValueError(
+                    "The rotation rate follows the wrapped optimizer's lr, whose peak (max_lr, else initial_lr, "
+                    "else lr at the first step) must be > 0 in a group of layers."
+                )
+        for group, reference in zip(new, references):
+            group["layca_reference_lr"] = float(reference)
+        self.init_norms |= {p: global_float(n) for (_, p), n in zip(missing, norms)}
+
+    def reset_layer_norms(self) -> None:
+        """Forget every layer's reference norm: each is read again at the next step (after loading other
+        weights mid-run, for instance)."""
+        self.init_norms = {}
+
     def state_dict(self) -> dict[str, Any]:
-        """The inner optimizer's state dict, with the layers' initial norms by parameter index."""
+        """The inner optimizer's state dict, with the layers' reference norms by parameter index (None before
+        a layer's first step)."""
         params = [p for g in self.param_groups for p in g["params"]]
         return {**self.optimizer.state_dict(), "layca_init_norms": [self.init_norms.get(p) for p in params]}
 
@@ -127,10 +157,8 @@ class LaycaWrapper(torch.optim.Optimizer):
         saved = state_dict.pop("layca_init_norms", None)
         params = [p for g in self.param_groups for p in g["params"]]
         layer_ids = {id(p) for p in self.layers}
-        if (
-            saved is None
-            or len(saved) != len(params)
-            or any(saved[i] is None for i, p in enumerate(params) if id(p) in layer_ids)
+        if saved is None or len(saved) != len(params) or any(
+            saved[i] is not None for i, p in enumerate(params) if id(p) not in layer_ids
         ):
             raise ValueError("This state dict was not saved by a LaycaWrapper over the same parameters and layers.")
         self.optimizer.load_state_dict(state_dict)

@@ -273,8 +273,11 @@ def test_freeze_others_and_other_lr():
 def test_user_errors_are_explained():
     model = make_model()
     torch.nn.init.zeros_(model[3].weight)
-    with pytest.raises(ValueError, match=r"all zero: 3\.weight\. .*must be excluded"):
-        layca_torch.Layca(model.named_parameters())
+    optimizer = layca_torch.Layca(model.named_parameters(), base="adam")
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"all zero: 3\.weight\. .*must be excluded.* layca=False"):
+        train(model, optimizer, steps=1)  # at the first step, before any parameter or state changes
+    assert all(torch.equal(p, b) for p, b in zip(model.parameters(), before)) and not optimizer.state
     model = make_model()
     with pytest.raises(ValueError, match="Unknown base 'sgdw'"):
         layca_torch.Layca(model.parameters(), base="sgdw")

@@ -1,0 +1,65 @@
+"""Each Layca layer's reference norm, the radius of its sphere: read at the layer's first step, not when the
+optimizer is built, so that weights loaded in between (a pretrained model) keep their norms."""
+
+from typing import Any
+
+import array_api_compat.torch as torch_namespace
+import torch
+
+import layca_core
+from layca_core._namespace import accumulation_dtype
+from layca_core.validation import check_nonzero_norms
+from layca_torch.params import describe, is_layer
+from layca_torch.sharding import is_dtensor
+from layca_torch.state import INIT_NORM
+
+EXCLUDE = (
+    "Put it in a param group with layca=False, or choose the layers with Layca(..., layers=...) or "
+    "layca_param_groups(model, layers=...)."
+)
+"""How to leave a parameter out of the Layca layers, in the zero-norm error."""
+
+
+def layer_norm(param: torch.Tensor) -> torch.Tensor:
+    """A layer's Frobenius norm (a sharded layer's global one) as a 0-d tensor in its accumulation dtype."""
+    norm = layca_core.initial_norm(param.detach())
+    return norm.full_tensor() if is_dtensor(norm) else norm
+
+
+def read_norms(layers: list[tuple[str, torch.Tensor]], exclude: str = EXCLUDE) -> list[torch.Tensor]:
+    """The norms of ``(name, layer)`` pairs, refused together (nothing stored yet) if one is zero or not finite;
+    ``exclude`` says how to leave such a layer out.
+
+    Eagerly the check names every such layer; inside ``torch.compile`` it is an asynchronous assertion naming
+    the layer (no host synchronisation, no graph break).
+    """
+    norms = [layer_norm(p) for _, p in layers]
+    if torch.compiler.is_compiling():
+        for (name, _), norm in zip(layers, norms):
+            torch._assert_async(
+                torch.isfinite(norm) & (norm > 0),
+                f"Layca cannot rotate the layer {name}: its norm at its first step is zero or not finite. {exclude}",
+            )
+    elif norms:
+        values = torch.stack([n.to("cpu", torch.float64) for n in norms]).tolist()
+        check_nonzero_norms(values, [name for name, _ in layers], exclude=exclude)
+    return norms
+
+
+def store_new_norms(states: Any, param_groups: list[dict[str, Any]]) -> None:
+    """Read the norm of every layer of ``param_groups`` that has none in ``states`` yet, and store it there
+    (all are checked before any is stored)."""
+    new = [
+        (describe(group, i), p)
+        for group in param_groups
+        for i, p in enumerate(group["params"])
+        if is_layer(group, p) and INIT_NORM not in states.get(p, {})
+    ]
+    for (_, p), norm in zip(new, read_norms(new)):
+        states[p][INIT_NORM] = norm
+
+
+def as_stored(value: Any, param: torch.Tensor) -> torch.Tensor:
+    """A saved norm (a Python number from older checkpoints, or a tensor) as kept in the state: a 0-d tensor in
+    the layer's accumulation dtype on its (local) device."""
+    return torch.as_tensor(value).to(param.device, accumulation_dtype(param.dtype, torch_namespace))

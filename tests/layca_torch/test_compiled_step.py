@@ -1,0 +1,82 @@
+"""``torch.compile(optimizer.step)``, torch's recipe for a faster step: at most two compilations over a scheduled
+run (the first step, which reads the layers' norms, and the steady step), no graph break, float or tensor lr,
+every base; ``fullgraph=True`` with a tensor lr; the same iterates as eager."""
+
+import warnings
+
+import pytest
+import torch
+from torch._dynamo.testing import CompileCounter
+from torch._dynamo.utils import counters
+
+import layca_torch
+from tests.layca_torch.test_optimizer import BASES
+
+STEPS = 5
+
+
+def model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
+
+
+def run(step, net, optimizer):
+    """``STEPS`` steps under a decaying lr (the scheduler built after compiling: its own wrapper of
+    ``optimizer.step`` is a function dynamo does not trace)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)` before")
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.8)
+        generator = torch.Generator().manual_seed(1)
+        for _ in range(STEPS):
+            optimizer.zero_grad()
+            net(torch.randn(8, 4, generator=generator)).square().mean().backward()
+            step()
+            scheduler.step()
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def make(base, lr):
+    net = model()
+    return net, layca_torch.Layca(net.parameters(), lr=lr, base=base, **BASES[base])
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    torch._dynamo.reset()
+    counters.clear()
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("tensor_lr", [False, True], ids=["float lr", "tensor lr"])
+@pytest.mark.parametrize("base", sorted(BASES))
+def test_a_compiled_step_compiles_at_most_twice_without_graph_breaks(base, tensor_lr):
+    lr = 0.1
+    net, optimizer = make(base, torch.tensor(lr) if tensor_lr else lr)
+    compiles = CompileCounter()
+    compiled = run(torch.compile(optimizer.step, backend=compiles), net, optimizer)
+    assert compiles.frame_count <= 2
+    assert not counters["graph_break"], dict(counters["graph_break"])
+    assert [float(g["lr"]) for g in optimizer.param_groups] == pytest.approx([lr * 0.8**STEPS])
+    eager_net, eager_optimizer = make(base, lr)
+    eager = run(eager_optimizer.step, eager_net, eager_optimizer)
+    for got, want in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_fullgraph_with_a_tensor_lr_matches_eager_under_inductor():
+    net, optimizer = make("momentum", torch.tensor(0.1))
+    compiled = run(torch.compile(optimizer.step, fullgraph=True), net, optimizer)
+    eager_net, eager_optimizer = make("momentum", 0.1)
+    eager = run(eager_optimizer.step, eager_net, eager_optimizer)
+    for got, want in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_zero_layer_is_refused_inside_a_compiled_step():
+    net, optimizer = make("sgd", torch.tensor(0.1))
+    with torch.no_grad():
+        net[2].weight.zero_()
+    net(torch.randn(8, 4)).square().mean().backward()
+    with pytest.raises(RuntimeError, match=r"cannot rotate the layer parameter 2 \(shape \(2, 6\)\).*layca=False"):
+        torch.compile(optimizer.step, fullgraph=True)()
