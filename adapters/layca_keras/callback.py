@@ -25,13 +25,13 @@ class RotationMonitor(keras.callbacks.Callback):
 
     Later ``fit`` calls continue the curves: the snapshot is kept and epochs keep counting. After a crash,
     with ``keras.callbacks.BackupAndRestore``, pass it (or its ``backup_dir``) as ``backup``: the monitor
-    keeps its state there (``layca_keras.backup.STATE_FILE``, written at every epoch end), and a new monitor
-    in a new process continues the curves exactly, wherever either callback is listed. A fit that starts at a later epoch
-    with no saved state warns: its curves would measure rotation from the weights it starts from. After
-    ``model.save`` and a reload, save ``state_dict()`` beside the model (``numpy.savez(path, **state)``)
-    and ``load_state_dict`` it into a new callback before its first ``fit``. The snapshot needs the model
-    built when ``fit`` starts: start it with ``keras.Input`` (TensorFlow builds a model without one inside
-    the first step).
+    keeps its state there (``layca_keras.backup.STATE_FILE``, written at every epoch end), and a new
+    monitor in a new process continues the curves exactly, wherever either callback is listed. A fit that
+    starts at a later epoch with no saved state warns: its curves would measure rotation from the weights
+    it starts from. After ``model.save`` and a reload, save ``state_dict()`` beside the model
+    (``numpy.savez(path, **state)``) and ``load_state_dict`` it into a new callback before its first
+    ``fit``. The snapshot needs the model built when ``fit`` starts: start it with ``keras.Input``
+    (TensorFlow builds a model without one inside the first step).
 
     Layers are variables with ``ndim >= 2`` unless ``layers`` (a regex on ``variable.path`` or a
     callable) says otherwise; ``Embedding`` tables are layers by that rule. To leave them out:

@@ -7,6 +7,7 @@ so it traces under ``jax.jit`` and ``tf.function`` and reads a sharded layer's g
 """
 
 import contextlib
+import functools
 import math
 from typing import Any
 
@@ -20,7 +21,7 @@ from layca_keras.variables import LayerSelector, eager, path_of, scalar_slot, se
 
 EXCLUDE = (
     "In Keras, leave it out of `layers=` (a regex on variable.path or a callable), e.g. "
-    "`layers=lambda v: len(v.shape) >= 2 and 'lora_b' not in v.path`."
+    "`layers=lambda v: len(v.shape) >= 2 and 'lora_kernel_b' not in v.path`."
 )
 """How a Keras user leaves a zero-started variable out of the layers (the end of the zero-norm error)."""
 
@@ -44,7 +45,7 @@ def _checked_in_graph(weights: Any, path: str) -> Any:
     if keras.backend.backend() == "jax":
         import jax
 
-        jax.debug.callback(_checked_on_host, norm, path)
+        jax.debug.callback(functools.partial(_checked_on_host, path=path), norm)
         return norm
     import tensorflow as tf
 

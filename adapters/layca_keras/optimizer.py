@@ -123,7 +123,9 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
                 self.build(list(trainable_variables))
         if self.built:
             variables = self._trainable_variables if trainable_variables is None else trainable_variables
-            layers = [(self._get_variable_index(v), read(v)) for v, g in zip(variables, grads) if g is not None]
+            known = self._trainable_variables_indices  # an unknown variable: Keras's own error, in super().apply
+            keys = [(self._var_key(v), v) for v, g in zip(variables, grads) if g is not None]
+            layers = [(known[key], read(v)) for key, v in keys if key in known]
             with self._init_norms.checked(layers):
                 return super().apply(grads, trainable_variables)
         return super().apply(grads, trainable_variables)

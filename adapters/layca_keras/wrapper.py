@@ -7,8 +7,8 @@ from keras import ops
 
 import layca_core
 from layca_core import defaults, engine
-from layca_keras.optimizer import RATE_NAMES
 from layca_keras.norms import ReanchoredNorms, layer_plan
+from layca_keras.optimizer import RATE_NAMES
 from layca_keras.variables import LayerSelector, check_serializable, read
 
 
@@ -35,8 +35,8 @@ class LaycaWrapper(ReanchoredNorms, keras.optimizers.Optimizer):
     optimizer's learning rate (a float or a schedule) only scales its step, which Layca discards, so it
     does not change the rotation (``layca_torch.LaycaWrapper`` follows its inner optimizer's learning rate
     instead, as torch schedulers act on the inner optimizer's groups; in both, the rate asked for is the
-    rotation at the schedule's peak). It must stay > 0, or the inner step is zero and the layers do not turn. Its decoupled weight decay adds a component along ``w``, which
-    Layca removes.
+    rotation at the schedule's peak). It must stay > 0, or the inner step is zero and the layers do not
+    turn. Its decoupled weight decay adds a component along ``w``, which Layca removes.
 
     Each layer keeps the norm it has at its first step, as in ``Layca`` (``reset_layer_norms()`` reads
     them again). Extra cost against the inner optimizer: one read of every layer before its update, and

@@ -76,7 +76,8 @@ def fit_with_loggers(tmp_path, monitor_first):
         rows = list(csv.DictReader(file))
     column = f"rotation/{curves.history.layer_names[-1]}"
     expected = [d[-1] for d in curves.history.distances[1:]]
-    return history.history.get(column), [float(row.get(column, "nan")) for row in rows], [logs.get(column) for logs in tensorboard.received], expected
+    csv_values = [float(row.get(column, "nan")) for row in rows]
+    return history.history.get(column), csv_values, [logs.get(column) for logs in tensorboard.received], expected
 
 
 @pytest.mark.parametrize("monitor_first", [True, False], ids=["monitor-first", "monitor-last"])

@@ -137,3 +137,11 @@ def test_a_zero_layer_left_out_of_layers_takes_the_plain_step():
     model.compile(optimizer=model.optimizer, loss="mse")
     model.train_on_batch(*batches()[0])
     assert np.linalg.norm(numpy_weights(model)[2]) > 0
+
+
+def test_a_variable_the_optimizer_was_not_built_with_gets_keras_own_error():
+    model, other = make_model(), make_model(seed=3)
+    optimizer = layca_keras.Layca(RATE)
+    optimizer.build(model.trainable_variables)
+    with pytest.raises(ValueError, match="Unknown variable"):
+        optimizer.apply(grads_of(other, *batches()[0]), other.trainable_variables)

@@ -79,9 +79,13 @@ def test_a_learning_rate_callback_schedules_the_wrapper_rotation():
 
 @pytest.mark.parametrize(
     "inner_rate",
-    [schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.1), schedules.CosineDecay(1e-3, 4, warmup_target=1.0, warmup_steps=2)],
+    [
+        schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.1),
+        schedules.CosineDecay(1e-3, 4, warmup_target=1.0, warmup_steps=2),
+    ],
     ids=["decay", "warmup"],
 )
 def test_a_schedule_on_the_inner_optimizer_leaves_the_rotation_at_the_rate_asked(inner_rate):
-    angles = fit_angles(layca_keras.LaycaWrapper(keras.optimizers.AdamW(inner_rate, weight_decay=0.1), learning_rate=0.1))
+    inner = keras.optimizers.AdamW(inner_rate, weight_decay=0.1)
+    angles = fit_angles(layca_keras.LaycaWrapper(inner, learning_rate=0.1))
     assert angles == pytest.approx([math.atan(0.1)] * 4, rel=1e-4)
