@@ -7,7 +7,8 @@ import keras
 from keras import ops
 
 from layca_core import defaults, engine
-from layca_keras.variables import LayerSelector, base_slots, check_serializable, layer_plan, read
+from layca_keras.norms import ReanchoredNorms, layer_plan
+from layca_keras.variables import LayerSelector, base_slots, check_serializable, read
 
 RATE_NAMES = ("learning_rate", "other_learning_rate")
 
@@ -49,7 +50,7 @@ _KERAS_ARGUMENTS = _keras_arguments()
 
 
 @keras.saving.register_keras_serializable(package="layca")
-class Layca(keras.optimizers.Optimizer):
+class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
     """Layca (arXiv 1806.01603) over one of ``layca_core``'s base directions, for ``model.fit`` and custom loops.
 
     ``learning_rate`` is the rotation rate (a float or a ``LearningRateSchedule``): each step
@@ -75,9 +76,11 @@ class Layca(keras.optimizers.Optimizer):
             ``clipnorm``, ``use_ema``, ``gradient_accumulation_steps``...). ``weight_decay`` does
             nothing to a layer (Layca removes it).
 
-    Each layer's initial norm is read at ``build``, or, for a model that TensorFlow builds inside its
-    first traced train step (no ``keras.Input``), at that layer's first step. ``keras.saving.load_model``
-    finds this class (saved as ``layca>Layca``) once ``layca_keras`` is imported.
+    Each layer keeps the norm it has at its first step (``initial`` means when training starts), unless a
+    restored optimizer state supplies it: weights loaded after ``build`` keep their norms. A layer whose
+    norm is then zero or infinite is refused before the step changes anything. ``reset_layer_norms()``
+    reads the norms again at the next step. ``keras.saving.load_model`` finds this class (saved as
+    ``layca>Layca``) once ``layca_keras`` is imported.
 
     Example:
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -112,6 +115,20 @@ class Layca(keras.optimizers.Optimizer):
         self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.alpha)
         self._base_slots = [base_slots(self, v, self.direction) for v in variables]
         self._state_type = type(self.direction.init(ops.zeros((1,))))
+
+    def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
+        """Keras's ``apply``, after refusing a layer whose first step would read a zero or infinite norm."""
+        if trainable_variables is not None and not self.built:
+            with keras.name_scope(self.name, caller=self):
+                self.build(list(trainable_variables))
+        if self.built:
+            variables = self._trainable_variables if trainable_variables is None else trainable_variables
+            known = self._trainable_variables_indices  # an unknown variable: Keras's own error, in super().apply
+            keys = [(self._var_key(v), v) for v, g in zip(variables, grads) if g is not None]
+            layers = [(known[key], read(v)) for key, v in keys if key in known]
+            with self._init_norms.checked(layers):
+                return super().apply(grads, trainable_variables)
+        return super().apply(grads, trainable_variables)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         """One variable's step through ``layca_core.engine.optimizer_step`` (Keras's public hook, so
