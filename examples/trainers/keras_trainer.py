@@ -116,6 +116,13 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
         )
     accuracy = lambda a, b: float(model.evaluate(a, b, batch_size=1024, verbose=0)[1])
     kernels = [keras.ops.convert_to_numpy(layer.kernel).T for layer in kernel_layers]
+    history = fitted.history
     return Run(
-        method.name, accuracy(x_test, y_test), accuracy(x, y), fitted.history["accuracy"], monitor.history, kernels
+        method.name,
+        accuracy(x_test, y_test),
+        accuracy(x, y),
+        history["accuracy"],
+        monitor.history,
+        kernels,
+        history["loss"],
     )

@@ -74,22 +74,31 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
     monitor = layca_torch.RotationMonitor(model)
     monitor.record(step=0, epoch=0)
     x, y, x_test, y_test = (torch.as_tensor(a) for a in data)
-    step, epoch_accuracy = 0, []
+    step, epoch_accuracy, epoch_loss = 0, [], []
     with progress(len(plan.epochs), method.name) as bar:
         for epoch, batches in enumerate(plan.epochs, 1):
-            correct = torch.zeros((), dtype=torch.int64)
+            correct, total_loss = torch.zeros((), dtype=torch.int64), torch.zeros((), dtype=torch.float64)
             for batch in map(torch.as_tensor, batches):
                 optimizer.zero_grad()
                 logits = model(x[batch])
-                nn.functional.cross_entropy(logits, y[batch]).backward()
+                loss = nn.functional.cross_entropy(logits, y[batch])
+                loss.backward()
                 optimizer.step()
                 scheduler.step()
                 correct += (logits.argmax(1) == y[batch]).sum()
+                total_loss += loss.detach() * len(batch)
             step += len(batches)
             epoch_accuracy.append(correct.item() / len(y))
+            epoch_loss.append(total_loss.item() / len(y))
             monitor.record(step=step, epoch=epoch)
             bar.update()
     kernels = [p.detach().numpy().copy() for p in model.parameters()]
     return Run(
-        method.name, _accuracy(model, x_test, y_test), _accuracy(model, x, y), epoch_accuracy, monitor.history, kernels
+        method.name,
+        _accuracy(model, x_test, y_test),
+        _accuracy(model, x, y),
+        epoch_accuracy,
+        monitor.history,
+        kernels,
+        epoch_loss,
     )
