@@ -62,7 +62,7 @@ def provenance() -> dict:
 
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
         except (OSError, subprocess.CalledProcessError):
             return ""
 
@@ -74,7 +74,7 @@ def provenance() -> dict:
             pass
     changed = git("status", "--porcelain", "--untracked-files=no", "--", *NUMERIC_PATHS).splitlines()
     return {
-        "commit": git("rev-parse", "--short=12", "HEAD") or "unknown",
+        "commit": git("rev-parse", "--short=12", "HEAD").strip() or "unknown",
         "changed": [line[3:] for line in changed],
         "versions": versions,
     }
