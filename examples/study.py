@@ -26,13 +26,19 @@ def study_dir(out_dir: Path, name: str, quick: bool) -> Path:
     return out_dir / (f"{name}-quick" if quick else name)
 
 
-def plan_runs(study: Study, frameworks: list[str], seeds: int, out_dir: Path) -> tuple[list[tuple], int]:
-    """The runs to train (seed by seed, so early seeds finish first) and how many are already done."""
+def plan_runs(
+    study: Study, frameworks: list[str], seeds: int, out_dir: Path, only: list[str] | None = None
+) -> tuple[list[tuple], int]:
+    """The runs to train (seed by seed, so early seeds finish first) and how many are already done.
+
+    ``only``: configuration names to restrict the study to (all when None).
+    """
     todo, done = [], 0
     for framework in frameworks:
         framework_seeds = seeds if framework == "torch" else min(seeds, study.cross_seeds)
+        configs = [c for c in study.configs_for(framework) if only is None or c.name in only]
         for seed in range(framework_seeds):
-            for config in study.configs_for(framework):
+            for config in configs:
                 file = runs.path(out_dir, framework, config, seed)
                 if runs.finished(file, runs.key(study, framework, config, seed)):
                     done += 1
@@ -73,7 +79,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the study's small task, 2 seeds (for CI)")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="results root (default results/studies)")
     parser.add_argument("--data-dir", default=None, help="CIFAR-10's extracted cifar-10-batches-py folder")
+    parser.add_argument("--configs", nargs="+", default=None, metavar="NAME", help="train only these configurations")
     args = parser.parse_args(argv)
+    known = [c.name for c in studies.STUDIES[args.name].configs]
+    unknown = [name for name in args.configs or () if name not in known]
+    if unknown:
+        parser.error(f"--configs: {args.name} has no {', '.join(map(repr, unknown))}; it has {', '.join(known)}.")
     args.seeds = args.seeds if args.seeds is not None else (2 if args.quick else 5)
     if args.seeds < 2:
         parser.error(f"--seeds must be at least 2 (intervals over seeds need two); got {args.seeds}.")
@@ -88,9 +99,11 @@ def main(argv: list[str] | None = None) -> list[claims.Claim]:
     args = parse(argv)
     study = studies.get(args.name, quick=args.quick)
     out_dir = study_dir(args.out_dir, study.name, args.quick)
-    todo, done = plan_runs(study, args.framework, args.seeds, out_dir)
+    todo, done = plan_runs(study, args.framework, args.seeds, out_dir, args.configs)
     print(f"{study.name} v{study.version}: {done} runs done, {len(todo)} to train, {args.jobs} at a time in {out_dir}")
     run_all(study, todo, done, args.jobs, out_dir, args.data_dir)
+    if args.configs:
+        return []
     verdicts = claims.evaluate(study, out_dir)
     print(claims.table(verdicts))
     return verdicts
