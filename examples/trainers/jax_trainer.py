@@ -38,9 +38,17 @@ def forward(network: tuple, params: list, statistics: list, x: jax.Array, train:
                     x = jax.lax.conv_general_dilated(
                         x, next(kernels), (op.stride,), pad, dimension_numbers=("NCH", "OIH", "NCH")
                     )
+                case networks.Conv2d():
+                    pad = [(op.width // 2, op.width // 2)] * 2
+                    x = jax.lax.conv_general_dilated(
+                        x, next(kernels), (1, 1), pad, dimension_numbers=("NCHW", "OIHW", "NCHW")
+                    )
+                case networks.MaxPool2d():
+                    window = (1, 1, op.size, op.size)
+                    x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
                 case networks.Dense():
                     x = x @ next(kernels).T
-                case networks.BatchNorm():
+                case networks.BatchNorm() | networks.BatchNorm2d():
                     x, updated = _batch_norm(x, next(old), train)
                     new.append(updated)
                 case networks.ReLU():
@@ -60,7 +68,7 @@ def _initial_statistics(network: tuple) -> list:
     return [
         (jnp.zeros(op.channels), jnp.ones(op.channels))
         for op in networks.operations(network)
-        if isinstance(op, networks.BatchNorm)
+        if isinstance(op, (networks.BatchNorm, networks.BatchNorm2d))
     ]
 
 

@@ -22,10 +22,16 @@ def _module(op: networks.Operation) -> nn.Module:
     match op:
         case networks.Conv():
             return nn.Conv1d(op.inputs, op.outputs, op.width, op.stride, padding=op.width // 2, bias=False)
+        case networks.Conv2d():
+            return nn.Conv2d(op.inputs, op.outputs, op.width, padding=op.width // 2, bias=False)
+        case networks.MaxPool2d():
+            return nn.MaxPool2d(op.size)
         case networks.Dense():
             return nn.Linear(op.inputs, op.outputs, bias=False)
         case networks.BatchNorm():
             return nn.BatchNorm1d(op.channels, eps=networks.EPS, momentum=networks.MOMENTUM, affine=False)
+        case networks.BatchNorm2d():
+            return nn.BatchNorm2d(op.channels, eps=networks.EPS, momentum=networks.MOMENTUM, affine=False)
         case networks.ReLU():
             return nn.ReLU()
         case networks.Flatten():
