@@ -36,9 +36,8 @@ def path(out_dir: Path, framework: str, config: Config, seed: int) -> Path:
 
 
 def key(study: Study, framework: str, config: Config, seed: int) -> dict:
-    """What identifies a run: a stored run with another key is stale and trained again."""
+    """What identifies a run (not the study's name: a study's folder may be renamed): another key is stale."""
     return {
-        "study": study.name,
         "version": study.version,
         "framework": framework,
         "task": asdict(study.task),
