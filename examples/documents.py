@@ -14,6 +14,7 @@ from examples.study import DEFAULT_OUT, study_dir
 DEMO_RESULTS = Path("results/demo/results.json")
 FIGURES = "figures"
 STUDY = "mnist1d"
+LONGER = "mnist1d-100"
 STUDY_COMMAND = f"python -m examples.study {STUDY} --jobs 2"
 C5_COMMAND = f"python -m examples.study {STUDY} --framework jax keras-jax --jobs 2"
 
@@ -70,22 +71,22 @@ def study_sections(root: Path) -> dict[str, str]:
 
 
 def budget_sections(root: Path, default: dict) -> dict[str, str]:
-    """The budget comparison: the cheap budget study against the default study's first seeds."""
-    cheap = studies.get("mnist1d-budget")
-    found = runs.load(cheap, study_dir(root / DEFAULT_OUT, cheap.name, quick=False))
-    seeds = set.intersection(*(set(by_seed) for by_seed in found.values()))
-    default_epochs = studies.get(STUDY).task.epochs
+    """The budget comparison: the longer study against the default study's same configurations and seeds."""
+    longer = studies.get(LONGER)
+    found = runs.load(longer, study_dir(root / DEFAULT_OUT, LONGER, quick=False))
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in found.values())))
     budgets = {
-        cheap.task.epochs: found,
-        default_epochs: {name: {s: r for s, r in default[name].items() if s in seeds} for name in found},
+        studies.get(STUDY).task.epochs: {name: {s: default[name][s] for s in seeds} for name in found},
+        longer.task.epochs: found,
     }
     chosen = tables.choose_budget(budgets)
     return {
         "budget": (
-            f"Studies `{cheap.name}` (`python -m examples.study {cheap.name} --seeds {len(seeds)} --jobs 2`) and "
-            f"`{STUDY}` (its seeds {', '.join(map(str, sorted(seeds)))}), runs at commit "
-            f"{_commits(found)} and {_commits(default)}; paired differences in test accuracy points, mean "
-            f"[95% t interval].\n\n{tables.budget(budgets)}\nChosen by the rule: **{chosen} epochs**.\n"
+            f"Studies `{STUDY}` (its seeds {', '.join(map(str, seeds))}) and `{LONGER}` "
+            f"(`python -m examples.study {LONGER} --seeds {len(seeds)} --jobs 2`), runs at commit "
+            f"{_commits(budgets[studies.get(STUDY).task.epochs])} and {_commits(found)}; paired differences in "
+            f"test accuracy points, mean [95% t interval].\n\n{tables.budget(budgets)}\n"
+            f"The rule picks **{chosen} epochs**.\n"
         )
     }
 

@@ -105,15 +105,23 @@ def prepare(framework: str, threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def train(study: Study, framework: str, config: Config, seed: int, data_dir: str | None = None) -> dict:
-    """Train one run and return its record: key, provenance, wall time, accuracies and per-epoch curves."""
+def train(
+    study: Study, framework: str, config: Config, seed: int, data_dir: str | None = None, device: str | None = None
+) -> dict:
+    """Train one run and return its record: key, provenance, wall time, accuracies and per-epoch curves.
+
+    ``device``: torch's device (CUDA for the CIFAR-10 study); other frameworks take none.
+    """
+    if device is not None and framework != "torch":
+        raise ValueError(f"--device is for --framework torch; {framework} picks its own device.")
     task = study.task
     network = getattr(networks, task.network)()
     data = dataset(task, data_dir)
     weights = networks.initial_weights(network, seed)
     plan = experiment.plan(len(data.y_train), task.epochs, task.batch, task.schedule(config.warmup_epochs), seed)
     start = time.perf_counter()
-    run = experiment.trainer(framework).train(network, weights, config.method, data, plan)
+    options = {} if device is None else {"device": device}
+    run = experiment.trainer(framework).train(network, weights, config.method, data, plan, **options)
     history = run.history
     return {
         "key": key(study, framework, config, seed),
@@ -132,9 +140,12 @@ def train(study: Study, framework: str, config: Config, seed: int, data_dir: str
     }
 
 
-def train_and_save(study: Study, framework: str, config: Config, seed: int, out_dir: Path, data_dir=None) -> float:
+def train_and_save(
+    study: Study, framework: str, config: Config, seed: int, out_dir: Path, data_dir=None, device=None
+) -> float:
     """Train one run, write its record (atomically: a killed run leaves no file) and return its wall time."""
-    record = train(study, framework, config, seed, data_dir)
+    record = train(study, framework, config, seed, data_dir, device)
+    record["device"] = device or "cpu"
     file = path(out_dir, framework, config, seed)
     file.parent.mkdir(parents=True, exist_ok=True)
     partial = file.with_suffix(".partial")

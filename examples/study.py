@@ -47,7 +47,9 @@ def plan_runs(
     return todo, done
 
 
-def run_all(study: Study, todo: list[tuple], done: int, jobs: int, out_dir: Path, data_dir: str | None) -> None:
+def run_all(
+    study: Study, todo: list[tuple], done: int, jobs: int, out_dir: Path, data_dir: str | None, device: str | None
+) -> None:
     """Train ``todo`` in ``jobs`` processes per framework (Keras fixes its backend per process), with a progress line."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     bar_format = "{desc}: {n}/{total} runs done [{elapsed} elapsed, {remaining} left]"
@@ -57,7 +59,10 @@ def run_all(study: Study, todo: list[tuple], done: int, jobs: int, out_dir: Path
             context = get_context("spawn")
             with ProcessPoolExecutor(jobs, context, initializer=runs.prepare, initargs=(framework, threads)) as pool:
                 futures = {
-                    pool.submit(runs.train_and_save, study, framework, config, seed, out_dir, data_dir): (config, seed)
+                    pool.submit(runs.train_and_save, study, framework, config, seed, out_dir, data_dir, device): (
+                        config,
+                        seed,
+                    )
                     for config, seed in mine
                 }
                 for future in as_completed(futures):
@@ -79,6 +84,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the study's small task, 2 seeds (for CI)")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="results root (default results/studies)")
     parser.add_argument("--data-dir", default=None, help="CIFAR-10's extracted cifar-10-batches-py folder")
+    parser.add_argument("--device", default=None, help="torch's device, e.g. cuda (CIFAR-10 on a GPU machine)")
     parser.add_argument("--configs", nargs="+", default=None, metavar="NAME", help="train only these configurations")
     args = parser.parse_args(argv)
     known = [c.name for c in studies.STUDIES[args.name].configs]
@@ -90,6 +96,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--seeds must be at least 2 (intervals over seeds need two); got {args.seeds}.")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1; got {args.jobs}.")
+    if args.device is not None and args.framework != ["torch"]:
+        parser.error(f"--device is for --framework torch alone; got --framework {' '.join(args.framework)}.")
     if "keras" in args.framework:
         parser.error("--framework keras depends on KERAS_BACKEND; name the backend: keras-tensorflow, keras-jax or keras-torch.")
     return args
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> list[claims.Claim]:
     out_dir = study_dir(args.out_dir, study.name, args.quick)
     todo, done = plan_runs(study, args.framework, args.seeds, out_dir, args.configs)
     print(f"{study.name} v{study.version}: {done} runs done, {len(todo)} to train, {args.jobs} at a time in {out_dir}")
-    run_all(study, todo, done, args.jobs, out_dir, args.data_dir)
+    run_all(study, todo, done, args.jobs, out_dir, args.data_dir, args.device)
     if args.configs:
         return []
     verdicts = claims.evaluate(study, out_dir)
