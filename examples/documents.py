@@ -56,11 +56,14 @@ def study_sections(root: Path) -> dict[str, str]:
     verdicts = claims.evaluate(study, out_dir, STUDY_COMMAND, C5_COMMAND)
     link = f"../{DEFAULT_OUT}/{STUDY}/{FIGURES}"
     caption = _caption(study, found, STUDY_COMMAND)
-    summary = ", ".join(f"{c.id} {c.verdict}" for c in verdicts)
     seeds = len({seed for by_seed in found.values() for seed in by_seed})
+    groups = {}
+    for c in verdicts:
+        groups.setdefault(c.verdict, []).append(c.id)
+    summary = "; ".join(f"{verdict}: {', '.join(ids)}" for verdict, ids in groups.items())
     return {
         "claims": f"{caption}\n\n{claims.table(verdicts)}",
-        "claims-summary": f"The paper's claims at n = {seeds} seeds (study `{STUDY}`, commit {_commits(found)}): {summary}.\n",
+        "claims-summary": f"Study `{STUDY}`, n = {seeds} seeds, runs at commit {_commits(found)}: {summary}.\n",
         "configurations": (
             f"{caption}\n\n{tables.configurations(found)}\n"
             f"![test accuracy against final layer rotation]({link}/rotation_accuracy.png)\n\n"
