@@ -17,6 +17,7 @@ from examples.claims import accuracy, mean_final_rotation  # noqa: E402
 from layca_core.plotting import layer_colorbar  # noqa: E402
 
 FAMILIES = (("Adam + Layca", "tab:purple"), ("Adam", "tab:red"), ("SGD", "tab:blue"), ("Layca", "tab:green"))
+MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _color(name: str) -> str:
@@ -24,30 +25,34 @@ def _color(name: str) -> str:
 
 
 def rotation_accuracy(found: dict[str, dict[int, dict]], path: Path, title: str) -> None:
-    """One point per configuration: mean final rotation (mean over layers) against test accuracy, both with bars."""
-    figure, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    """One point per configuration: mean final rotation (mean over layers) against test accuracy, both with bars.
+
+    Colour tells the family (SGD, Adam, Adam + Layca, Layca), the marker the configuration within it (legend).
+    """
+    figure, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+    used: dict[str, int] = {}
     for name, by_seed in found.items():
         rotation = stats.estimate(mean_final_rotation(record) for record in by_seed.values())
         test = stats.estimate(accuracy(found, name).values())
+        color = _color(name)
+        used[color] = used.get(color, -1) + 1
         ax.errorbar(
             rotation.mean,
             test.mean,
             xerr=[[rotation.mean - rotation.low], [rotation.high - rotation.mean]],
             yerr=[[test.mean - test.low], [test.high - test.mean]],
-            fmt="o",
-            color=_color(name),
+            fmt=MARKERS[used[color] % len(MARKERS)],
+            color=color,
             capsize=3,
-            markersize=5,
+            markersize=7,
+            label=name,
         )
-        ax.annotate(name, (rotation.mean, test.mean), xytext=(5, 4), textcoords="offset points", fontsize=8)
-    for family, color in FAMILIES:
-        ax.plot([], [], "o", color=color, label=family)
     ax.set(xlabel="final layer rotation (cosine distance, mean over layers)", ylabel="test accuracy (%)")
     ax.set_xlim(0, 1)
     ax.set_ylim(top=100.5)  # an interval over few seeds can pass 100%
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title="configuration")
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
@@ -63,7 +68,8 @@ def _band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def rotation_curves(found: dict[str, dict[int, dict]], path: Path, title: str, marks=(), columns: int = 5) -> None:
     """One panel per configuration: each layer's rotation curve, mean over seeds, with its 95% band."""
     rows = -(-len(found) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns + 1, 2.8 * rows), layout="constrained", squeeze=False)
+    size = (3 * columns + 1, 2.8 * rows)
+    figure, axes = plt.subplots(rows, columns, figsize=size, layout="constrained", squeeze=False)
     cmap = plt.get_cmap("viridis")
     panels = list(axes.flat)
     for ax, (name, by_seed) in zip(panels, found.items()):

@@ -9,6 +9,7 @@ cross-framework configurations with at most its ``cross_seeds`` seeds (claim C5)
 
 import argparse
 import os
+import shlex
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -50,7 +51,7 @@ def plan_runs(
 def run_all(
     study: Study, todo: list[tuple], done: int, jobs: int, out_dir: Path, data_dir: str | None, device: str | None
 ) -> None:
-    """Train ``todo`` in ``jobs`` processes per framework (Keras fixes its backend per process), with a progress line."""
+    """Train ``todo`` in ``jobs`` processes per framework (Keras fixes its backend per process); show progress."""
     threads = max(1, (os.cpu_count() or 1) // jobs)
     bar_format = "{desc}: {n}/{total} runs done [{elapsed} elapsed, {remaining} left]"
     with tqdm(total=done + len(todo), initial=done, desc=study.name, bar_format=bar_format, file=sys.stdout) as bar:
@@ -99,7 +100,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.device is not None and args.framework != ["torch"]:
         parser.error(f"--device is for --framework torch alone; got --framework {' '.join(args.framework)}.")
     if "keras" in args.framework:
-        parser.error("--framework keras depends on KERAS_BACKEND; name the backend: keras-tensorflow, keras-jax or keras-torch.")
+        backends = "keras-tensorflow, keras-jax or keras-torch"
+        parser.error(f"--framework keras depends on KERAS_BACKEND; name the backend: {backends}.")
     return args
 
 
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> list[claims.Claim]:
     run_all(study, todo, done, args.jobs, out_dir, args.data_dir, args.device)
     if args.configs:
         return []
-    verdicts = claims.evaluate(study, out_dir)
+    command = "python -m examples.study " + shlex.join(sys.argv[1:] if argv is None else argv)
+    verdicts = claims.evaluate(study, out_dir, command, command)
     print(claims.table(verdicts))
     return verdicts
 
