@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from examples import runs, stats
+from examples.experiment import FRAMEWORKS
 from examples.stats import Estimate
 from examples.studies import LAYCA, Study
 
@@ -116,7 +117,8 @@ def cross_framework_claim(study: Study, out_dir: Path, frameworks: list[str], co
                     worst = max(worst, float(gap))
                     differences.append(100 * (record["test_accuracy"] - reference["test_accuracy"]))
                     pairs.append((framework, name, seed))
-    statement = f"torch, {', '.join(frameworks) or 'JAX and Keras'} give the same curves within the rounding bound"
+    others = " and ".join(frameworks) or "JAX and Keras"
+    statement = f"torch and {others} give the same curves within the rounding bound"
     if len(differences) < 2:
         return Claim("C5", statement, "not run", "needs runs in another framework", "0", command)
     accuracy_gap = stats.estimate(differences)
@@ -128,7 +130,8 @@ def cross_framework_claim(study: Study, out_dir: Path, frameworks: list[str], co
         f"largest rotation difference {worst:.3f} (bound {ROTATION_BOUND}); "
         f"test acc. minus torch's {accuracy_gap.text(2)} points"
     )
-    return Claim("C5", statement, verdict, effect, f"{len(names)} configurations x {len(seeds)} seeds", command)
+    n = f"{len(frameworks)} frameworks x {len(names)} configurations x {len(seeds)} seeds"
+    return Claim("C5", statement, verdict, effect, n, command)
 
 
 def evaluate(study: Study, out_dir: Path, command: str = "", c5_command: str = "") -> list[Claim]:
@@ -143,7 +146,7 @@ def evaluate(study: Study, out_dir: Path, command: str = "", c5_command: str = "
     missing = [c.name for c in study.configs if len(found.get(c.name, {})) < 2]
     if missing:
         raise ValueError(f"{out_dir} lacks two torch seeds of {', '.join(missing)}: run {command}.")
-    frameworks = sorted(p.name for p in out_dir.iterdir() if p.is_dir() and p.name != "torch")
+    frameworks = sorted(p.name for p in out_dir.iterdir() if p.name in FRAMEWORKS and p.name != "torch")
     c5_command = c5_command or f"python -m examples.study {study.name} --framework jax keras-jax --jobs 2"
     return [*paired_claims(study, found, command), cross_framework_claim(study, out_dir, frameworks, c5_command)]
 

@@ -104,8 +104,10 @@ def test_cross_framework_claim_compares_curves_and_accuracy_with_torch(tmp_path)
     write(tmp_path, data)
     subset = {name: data[name][:2] for name in STUDY.cross_framework}
     write(tmp_path, subset, framework="jax")
+    (tmp_path / "figures").mkdir()  # not a framework
     c5 = claims.evaluate(STUDY, tmp_path)[-1]
-    assert c5.verdict == REPRODUCED and c5.n == "3 configurations x 2 seeds" and "difference 0.000" in c5.effect
+    assert c5.verdict == REPRODUCED and c5.n == "1 frameworks x 3 configurations x 2 seeds"
+    assert "difference 0.000" in c5.effect and c5.statement.startswith("torch and jax give")
     write(tmp_path, subset, framework="jax", shift=0.08)  # rotations 0.08 off: beyond the bound
     assert claims.evaluate(STUDY, tmp_path)[-1].verdict == CONTRADICTED
 
