@@ -59,13 +59,10 @@ def run_all(
             mine = [(config, seed) for f, config, seed in todo if f == framework]
             context = get_context("spawn")
             with ProcessPoolExecutor(jobs, context, initializer=runs.prepare, initargs=(framework, threads)) as pool:
-                futures = {
-                    pool.submit(runs.train_and_save, study, framework, config, seed, out_dir, data_dir, device): (
-                        config,
-                        seed,
-                    )
-                    for config, seed in mine
-                }
+                futures = {}
+                for config, seed in mine:
+                    future = pool.submit(runs.train_and_save, study, framework, config, seed, out_dir, data_dir, device)
+                    futures[future] = (config, seed)
                 for future in as_completed(futures):
                     config, seed = futures[future]
                     try:
