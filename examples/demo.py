@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 
 import layca_core
-from examples import experiment, networks, report, runs
+from examples import experiment, networks, report
+from examples.runs import provenance
 from examples.data import mnist1d
 from examples.experiment import Method, Run, adam, layca, sgd
 
@@ -56,7 +57,7 @@ def train_and_report(
         "epochs": args.epochs,
         "samples": args.samples,
         "seed": args.seed,
-        "commit": runs.provenance()["commit"],
+        "commit": provenance()["commit"],
     }
     report.write(runs, args.out_dir, figure_name, about, columns, schedule.milestones, headline)
     return runs
