@@ -99,6 +99,7 @@ def prepare(framework: str, threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     experiment.SHOW_PROGRESS = False
     experiment.trainer(framework)
+    provenance()  # read now, with the code this process imported, not when its first run ends
     if framework == "torch":
         import torch
 
