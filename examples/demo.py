@@ -16,6 +16,7 @@ from pathlib import Path
 
 import layca_core
 from examples import experiment, networks, report
+from examples.runs import provenance
 from examples.data import mnist1d
 from examples.experiment import Method, Run, adam, layca, sgd
 
@@ -51,7 +52,13 @@ def train_and_report(
     schedule = step_decay(args.epochs)
     plan = experiment.plan(len(data.y_train), args.epochs, BATCH, schedule, args.seed)
     runs = [trainer.train(network, weights, method, data, plan) for method in methods]
-    about = {"framework": experiment.framework_label(args.framework), "epochs": args.epochs, "samples": args.samples}
+    about = {
+        "framework": experiment.framework_label(args.framework),
+        "epochs": args.epochs,
+        "samples": args.samples,
+        "seed": args.seed,
+        "commit": provenance()["commit"],
+    }
     report.write(runs, args.out_dir, figure_name, about, columns, schedule.milestones, headline)
     return runs
 

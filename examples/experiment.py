@@ -69,7 +69,10 @@ def plan(samples: int, epochs: int, batch_size: int, schedule: layca_core.StepDe
 
 @dataclass
 class Run:
-    """One training run: accuracies (evaluation mode), running training accuracy per epoch, rotation, kernels."""
+    """One training run: accuracies (evaluation mode), running training accuracy and loss per epoch, rotation, kernels.
+
+    ``epoch_loss`` is the mean training loss over the epoch's batches (Keras's includes its L2 penalty).
+    """
 
     method: str
     test_accuracy: float
@@ -77,6 +80,7 @@ class Run:
     epoch_accuracy: list[float]
     history: layca_core.RotationHistory
     kernels: list[np.ndarray] = field(repr=False)
+    epoch_loss: list[float] = field(default_factory=list)
 
     @property
     def final_rotation(self) -> dict[str, float]:
@@ -92,8 +96,11 @@ class Run:
         }
 
 
+SHOW_PROGRESS = True  # the study runner's worker processes turn the per-epoch bars off
+
+
 def progress(total: int, description: str) -> tqdm:
-    return tqdm(total=total, desc=f"{description:>24}", unit="epoch", leave=True)
+    return tqdm(total=total, desc=f"{description:>24}", unit="epoch", leave=True, disable=not SHOW_PROGRESS)
 
 
 def add_framework_argument(parser: argparse.ArgumentParser) -> None:

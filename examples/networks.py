@@ -25,6 +25,24 @@ class Conv(NamedTuple):
         return (self.outputs, self.inputs, self.width)
 
 
+class Conv2d(NamedTuple):
+    """2-D convolution with a square kernel, padded by ``width // 2`` on every side."""
+
+    inputs: int
+    outputs: int
+    width: int = 3
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.outputs, self.inputs, self.width, self.width)
+
+
+class MaxPool2d(NamedTuple):
+    """Non-overlapping ``size`` x ``size`` max pooling."""
+
+    size: int = 2
+
+
 class Dense(NamedTuple):
     inputs: int
     outputs: int
@@ -38,12 +56,18 @@ class BatchNorm(NamedTuple):
     channels: int
 
 
+class BatchNorm2d(NamedTuple):
+    """Batch normalization of images (N, C, H, W): statistics per channel over batch and space."""
+
+    channels: int
+
+
 class ReLU(NamedTuple):
     pass
 
 
 class Flatten(NamedTuple):
-    """Channel-major, as ``torch.flatten`` of ``(batch, channels, length)``."""
+    """Channel-major, as ``torch.flatten`` of ``(batch, channels, ...)``."""
 
 
 class GlobalAveragePool(NamedTuple):
@@ -56,7 +80,7 @@ class Residual(NamedTuple):
     body: tuple
 
 
-Operation = Conv | Dense | BatchNorm | ReLU | Flatten | GlobalAveragePool | Residual
+Operation = Conv | Conv2d | MaxPool2d | Dense | BatchNorm | BatchNorm2d | ReLU | Flatten | GlobalAveragePool | Residual
 EPS, MOMENTUM = 1e-5, 0.1
 
 
@@ -85,6 +109,22 @@ def mlp(inputs: int = 64, hidden: int = 512, classes: int = 10) -> tuple[Operati
     return (Dense(inputs, hidden), ReLU(), Dense(hidden, classes))
 
 
+def c10_cnn1(width: int = 64) -> tuple[Operation, ...]:
+    """Our reading of the paper's C10-CNN1 ("VGG-style 25 layers deep CNN", CIFAR-10): 25 kernel layers.
+
+    Five stages of 3x3 convolutions (4, 5, 5, 5, 5 of them; ``width`` x 1, 2, 4, 8, 8 channels), each
+    followed by batch norm and ReLU, a 2x2 max pool after each stage (32 -> 1 pixels), then dense and BN.
+    The paper gives no more detail than its name; widths and stage sizes are VGG's.
+    """
+    layers, channels = [], 3
+    for convolutions, multiple in zip((4, 5, 5, 5, 5), (1, 2, 4, 8, 8)):
+        for _ in range(convolutions):
+            layers += [Conv2d(channels, width * multiple), BatchNorm2d(width * multiple), ReLU()]
+            channels = width * multiple
+        layers.append(MaxPool2d(2))
+    return (*layers, Flatten(), Dense(channels, 10), BatchNorm(10))
+
+
 def operations(network: tuple[Operation, ...]) -> list[Operation]:
     """Every operation, with residual bodies expanded in place, in the order a forward pass meets them."""
     return [inner for op in network for inner in (operations(op.body) if isinstance(op, Residual) else [op])]
@@ -94,7 +134,7 @@ def initial_weights(network: tuple[Operation, ...], seed: int = 0, init: str = "
     """float32 kernels: ``uniform`` is PyTorch's default (U(+-1/sqrt(fan_in))), ``he`` is He normal."""
     rng = np.random.default_rng(seed)
     weights = []
-    for shape in [op.shape for op in operations(network) if isinstance(op, (Conv, Dense))]:
+    for shape in [op.shape for op in operations(network) if isinstance(op, (Conv, Conv2d, Dense))]:
         fan_in = math.prod(shape[1:])
         if init == "uniform":
             weights.append(rng.uniform(-1, 1, shape) / math.sqrt(fan_in))

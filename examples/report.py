@@ -1,6 +1,14 @@
-"""Write an experiment's runs: a figure of layer rotation curves (one panel per run), markdown, JSON and CSV."""
+"""Write an experiment's runs (a figure of rotation curves, markdown, JSON, CSV); regenerate the documents.
 
+    python -m examples.report [--check]
+
+rewrites the generated sections of README.md and examples/README.md (and the study's figures) from
+the committed result files; ``--check`` changes nothing and fails when a section differs.
+"""
+
+import argparse
 import json
+import sys
 import math
 import re
 import textwrap
@@ -20,13 +28,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", name.replace("+", "plus").replace("-", "minus")).strip("_")
 
 
-def table(runs: list[Run]) -> str:
+def table(summaries: list[dict]) -> str:
+    """One row per run, from ``Run.summary()`` dicts."""
     lines = ["| method | test acc. | train acc. | final rotation per layer (first -> last) |", "|---|---|---|---|"]
-    for run in runs:
-        rotation = " ".join(f"{d:.2f}" for d in run.final_rotation.values())
-        lines.append(
-            f"| {run.method} | {100 * run.test_accuracy:.1f}% | {100 * run.train_accuracy:.1f}% | {rotation} |"
-        )
+    for run in summaries:
+        rotation = " ".join(f"{d:.2f}" for d in run["final_rotation"].values())
+        test, train = 100 * run["test_accuracy"], 100 * run["train_accuracy"]
+        lines.append(f"| {run['method']} | {test:.1f}% | {train:.1f}% | {rotation} |")
     return "\n".join(lines) + "\n"
 
 
@@ -66,6 +74,54 @@ def write(
     for run in runs:
         run.history.save(str(out_dir / f"rotation_{_slug(run.method)}.csv"))
     (out_dir / "results.json").write_text(json.dumps({**about, "runs": [r.summary() for r in runs]}, indent=1))
-    text = (f"{headline}\n\n" if headline else "") + table(runs)
+    text = (f"{headline}\n\n" if headline else "") + table([r.summary() for r in runs])
     (out_dir / "results.md").write_text(text)
     print(text)
+
+
+DOCUMENTS = (Path("README.md"), Path("examples/README.md"))
+SECTION = re.compile(r"(<!-- generated:([\w-]+) -->\n)(.*?)(<!-- /generated:\2 -->)", re.S)
+
+
+def rewrite(text: str, sections: dict[str, str]) -> str:
+    """``text`` with every marked section's body replaced by ``sections[name]``; unknown names raise."""
+    unknown = [m.group(2) for m in SECTION.finditer(text) if m.group(2) not in sections]
+    if unknown:
+        raise KeyError(f"no generator for the section(s) {', '.join(unknown)}; known: {', '.join(sections)}.")
+    return SECTION.sub(lambda m: m.group(1) + sections[m.group(2)] + m.group(4), text)
+
+
+def stale(root: Path, sections: dict[str, str]) -> list[str]:
+    """The generated sections of ``root``'s documents whose text differs from what the results give."""
+    differing = []
+    for document in DOCUMENTS:
+        text = (root / document).read_text()
+        for match in SECTION.finditer(text):
+            if match.group(3) != sections[match.group(2)]:
+                differing.append(f"{document}: {match.group(2)}")
+    return differing
+
+
+def main(argv: list[str] | None = None) -> int:
+    from examples import documents
+
+    parser = argparse.ArgumentParser(description="Rewrite the generated sections of the documents from results.")
+    parser.add_argument("--check", action="store_true", help="change nothing; fail when a section differs")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    args = parser.parse_args(argv)
+    sections = documents.sections(args.root)
+    if args.check:
+        differing = stale(args.root, sections)
+        for item in differing:
+            print(f"out of date: {item} (run python -m examples.report)")
+        return 1 if differing else 0
+    for document in DOCUMENTS:
+        path = args.root / document
+        path.write_text(rewrite(path.read_text(), sections))
+    print(f"wrote the figures in {documents.write_figures(args.root)}")
+    print(f"rewrote the generated sections of {', '.join(map(str, DOCUMENTS))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything, then run the whole test suite: one pytest process for the core, torch,
-# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), then the docs;
+# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), the examples'
+# quick study (it writes to a temporary folder), then the docs;
 # then the conformance suite from the built wheel in a fresh virtual environment (scripts/wheel_check.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,11 @@ for keras_backend in tensorflow jax torch; do
     KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras tests/conformance/test_keras_adapter.py "$@" || status=1
   fi
 done
+echo "=== examples: the --quick study (every claim; torch, JAX, Keras on JAX) into a temporary folder"
+quick_dir=$(mktemp -d)
+.venv/bin/python -m examples.study mnist1d --quick --framework torch jax keras-jax --jobs 2 --out-dir "$quick_dir" \
+  || { echo "FAILED: the quick study (python -m examples.study mnist1d --quick)"; status=1; }
+rm -rf "$quick_dir"
 echo "=== docs: the API reference, warnings as errors"
 bash scripts/docs.sh || status=1
 echo "=== wheel: built, installed with [conformance,torch] into a fresh venv, one command on the torch driver"

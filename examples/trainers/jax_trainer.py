@@ -38,9 +38,17 @@ def forward(network: tuple, params: list, statistics: list, x: jax.Array, train:
                     x = jax.lax.conv_general_dilated(
                         x, next(kernels), (op.stride,), pad, dimension_numbers=("NCH", "OIH", "NCH")
                     )
+                case networks.Conv2d():
+                    pad = [(op.width // 2, op.width // 2)] * 2
+                    x = jax.lax.conv_general_dilated(
+                        x, next(kernels), (1, 1), pad, dimension_numbers=("NCHW", "OIHW", "NCHW")
+                    )
+                case networks.MaxPool2d():
+                    window = (1, 1, op.size, op.size)
+                    x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, window, window, "VALID")
                 case networks.Dense():
                     x = x @ next(kernels).T
-                case networks.BatchNorm():
+                case networks.BatchNorm() | networks.BatchNorm2d():
                     x, updated = _batch_norm(x, next(old), train)
                     new.append(updated)
                 case networks.ReLU():
@@ -60,7 +68,7 @@ def _initial_statistics(network: tuple) -> list:
     return [
         (jnp.zeros(op.channels), jnp.ones(op.channels))
         for op in networks.operations(network)
-        if isinstance(op, networks.BatchNorm)
+        if isinstance(op, (networks.BatchNorm, networks.BatchNorm2d))
     ]
 
 
@@ -92,9 +100,10 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
             logits, updated = forward(network, p, statistics, xb, True)
             return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean(), (updated, logits)
 
-        (_, (statistics, logits)), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        (value, (statistics, logits)), grads = jax.value_and_grad(loss, has_aux=True)(params)
         updates, state = optimizer.update(grads, state, params)
-        return optax.apply_updates(params, updates), statistics, state, (logits.argmax(1) == yb).sum()
+        hits = (logits.argmax(1) == yb).sum()
+        return optax.apply_updates(params, updates), statistics, state, hits, value * len(yb)
 
     @jax.jit
     def accuracy(params, statistics, x, y):
@@ -103,15 +112,16 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
     monitor = layca_optax.RotationMonitor(params)
     monitor.record(params, step=0, epoch=0)
     x, y, x_test, y_test = data
-    step, epoch_accuracy = 0, []
+    step, epoch_accuracy, epoch_loss = 0, [], []
     with progress(len(plan.epochs), method.name) as bar:
         for epoch, batches in enumerate(plan.epochs, 1):
-            correct = 0
+            correct, total_loss = 0, 0.0
             for batch in batches:
-                params, statistics, state, hits = train_step(params, statistics, state, x[batch], y[batch])
-                correct += hits
+                params, statistics, state, hits, loss = train_step(params, statistics, state, x[batch], y[batch])
+                correct, total_loss = correct + hits, total_loss + loss
             step += len(batches)
             epoch_accuracy.append(int(correct) / len(y))
+            epoch_loss.append(float(total_loss) / len(y))
             monitor.record(params, step=step, epoch=epoch)
             bar.update()
     return Run(
@@ -121,4 +131,5 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
         epoch_accuracy,
         monitor.history,
         [np.asarray(p) for p in params],
+        epoch_loss,
     )

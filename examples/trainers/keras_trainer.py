@@ -1,8 +1,8 @@
 """Keras 3 (this process's backend): an ``examples.networks`` network trained by ``fit`` along a ``Plan``.
 
-Keras works channels-last: kernels are PyTorch's transposed (``w.T``), signals are transposed
-to (batch, length, channels), and ``Flatten`` reads channels first, so the network computes
-the same function as in PyTorch. Weight decay is an L2 penalty of ``weight_decay / 2`` (the
+Keras works channels-last: kernels are PyTorch's laid out as ``(*window, in, out)``, inputs as
+(batch, *space, channels), and ``Flatten`` reads channels first, so the network computes the
+same function as in PyTorch. Weight decay is an L2 penalty of ``weight_decay / 2`` (the
 gradient torch's SGD adds), not Keras's decoupled ``weight_decay``.
 """
 
@@ -17,7 +17,16 @@ layers = keras.layers
 
 
 def _channels_last(x: np.ndarray) -> np.ndarray:
-    return x.transpose(0, 2, 1) if x.ndim == 3 else x
+    return x.transpose(0, *range(2, x.ndim), 1) if x.ndim > 2 else x
+
+
+def _keras_kernel(w: np.ndarray) -> np.ndarray:
+    """PyTorch's (out, in, *window) as Keras's (*window, in, out)."""
+    return w.transpose(*range(2, w.ndim), 1, 0)
+
+
+def _torch_kernel(w: np.ndarray) -> np.ndarray:
+    return w.transpose(w.ndim - 1, w.ndim - 2, *range(w.ndim - 2))
 
 
 def build(
@@ -35,17 +44,25 @@ def build(
                         layers.Conv1D(op.outputs, op.width, op.stride, use_bias=False, kernel_regularizer=regularizer)
                     )
                     x = kernel_layers[-1](layers.ZeroPadding1D(op.width // 2)(x))
+                case networks.Conv2d():
+                    kernel_layers.append(
+                        layers.Conv2D(op.outputs, op.width, use_bias=False, kernel_regularizer=regularizer)
+                    )
+                    x = kernel_layers[-1](layers.ZeroPadding2D(op.width // 2)(x))
+                case networks.MaxPool2d():
+                    x = layers.MaxPooling2D(op.size)(x)
                 case networks.Dense():
                     kernel_layers.append(layers.Dense(op.outputs, use_bias=False, kernel_regularizer=regularizer))
                     x = kernel_layers[-1](x)
-                case networks.BatchNorm():
+                case networks.BatchNorm() | networks.BatchNorm2d():
                     x = layers.BatchNormalization(
                         momentum=1 - networks.MOMENTUM, epsilon=networks.EPS, center=False, scale=False
                     )(x)
                 case networks.ReLU():
                     x = layers.ReLU()(x)
                 case networks.Flatten():
-                    x = layers.Flatten()(layers.Permute((2, 1))(x))
+                    rank = len(x.shape) - 1  # channels last
+                    x = layers.Flatten()(layers.Permute((rank, *range(1, rank)))(x))
                 case networks.GlobalAveragePool():
                     x = layers.GlobalAveragePooling1D()(x)
                 case networks.Residual():
@@ -55,7 +72,7 @@ def build(
     inputs = keras.Input(_channels_last(np.empty((1, *input_shape))).shape[1:])
     model = keras.Model(inputs, run(network, inputs))
     for layer, w in zip(kernel_layers, weights, strict=True):
-        layer.kernel.assign(w.T)
+        layer.kernel.assign(_keras_kernel(w))
     return model, kernel_layers
 
 
@@ -115,7 +132,14 @@ def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan:
             callbacks=[monitor, _Progress(bar)],
         )
     accuracy = lambda a, b: float(model.evaluate(a, b, batch_size=1024, verbose=0)[1])
-    kernels = [keras.ops.convert_to_numpy(layer.kernel).T for layer in kernel_layers]
+    kernels = [_torch_kernel(keras.ops.convert_to_numpy(layer.kernel)) for layer in kernel_layers]
+    history = fitted.history
     return Run(
-        method.name, accuracy(x_test, y_test), accuracy(x, y), fitted.history["accuracy"], monitor.history, kernels
+        method.name,
+        accuracy(x_test, y_test),
+        accuracy(x, y),
+        history["accuracy"],
+        monitor.history,
+        kernels,
+        history["loss"],
     )

@@ -22,10 +22,16 @@ def _module(op: networks.Operation) -> nn.Module:
     match op:
         case networks.Conv():
             return nn.Conv1d(op.inputs, op.outputs, op.width, op.stride, padding=op.width // 2, bias=False)
+        case networks.Conv2d():
+            return nn.Conv2d(op.inputs, op.outputs, op.width, padding=op.width // 2, bias=False)
+        case networks.MaxPool2d():
+            return nn.MaxPool2d(op.size)
         case networks.Dense():
             return nn.Linear(op.inputs, op.outputs, bias=False)
         case networks.BatchNorm():
             return nn.BatchNorm1d(op.channels, eps=networks.EPS, momentum=networks.MOMENTUM, affine=False)
+        case networks.BatchNorm2d():
+            return nn.BatchNorm2d(op.channels, eps=networks.EPS, momentum=networks.MOMENTUM, affine=False)
         case networks.ReLU():
             return nn.ReLU()
         case networks.Flatten():
@@ -58,38 +64,50 @@ def _optimizer(method: Method, parameters) -> torch.optim.Optimizer:
     return layca_torch.Layca(parameters, lr=method.lr, base=method.base, alpha=method.alpha)
 
 
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 4096) -> float:
+    """Evaluation-mode accuracy, ``chunk`` samples at a time (one pass for the MNIST-1D sets)."""
     model.eval()
     with torch.no_grad():
-        accuracy = (model(x).argmax(1) == y).float().mean().item()
+        hits = sum((model(x[i : i + chunk]).argmax(1) == y[i : i + chunk]).sum() for i in range(0, len(y), chunk))
     model.train()
-    return accuracy
+    return hits.item() / len(y)
 
 
-def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan: Plan) -> Run:
-    model = build(network, weights)
+def train(network: tuple, weights: list[np.ndarray], method: Method, data, plan: Plan, device: str = "cpu") -> Run:
+    """Train on ``device`` (a torch device string: "cpu", "cuda", ...); the data move there once."""
+    model = build(network, weights).to(device)
     optimizer = _optimizer(method, model.parameters())
     last = len(plan.multipliers) - 1
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: float(plan.multipliers[min(step, last)]))
     monitor = layca_torch.RotationMonitor(model)
     monitor.record(step=0, epoch=0)
-    x, y, x_test, y_test = (torch.as_tensor(a) for a in data)
-    step, epoch_accuracy = 0, []
+    x, y, x_test, y_test = (torch.as_tensor(a, device=device) for a in data)
+    step, epoch_accuracy, epoch_loss = 0, [], []
     with progress(len(plan.epochs), method.name) as bar:
         for epoch, batches in enumerate(plan.epochs, 1):
-            correct = torch.zeros((), dtype=torch.int64)
-            for batch in map(torch.as_tensor, batches):
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            total_loss = torch.zeros((), dtype=torch.float64, device=device)
+            for batch in (torch.as_tensor(b, device=device) for b in batches):
                 optimizer.zero_grad()
                 logits = model(x[batch])
-                nn.functional.cross_entropy(logits, y[batch]).backward()
+                loss = nn.functional.cross_entropy(logits, y[batch])
+                loss.backward()
                 optimizer.step()
                 scheduler.step()
                 correct += (logits.argmax(1) == y[batch]).sum()
+                total_loss += loss.detach() * len(batch)
             step += len(batches)
             epoch_accuracy.append(correct.item() / len(y))
+            epoch_loss.append(total_loss.item() / len(y))
             monitor.record(step=step, epoch=epoch)
             bar.update()
-    kernels = [p.detach().numpy().copy() for p in model.parameters()]
+    kernels = [p.detach().cpu().numpy().copy() for p in model.parameters()]
     return Run(
-        method.name, _accuracy(model, x_test, y_test), _accuracy(model, x, y), epoch_accuracy, monitor.history, kernels
+        method.name,
+        _accuracy(model, x_test, y_test),
+        _accuracy(model, x, y),
+        epoch_accuracy,
+        monitor.history,
+        kernels,
+        epoch_loss,
     )

@@ -37,3 +37,28 @@ def test_missing_files_are_named(cifar_dir):
     (cifar_dir / "data_batch_3").unlink()
     with pytest.raises(FileNotFoundError, match="lacks data_batch_3: pass the extracted cifar-10-batches-py folder"):
         load_cifar10(cifar_dir)
+
+
+def test_the_cifar10_study_trains_c10_cnn1_on_the_files(cifar_dir, monkeypatch):
+    pytest.importorskip("torch")
+    from examples import networks, runs, studies
+
+    narrow = networks.c10_cnn1(width=2)  # the paper's depth; 2 to 16 channels keep the test small
+    monkeypatch.setattr(networks, "c10_cnn1", lambda: narrow)
+    study = studies.get("cifar10", quick=True)
+    record = runs.train(study, "torch", study.config("Layca"), seed=0, data_dir=str(cifar_dir))
+    assert record["key"]["task"]["network"] == "c10_cnn1" and record["key"]["task"]["epochs"] == 2
+    rotation = record["curves"]["rotation"]
+    assert len(rotation) == 3 and len(rotation[0]) == 25 and all(0 < d < 1 for d in rotation[-1])
+    assert 0 <= record["test_accuracy"] <= 1 and len(record["curves"]["train_loss"]) == 2
+    with pytest.raises(ValueError, match="--device is for --framework torch; jax picks its own device"):
+        runs.train(study, "jax", study.config("Layca"), seed=0, data_dir=str(cifar_dir), device="cuda")
+
+
+def test_c10_cnn1_has_25_kernel_layers_and_reaches_one_pixel():
+    from examples import networks
+
+    network = networks.c10_cnn1()
+    shapes = [w.shape for w in networks.initial_weights(network)]
+    assert len(shapes) == 25 and shapes[0] == (64, 3, 3, 3) and shapes[-2] == (512, 512, 3, 3)
+    assert shapes[-1] == (10, 512) and sum(isinstance(op, networks.MaxPool2d) for op in network) == 5

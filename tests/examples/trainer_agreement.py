@@ -1,7 +1,7 @@
 """Check that two frameworks' example trainers run the same experiment (shared by the main and Keras test runs).
 
 Same network function at initialization, and after a short run from the same kernels on the
-same batches: the same kernels and curves. SGD at a high rate amplifies float32 rounding most
+same batches: the same kernels, curves and losses. SGD at a high rate amplifies float32 rounding most
 (9e-5 of the largest entry in the first layer after 16 steps); a wrong schedule or weight decay is off by O(1).
 """
 
@@ -15,6 +15,7 @@ NETWORKS = {
     "cnn": (networks.cnn(8), (1, 40)),
     "resnet": (networks.resnet(2, 8), (1, 40)),
     "mlp": (networks.mlp(64, 32), (64,)),
+    "c10_cnn1": (networks.c10_cnn1(2), (3, 32, 32)),
 }
 METHODS = [
     experiment.sgd("SGD + weight decay", 0.1, weight_decay=5e-3),
@@ -52,3 +53,5 @@ def assert_same_run(trainer, other, method: experiment.Method, schedule: layca_c
         np.testing.assert_allclose(kernel, reference, atol=1e-3 * np.abs(reference).max())
     np.testing.assert_allclose(run.history.distances, expected.history.distances, atol=1e-5)
     np.testing.assert_allclose(run.epoch_accuracy, expected.epoch_accuracy, atol=2 / len(data.y_train))
+    if not method.weight_decay:  # Keras's loss includes its L2 penalty
+        np.testing.assert_allclose(run.epoch_loss, expected.epoch_loss, rtol=1e-4)
