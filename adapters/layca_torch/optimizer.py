@@ -9,10 +9,10 @@ import torch
 import layca_core
 from layca_core import defaults, engine
 from layca_core.engine.torch_executor import CHUNK
+from layca_core.torch_executors.bases import base_steps, other_steps
 from layca_core.validation import check_nonzero_norms
 from layca_torch import state as param_state
-from layca_torch.foreach import base_steps, other_foreach
-from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
+from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.params import check_params, check_step, describe, is_layer
 from layca_torch.sharding import global_float, is_dtensor, local, local_like, local_shards, mesh_of, replicating
 
@@ -245,7 +245,7 @@ class Layca(torch.optim.Optimizer):
             self._multi_tensor_step(group, params, grads, states)
         else:
             shards, grads, states = local_shards(params, grads, states)
-            other_foreach(shards, grads, states, _other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
+            other_steps(shards, grads, states, _other_rate(group), base=base)
 
     def _reference_step(self, group: dict[str, Any], params: list, grads: list, states: list, layers: bool) -> None:
         """The core's per-tensor path; on DTensors one parameter at a time (its sums stay global DTensor ops)."""
@@ -265,7 +265,7 @@ class Layca(torch.optim.Optimizer):
                 param_state.write_base_state(self.state[p], new_state)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
-        """Base directions by ``layca_torch.foreach``, the turn by the core's executors, on local shards.
+        """Base directions by ``layca_core.torch_executors.bases``, the turn by the core's executors, on local shards.
 
         With ``fused`` on the CPU, layers of more than ``CHUNK`` entries (counted whole, so every rank
         splits alike) take the compiled executor, the others the multi-tensor one.
@@ -283,7 +283,7 @@ class Layca(torch.optim.Optimizer):
             torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True,
             triton=triton, compiled=compiled,
         ).prepare(shards)  # fmt: skip
-        steps = base_steps(grads, states, group["base"], core_hyperparameters(group), owned=executor.writes_steps)
+        steps = base_steps(base_of(group), grads, states, guard=True, owned=executor.writes_steps)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
