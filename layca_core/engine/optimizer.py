@@ -26,6 +26,7 @@ from typing import Any
 from layca_core._namespace import array_namespace
 from layca_core.directions import BaseDirection
 from layca_core.engine.plan import LayerPlan
+from layca_core.primitives import ARRAY
 from layca_core.engine.reference import executor_for, per_layer
 from layca_core.engine.turn import turn_layers
 from layca_core.validation import check_rate, check_same_length
@@ -70,7 +71,7 @@ def optimizer_step(
     ``meshes[i]`` (torch): ``(device_mesh, placements)`` when ``params[i]`` is the local shard of a
     sharded layer, whose sums are then all-reduced; ``multi_tensor=False`` forces the reference
     executor (see ``executor_for``). ``as_updates`` returns increments instead of new parameters
-    (Optax's convention): ``new - p`` for a layer, exactly ``-other_rate * s`` (or 0) for the others.
+    (Optax's convention): ``new - p`` for a layer, ``0 - other_rate * s`` (or 0) for the others.
     """
     check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)
     check_rate(rate)
@@ -87,12 +88,9 @@ def optimizer_step(
         if multiplier is None and freeze_others:
             continue
         xp_ = xp or array_namespace(g)
-        if multiplier is not None:
-            g = xp_.where(xp_.isfinite(g), g, xp_.zeros_like(g))
-        s, new_states[i] = base.update(g, state)
+        (s,), (new_states[i],) = base.steps(ARRAY, ARRAY.finite([g]) if multiplier is not None else [g], [state])
         if multiplier is None:
-            moved = -other_rate * s if as_updates else p - other_rate * s
-            new_params[i] = moved if moved.dtype == p.dtype else xp_.astype(moved, p.dtype)  # an array rate may widen
+            (new_params[i],) = ARRAY.descended([new_params[i]], [s], other_rate)  # from 0 with as_updates
             continue
         layers.append(i)
         steps.append(s)
