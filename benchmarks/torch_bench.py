@@ -1,11 +1,10 @@
 """torch: Layca (momentum, adam bases) against torch.optim SGD-momentum and Adam, foreach and fused.
 
 Each Layca step and its baselines step in interleaved rounds on the same parameters (own states).
-On CUDA, Layca runs the Triton executor; its SGD-momentum step also runs on the torch executor.
-On the CPU, each Layca step also runs with ``fused=True`` (the compiled executor).
+Each Layca step runs on the multi-tensor executor (the default) and with ``fused=True``: the compiled
+executor on the CPU, the Triton one on CUDA.
 """
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,29 +28,11 @@ COMPARISONS = {
     "Layca SGD momentum": ("SGD momentum (foreach)", "SGD momentum (fused)"),
     "Layca Adam": ("Adam (foreach)", "Adam (fused)"),
 }
-FUSED_ON_CPU = {
+FUSED = {
     "Layca SGD momentum (fused)": COMPARISONS["Layca SGD momentum"],
     "Layca Adam (fused)": COMPARISONS["Layca Adam"],
 }
-"""On the CPU, ``fused=True`` runs the compiled executor (on CUDA the default already runs the Triton one)."""
-ON_TORCH_EXECUTOR = "Layca SGD momentum (torch executor)"
-
-
-def without_triton(step: Callable[[], Any]) -> Callable[[], Any]:
-    """``step`` with ``LAYCA_TRITON=0``: Layca's torch multi-tensor executor."""
-
-    def run() -> Any:
-        before = os.environ.get("LAYCA_TRITON")
-        os.environ["LAYCA_TRITON"] = "0"
-        try:
-            return step()
-        finally:
-            if before is None:
-                del os.environ["LAYCA_TRITON"]
-            else:
-                os.environ["LAYCA_TRITON"] = before
-
-    return run
+"""``fused=True``: the compiled executor on the CPU, the Triton one on CUDA."""
 
 
 def state_bytes(optimizer: torch.optim.Optimizer) -> int:
@@ -67,12 +48,6 @@ def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
-def _comparisons(device: str) -> dict[str, tuple[str, ...]]:
-    if device != "cuda":
-        return {**COMPARISONS, **FUSED_ON_CPU}
-    return {**COMPARISONS, ON_TORCH_EXECUTOR: COMPARISONS["Layca SGD momentum"]}
-
-
 def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | None = None) -> list[dict]:
     rows = []
     sync = (lambda _: torch.cuda.synchronize()) if device == "cuda" else (lambda _: None)
@@ -83,13 +58,9 @@ def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | Non
             params = [torch.nn.Parameter(torch.as_tensor(w).to(device, getattr(torch, dtype))) for w in weights]
             for p, g in zip(params, gradients):
                 p.grad = torch.as_tensor(g).to(device, p.dtype)
-            for candidate, baselines in _comparisons(device).items():
-                names = (candidate, *baselines)
-                factory = OPTIMIZERS["Layca SGD momentum" if candidate == ON_TORCH_EXECUTOR else candidate]
-                optimizers = {name: (factory if name == candidate else OPTIMIZERS[name])(params) for name in names}
+            for candidate, baselines in {**COMPARISONS, **FUSED}.items():
+                optimizers = {name: OPTIMIZERS[name](params) for name in (candidate, *baselines)}
                 steps = {name: optimizer.step for name, optimizer in optimizers.items()}
-                if candidate == ON_TORCH_EXECUTOR:
-                    steps[candidate] = without_triton(steps[candidate])
                 times = interleaved(steps, sync, shape_set, rounds)
                 for name, optimizer in optimizers.items():
                     extra = peak(steps[name], sync)

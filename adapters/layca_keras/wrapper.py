@@ -7,7 +7,6 @@ from keras import ops
 
 import layca_core
 from layca_core import defaults, engine
-from layca_keras.optimizer import RATE_NAMES
 from layca_keras.variables import LayerSelector, check_serializable, layer_plan, read
 
 
@@ -22,6 +21,8 @@ class LaycaWrapper(keras.optimizers.Optimizer):
     ignores (its decoupled weight decay adds a component along ``w``, which Layca removes).
 
     ``layers`` selects the layer variables as in ``Layca`` (a regex on ``variable.path`` or a callable).
+    ``learning_rate`` defaults to 3^-3, the paper's rate with SGD-like steps; an adaptive inner optimizer
+    (Adam, RMSprop) takes 3^-5, as in the example.
 
     Example:
         >>> optimizer = LaycaWrapper(keras.optimizers.AdamW(1e-3), learning_rate=3**-5)
@@ -37,7 +38,7 @@ class LaycaWrapper(keras.optimizers.Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        engine.checked_options(learning_rate, alpha, variant, names=RATE_NAMES)
+        engine.checked_options(learning_rate, alpha, variant, names=engine.RATE_NAMES["layca_keras"])
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.inner_optimizer, self.alpha, self.layers, self.variant = inner_optimizer, alpha, layers, variant
 

@@ -17,7 +17,6 @@ from layca_optax.state import LaycaState, ScaleByLaycaState
 
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
 Number = float | jax.Array
-RATE_NAMES = ("learning_rate", "other_learning_rate")
 
 
 def _rate(rate: Rate, count: jax.Array) -> Any:
@@ -93,7 +92,8 @@ def scale_by_layca(
     the other parameters' rate and ``freeze_others``; ``docs/idioms.md`` the state and the Optax idioms.
 
     Args:
-        learning_rate: the rotation rate, a number or an Optax schedule of the step count.
+        learning_rate: the rotation rate, a number or an Optax schedule of the step count; default 3^-3,
+            the paper's rate with SGD-like updates (3^-5 after an adaptive direction, as in the example).
         alpha: layer-wise multipliers of Equation 1 over the layers in ``order``.
         layers: mask pytree (or callable params -> mask) of layer leaves; default ndim >= 2.
         stacked: mask of leaves that stack layers along axis 0 (e.g. from ``nn.scan``).
@@ -103,7 +103,8 @@ def scale_by_layca(
         freeze_others: keep the other leaves unchanged (the paper's setting).
         variant: ``"layca"`` or ``"lars"``.
     """
-    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=RATE_NAMES)
+    names = engine.RATE_NAMES["layca_optax"]
+    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=names)
     step = _Layca(
         layca_core.direction("sgd"), learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
         other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
@@ -168,8 +169,8 @@ def layca(
     }  # fmt: skip
     kwargs = {**kwargs.pop("kwargs", {}), **kwargs}  # optax.inject_hyperparams passes **kwargs nested
     learning_rate, direction = engine.checked_options(
-        learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, spelling=SPELLING,
-        **core_hyperparameters(given, kwargs),
+        learning_rate, alpha, variant, base, other_learning_rate, names=engine.RATE_NAMES["layca_optax"],
+        spelling=SPELLING, **core_hyperparameters(given, kwargs),
     )  # fmt: skip
     step = _Layca(
         direction, learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},

@@ -8,7 +8,6 @@ import torch
 
 import layca_core
 from layca_core import defaults, engine
-from layca_core.engine.torch_executor import CHUNK
 from layca_core.torch_executors.bases import base_steps, other_steps
 from layca_core.validation import check_nonzero_norms
 from layca_torch import state as param_state
@@ -54,8 +53,8 @@ class Layca(torch.optim.Optimizer):
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
             ``False`` runs the core's per-tensor reference path.
         fused: the turn as two fused kernels that read each layer once and write it once: Triton on
-            CUDA (the default there when triton is installed), ``torch.compile``'d loops on the CPU
-            (its first step compiles for seconds). ``False``: the multi-tensor kernels.
+            CUDA (not yet verified on a GPU, ``docs/gpu.md``), ``torch.compile``'d loops on the CPU
+            (its first step compiles for seconds). Default: the multi-tensor kernels, on every device.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -118,9 +117,8 @@ class Layca(torch.optim.Optimizer):
         self._reset_caches()
 
     def _check_group(self, group: dict[str, Any]) -> None:
-        engine.checked_options(
-            group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
-        )
+        names = engine.RATE_NAMES["layca_torch"]
+        engine.checked_options(group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=names)
         base_of(group)
         check_params(group)
         if group["fused"] and group["foreach"] is False:
@@ -265,24 +263,19 @@ class Layca(torch.optim.Optimizer):
                 param_state.write_base_state(self.state[p], new_state)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
-        """Base directions by ``layca_core.torch_executors.bases``, the turn by the core's executors, on local shards.
-
-        With ``fused`` on the CPU, layers of more than ``CHUNK`` entries (counted whole, so every rank
-        splits alike) take the compiled executor, the others the multi-tensor one.
-        """
-        cuda = local(params[0]).device.type == "cuda"
-        compiled = [bool(group["fused"]) and not cuda and p.numel() > CHUNK for p in params]
-        for on_compiled in sorted(set(compiled)):
-            part = [i for i, flag in enumerate(compiled) if flag == on_compiled]
-            self._turn(group, *([items[i] for i in part] for items in (params, grads, states)), on_compiled, cuda)
-
-    def _turn(self, group: dict[str, Any], params: list, grads: list, states: list, compiled: bool, cuda: bool) -> None:
+        """Base directions by ``layca_core.torch_executors.bases``, the turn by the executors the core's policy picks
+        (``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
         shards, grads, states = local_shards(params, grads, states)
-        triton = None if group["fused"] and not cuda else group["fused"]
-        executor = engine.executor_for(
-            torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True,
-            triton=triton, compiled=compiled,
-        ).prepare(shards)  # fmt: skip
+        chosen = engine.executors_for(
+            torch_namespace, shards, meshes=[mesh_of(p) for p in params], sizes=[p.numel() for p in params],
+            foreach=group["foreach"], fused=group["fused"], in_place=True,
+        )  # fmt: skip
+        for executor, part in chosen:
+            self._turn(group, *([items[i] for i in part] for items in (params, shards, grads, states)), executor)
+
+    def _turn(
+        self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: engine.Executor
+    ) -> None:
         steps = base_steps(base_of(group), grads, states, guard=True, owned=executor.writes_steps)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(

@@ -5,46 +5,36 @@ Each primitive is one or two ``torch._foreach_*`` calls and writes the states it
 form rounds after each operation: the two forms agree to a few ulps (``tests/core/test_bases.py``).
 """
 
-import sys
 from typing import Any
 
 from layca_core.directions import BaseDirection
-
-
-def _torch() -> Any:
-    """torch itself, imported already: these kernels run on torch tensors."""
-    return sys.modules["torch"]
-
-
-def _per_tensor(values: Any, like: list[Any]) -> list[Any]:
-    """A vector of per-tensor scalars as 0-d tensors in each tensor's dtype (no host sync)."""
-    return [v.to(t.dtype) for v, t in zip(values.unbind(), like)]
+from layca_core.torch_executors.tensors import per_layer, torch_module
 
 
 class TorchPrimitives:
     """``layca_core.primitives.Primitives`` over lists of torch tensors; states are written in place."""
 
     def blend(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
-        torch = _torch()
+        torch = torch_module()
         if a != 1:
             torch._foreach_mul_(states, a)
         torch._foreach_add_(states, xs, alpha=b)
         return states
 
     def blend_squares(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
-        torch = _torch()
+        torch = torch_module()
         if a != 1:
             torch._foreach_mul_(states, a)
         torch._foreach_addcmul_(states, xs, xs, value=b)
         return states
 
     def added(self, xs: list[Any], ys: list[Any], b: Any) -> list[Any]:
-        return _torch()._foreach_add(xs, ys, alpha=b)
+        return torch_module()._foreach_add(xs, ys, alpha=b)
 
     def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
         """One allocation: the quotient is written into the denominators (a fresh tensor per step is what costs
         most on the CPU)."""
-        torch = _torch()
+        torch = torch_module()
         if scales is None:
             quotients = torch._foreach_sqrt(states)
         else:
@@ -56,15 +46,15 @@ class TorchPrimitives:
         return quotients
 
     def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
-        _torch()._foreach_div_(xs, scales)
+        torch_module()._foreach_div_(xs, scales)
         return xs
 
     def counted(self, counts: list[Any]) -> list[Any]:
-        _torch()._foreach_add_(counts, 1)
+        torch_module()._foreach_add_(counts, 1)
         return counts
 
     def bias_corrections(self, counts: list[Any], beta: Any, like: list[Any]) -> list[Any]:
-        return _per_tensor(1 - beta ** _torch().stack(counts), like)
+        return per_layer(1 - beta ** torch_module().stack(counts), like)
 
     def finite(self, xs: list[Any]) -> list[Any]:
         """Copies of the tensors that hold a non-finite entry, the others themselves.
@@ -73,7 +63,7 @@ class TorchPrimitives:
         entry makes the norm non-finite; so may an overflow, which only costs a copy); elsewhere, where
         reading it on the host would wait for the device, every tensor is copied.
         """
-        torch = _torch()
+        torch = torch_module()
         if not xs:
             return xs
         if xs[0].device.type != "cpu" or torch.compiler.is_compiling():
@@ -83,7 +73,7 @@ class TorchPrimitives:
 
     def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
         """In place: the parameters, and the steps (scaled by ``rate``)."""
-        torch = _torch()
+        torch = torch_module()
         torch._foreach_mul_(steps, rate)
         torch._foreach_sub_(params, steps)
         return params
