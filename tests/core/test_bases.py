@@ -11,16 +11,9 @@ torch = pytest.importorskip("torch", reason="the multi-tensor primitives run on 
 import layca_core  # noqa: E402
 from layca_core.primitives import ARRAY  # noqa: E402
 from layca_core.torch_executors.bases import TORCH, base_steps, other_steps  # noqa: E402
+from tests.base_values import NON_DEFAULT  # noqa: E402
 
-BASES = {
-    "sgd": {},
-    "momentum": {"momentum": 0.8},
-    "nesterov": {"momentum": 0.8},
-    "amom": {"beta": 0.7},
-    "adam": {"b1": 0.6, "b2": 0.9, "eps": 1e-3},
-    "rmsprop": {"rho": 0.5, "eps": 1e-3},
-    "adagrad": {"eps": 1e-3, "initial_accumulator": 0.25},
-}
+BASES = NON_DEFAULT
 DTYPES = ("float32", "float64", "bfloat16", "float16")
 SIZES = (1, 7, 33, 300)
 ULPS = 8
