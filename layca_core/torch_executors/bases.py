@@ -98,8 +98,7 @@ def base_steps(base: BaseDirection, grads: list[Any], states: list[Any], *, guar
     steps, _ = base.steps(TORCH, grads, states)
     if not owned:
         return steps
-    shared = {id(t) for t in grads} | {id(t) for state in states for t in state}
-    return [s.clone() if id(s) in shared else s for s in steps]
+    return [s.clone() if s is g or any(s is t for t in state) else s for s, g, state in zip(steps, grads, states)]
 
 
 def other_steps(params: list[Any], grads: list[Any], states: list[Any], rate: Any, *, base: BaseDirection) -> None:
