@@ -6,6 +6,7 @@ import layca_core
 from layca_conformance.backends import Backend, to_numpy
 from layca_conformance.cases import Case
 from layca_conformance.protocol import Driver
+from layca_core.engine.optimizer import initial_norms
 
 
 def core_rates(case: Case) -> list[float]:
@@ -19,7 +20,7 @@ def run_core(case: Case, backend: Backend, dtype: str) -> list[list[np.ndarray]]
     plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in case.initial_params()], case.alpha)
     direction = layca_core.direction(case.base, **case.options())
     states = [direction.init(p) for p in params]
-    norms = layca_core.engine.initial_norms(params, plan)
+    norms = initial_norms(params, plan)
     trajectory = []
     for rate, grads in zip(core_rates(case), case.gradients()):
         params, states = layca_core.engine.optimizer_step(

@@ -1,9 +1,11 @@
 """Base directions: the step ``s`` a base optimizer proposes, as pure functions.
 
-Each direction is a ``BaseDirection(init, update)``: ``init(param)`` builds its state and
-``update(grad, state)`` returns ``(step, new_state)``. The step points uphill (like the
-gradient) and carries no learning rate: Layca keeps only its direction. States are
-NamedTuples of arrays in the parameter's dtype, so they trace, jit and serialize.
+Each direction is a ``BaseDirection``: ``init(param)`` builds its state and
+``update(grad, state)`` returns ``(step, new_state)``; ``steps`` is the same direction over lists
+of tensors and a set of batched primitives (``layca_core.primitives``), the one place each base is
+written. The step points uphill (like the gradient) and carries no learning rate: Layca keeps only
+its direction. States are NamedTuples of arrays in the parameter's dtype, so they trace, jit and
+serialize.
 
 Example:
     >>> import numpy as np
@@ -22,13 +24,24 @@ from typing import Any, NamedTuple
 
 from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, array_namespace, zero_scalar
+from layca_core.primitives import ARRAY, Primitives
 from layca_core.validation import concrete_value
 
 
 class BaseDirection(NamedTuple):
+    """A base direction with its hyperparameters bound.
+
+    ``init(param)`` builds a parameter's state; ``update(grad, state)`` returns ``(step, new_state)``
+    for one tensor; ``steps(primitives, grads, states)`` returns ``(steps, new_states)`` for lists of
+    tensors over a ``layca_core.primitives.Primitives`` implementation (``update`` is ``steps`` on
+    lists of one with the array-API primitives). A step may be its state's tensor (momentum) or the
+    gradient itself (sgd).
+    """
+
     name: str
     init: Callable[[Any], Any]
     update: Callable[[Any, Any], tuple[Any, Any]]
+    steps: Callable[[Primitives, list[Any], list[Any]], tuple[list[Any], list[Any]]]
 
 
 class EmptyState(NamedTuple):
@@ -53,68 +66,71 @@ def _xp(x: Any) -> ModuleType:
     return array_namespace(x)
 
 
-def _as(x: Any, like: Any) -> Any:
-    """``x`` in ``like``'s dtype: an array hyperparameter (e.g. injected by Optax) never widens a state."""
-    return x if x.dtype == like.dtype else _xp(x).astype(x, like.dtype)
-
-
-def _is_complex(x: Any) -> bool:
-    return bool(_xp(x).isdtype(x.dtype, "complex floating"))
-
-
 def _real_zeros(p: Any) -> Any:
     """Zeros shaped (and, for JAX, sharded) like ``p``, real also for a complex ``p``."""
     xp = _xp(p)
-    return xp.real(xp.zeros_like(p)) if _is_complex(p) else xp.zeros_like(p)
-
-
-def _square(g: Any) -> Any:
-    """``|g|^2`` elementwise, real also for a complex ``g`` (as ``optax.adam`` does)."""
-    xp = _xp(g)
-    return xp.real(g) ** 2 + xp.imag(g) ** 2 if _is_complex(g) else g * g
-
-
-def sgd() -> BaseDirection:
-    """``s = g``."""
-    return BaseDirection("sgd", lambda p: EmptyState(), lambda g, state: (g, state))
+    return xp.real(xp.zeros_like(p)) if xp.isdtype(p.dtype, "complex floating") else xp.zeros_like(p)
 
 
 def _zeros_state(p: Any) -> MomentumState:
     return MomentumState(_xp(p).zeros_like(p))
 
 
+Steps = Callable[[Primitives, list[Any], list[Any]], tuple[list[Any], list[Any]]]
+
+
+def _direction(name: str, init: Callable[[Any], Any], steps: Steps) -> BaseDirection:
+    """A ``BaseDirection`` whose per-tensor ``update`` is ``steps`` on lists of one, with the array-API primitives."""
+
+    def update(g: Any, state: Any) -> tuple[Any, Any]:
+        (step,), (new_state,) = steps(ARRAY, [g], [state])
+        return step, new_state
+
+    return BaseDirection(name, init, update, steps)
+
+
+def _momenta(states: list[Any]) -> list[Any]:
+    return [s.momentum for s in states]
+
+
+def sgd() -> BaseDirection:
+    """``s = g``."""
+    return _direction("sgd", lambda p: EmptyState(), lambda ops, grads, states: (list(grads), list(states)))
+
+
 def momentum(momentum: float = defaults.MOMENTUM) -> BaseDirection:
     """Heavy ball: ``m = mu m + g; s = m``."""
 
-    def update(g: Any, state: MomentumState) -> tuple[Any, MomentumState]:
-        m = _as(momentum * state.momentum + g, state.momentum)
-        return m, MomentumState(m)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        m = ops.blend(_momenta(states), momentum, grads, 1)
+        return m, [MomentumState(x) for x in m]
 
-    return BaseDirection("momentum", _zeros_state, update)
+    return _direction("momentum", _zeros_state, steps)
 
 
 def nesterov(momentum: float = defaults.MOMENTUM) -> BaseDirection:
     """Nesterov momentum in the torch.optim.SGD form: ``m = mu m + g; s = g + mu m``."""
 
-    def update(g: Any, state: MomentumState) -> tuple[Any, MomentumState]:
-        m = _as(momentum * state.momentum + g, state.momentum)
-        return _as(g + momentum * m, g), MomentumState(m)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        m = ops.blend(_momenta(states), momentum, grads, 1)
+        return ops.added(grads, m, momentum), [MomentumState(x) for x in m]
 
-    return BaseDirection("nesterov", _zeros_state, update)
+    return _direction("nesterov", _zeros_state, steps)
 
 
 def amom(beta: float = defaults.AMOM_BETA) -> BaseDirection:
     """SGD_AMom, Adam's first moment alone: ``m = beta m + (1 - beta) g; s = m``."""
 
-    def update(g: Any, state: MomentumState) -> tuple[Any, MomentumState]:
-        m = _as(beta * state.momentum + (1 - beta) * g, state.momentum)
-        return m, MomentumState(m)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        m = ops.blend(_momenta(states), beta, grads, 1 - beta)
+        return m, [MomentumState(x) for x in m]
 
-    return BaseDirection("amom", _zeros_state, update)
+    return _direction("amom", _zeros_state, steps)
 
 
 def adam(b1: float = defaults.ADAM_BETA1, b2: float = defaults.ADAM_BETA2, eps: float = defaults.EPS) -> BaseDirection:
-    """Adam with bias correction: ``s = m_hat / (sqrt(v_hat) + eps)``; ``v`` accumulates ``|g|^2``."""
+    """Adam with bias correction: ``s = m_hat / (sqrt(v_hat) + eps)``, computed as
+    ``(m / (sqrt(v / (1 - b2^t)) + eps)) / (1 - b1^t)``; ``v`` accumulates ``|g|^2``."""
 
     def init(p: Any) -> AdamState:
         xp = _xp(p)
@@ -122,43 +138,46 @@ def adam(b1: float = defaults.ADAM_BETA1, b2: float = defaults.ADAM_BETA2, eps: 
         count = zero_scalar(p, accumulation_dtype(nu.dtype, xp), xp)
         return AdamState(count, xp.zeros_like(p), nu)
 
-    def update(g: Any, state: AdamState) -> tuple[Any, AdamState]:
-        xp = _xp(g)
-        count = state.count + 1
-        mu = _as(b1 * state.mu + (1 - b1) * g, state.mu)
-        nu = _as(b2 * state.nu + (1 - b2) * _square(g), state.nu)
-        mu_hat = mu / xp.astype(1 - b1**count, mu.dtype)
-        nu_hat = nu / xp.astype(1 - b2**count, nu.dtype)
-        return _as(mu_hat / (xp.sqrt(nu_hat) + eps), g), AdamState(count, mu, nu)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        counts = ops.counted([s.count for s in states])
+        mu = ops.blend([s.mu for s in states], b1, grads, 1 - b1)
+        nu = ops.blend_squares([s.nu for s in states], b2, grads, 1 - b2)
+        quotients = ops.over_root(mu, nu, eps, ops.bias_corrections(counts, b2, nu))
+        new_steps = ops.divided(quotients, ops.bias_corrections(counts, b1, mu))
+        return new_steps, [AdamState(*fields) for fields in zip(counts, mu, nu)]
 
-    return BaseDirection("adam", init, update)
+    return _direction("adam", init, steps)
+
+
+def _accumulators(states: list[Any]) -> list[Any]:
+    return [s.accumulator for s in states]
 
 
 def rmsprop(rho: float = defaults.RMSPROP_RHO, eps: float = defaults.EPS) -> BaseDirection:
     """``a = rho a + (1 - rho) |g|^2; s = g / (sqrt(a) + eps)``."""
 
-    def update(g: Any, state: AccumulatorState) -> tuple[Any, AccumulatorState]:
-        a = _as(rho * state.accumulator + (1 - rho) * _square(g), state.accumulator)
-        return _as(g / (_xp(g).sqrt(a) + eps), g), AccumulatorState(a)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        a = ops.blend_squares(_accumulators(states), rho, grads, 1 - rho)
+        return ops.over_root(grads, a, eps), [AccumulatorState(x) for x in a]
 
-    return BaseDirection("rmsprop", lambda p: AccumulatorState(_real_zeros(p)), update)
+    return _direction("rmsprop", lambda p: AccumulatorState(_real_zeros(p)), steps)
 
 
 def adagrad(eps: float = defaults.EPS, initial_accumulator: float = 0.0) -> BaseDirection:
     """``a = a + |g|^2; s = g / (sqrt(a) + eps)``."""
 
-    def update(g: Any, state: AccumulatorState) -> tuple[Any, AccumulatorState]:
-        a = _as(state.accumulator + _square(g), state.accumulator)
-        return _as(g / (_xp(g).sqrt(a) + eps), g), AccumulatorState(a)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        a = ops.blend_squares(_accumulators(states), 1, grads, 1)
+        return ops.over_root(grads, a, eps), [AccumulatorState(x) for x in a]
 
     def init(p: Any) -> AccumulatorState:
         zeros = _real_zeros(p)
-        start = (
-            initial_accumulator if isinstance(initial_accumulator, (int, float)) else _as(initial_accumulator, zeros)
-        )
+        start = initial_accumulator
+        if not isinstance(start, (int, float)) and start.dtype != zeros.dtype:
+            start = _xp(start).astype(start, zeros.dtype)
         return AccumulatorState(zeros + start)
 
-    return BaseDirection("adagrad", init, update)
+    return _direction("adagrad", init, steps)
 
 
 DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {

@@ -19,21 +19,25 @@ from layca_core._namespace import array_namespace
 from layca_core.validation import check_alpha
 
 
-def alpha_multipliers(num_layers: int, alpha: float) -> tuple[float, ...]:
+def alpha_multipliers(num_layers: int, alpha: Any) -> tuple[Any, ...]:
     """Equation 1: alpha < 0 favours the first layers, alpha > 0 the last, 0 none.
 
     ``(1 + alpha) ** (5 l / (L - 1))`` for alpha <= 0 and ``(1 - alpha) ** (5 (L - 1 - l) / (L - 1))``
-    for alpha > 0, with layers ``l = 0 .. L - 1`` in forward order. A single layer gets 1.
+    for alpha > 0, with layers ``l = 0 .. L - 1`` in forward order. A single layer gets 1. ``alpha``
+    may be a 0-d array (traced in ``jax.jit``): the multipliers are then 0-d arrays.
     """
     check_alpha(alpha)
     if num_layers < 1:
         raise ValueError(f"num_layers must be at least 1; got {num_layers}.")
+    xp = None if isinstance(alpha, (int, float)) else array_namespace(alpha)
     if num_layers == 1:
-        return (1.0,)
+        return (1.0,) if xp is None else (xp.ones_like(alpha),)
     last = num_layers - 1
-    if alpha <= 0:
-        return tuple((1 + alpha) ** (5 * layer / last) for layer in range(num_layers))
-    return tuple((1 - alpha) ** (5 * (last - layer) / last) for layer in range(num_layers))
+    select = (lambda first, faster_first, faster_last: faster_first if first else faster_last) if xp is None else xp.where
+    return tuple(
+        select(alpha <= 0, (1 + alpha) ** (5 * layer / last), (1 - alpha) ** (5 * (last - layer) / last))
+        for layer in range(num_layers)
+    )
 
 
 def rate_to_angle(rate: Any) -> Any:

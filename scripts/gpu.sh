@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# On a machine with a CUDA GPU and no internet: the CUDA tests, the conformance matrix on cuda and
-# the torch benchmarks, from this checkout (no install). Missing packages come as wheels: see docs/gpu.md.
+# On a machine with a CUDA GPU and no internet: the CUDA tests, the adapters' conformance cases on the
+# Triton executor, the conformance matrix on cuda and the torch benchmarks, from this checkout (no install).
+# Missing packages come as wheels: see docs/gpu.md. Until it has passed on a GPU, fused=True on CUDA
+# (the Triton kernels) is not verified on hardware.
 #
 #   scripts/gpu.sh [--dry-run] [--python PY] [--wheels DIR] [--quick] [--frameworks "torch optax"]
 #
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || { echo "gpu.sh: $1 needs a value." >&2; exit 2; }
       case $1 in --python) python=$2 ;; --wheels) wheels=$2 ;; --frameworks) frameworks=$2 ;; esac
       shift ;;
-    -h|--help) sed -n 2,7p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
     *) echo "gpu.sh: unknown option $1; use --dry-run, --python PY, --wheels DIR, --quick or --frameworks LIST." >&2; exit 2 ;;
   esac
   shift
@@ -40,7 +42,8 @@ if [ "$dry" = 0 ] && ! "$python" -c "import sys, torch; sys.exit(not torch.cuda.
 fi
 
 status=0
-step "$python" -m pytest -p no:cacheprovider -q tests/core/test_triton_executor.py tests/layca_torch tests/conformance/test_adapters.py || status=1
+step "$python" -m pytest -p no:cacheprovider -q tests/core/test_triton_executor.py tests/core/test_bases.py tests/core/test_policy.py tests/layca_torch tests/conformance/test_adapters.py || status=1
+step env LAYCA_TRITON=1 "$python" -m pytest -p no:cacheprovider -q tests/conformance/test_adapters.py -k torch-foreach || status=1
 step "$python" -m layca_conformance --all --device cuda --report docs/conformance-gpu.md "${quick[@]}" || status=1
 # shellcheck disable=SC2086  # the frameworks are a word list
 step "$python" -m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks $frameworks || status=1

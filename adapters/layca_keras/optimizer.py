@@ -10,8 +10,6 @@ from layca_core import defaults, engine
 from layca_keras.norms import ReanchoredNorms, layer_plan
 from layca_keras.variables import LayerSelector, base_slots, check_serializable, read
 
-RATE_NAMES = ("learning_rate", "other_learning_rate")
-
 HYPERPARAMETER_NAMES = {
     "momentum": "momentum",
     "beta": "beta",
@@ -23,17 +21,18 @@ HYPERPARAMETER_NAMES = {
 }
 """The base hyperparameters in Keras's words (``keras.optimizers.Adam``...), and the core's name for each."""
 
-_KERAS_WORDS = {core: keras_name for keras_name, core in HYPERPARAMETER_NAMES.items() if core != keras_name}
+SPELLING = engine.spelling_of(HYPERPARAMETER_NAMES)
+"""Keras's word for each core name it spells differently."""
 
 
 def _checked_options(rate: Any, alpha: Any, variant: str, base: str, other_rate: Any, hyperparameters: dict) -> Any:
     """The core's checks on Keras-named base hyperparameters, its messages in Keras's words."""
     for name in hyperparameters:
-        if name in _KERAS_WORDS:
-            raise TypeError(f"Keras calls the base hyperparameter {name!r} {_KERAS_WORDS[name]!r}; pass that instead.")
+        if name in SPELLING:
+            raise TypeError(f"Keras calls the base hyperparameter {name!r} {SPELLING[name]!r}; pass that instead.")
     core = {HYPERPARAMETER_NAMES.get(k, k): v for k, v in hyperparameters.items()}
     return engine.checked_options(
-        rate, alpha, variant, base, other_rate, names=RATE_NAMES, spelling=_KERAS_WORDS, **core
+        rate, alpha, variant, base, other_rate, names=engine.RATE_NAMES["layca_keras"], spelling=SPELLING, **core
     )
 
 

@@ -8,7 +8,6 @@ from keras import ops
 import layca_core
 from layca_core import defaults, engine
 from layca_keras.norms import ReanchoredNorms, layer_plan
-from layca_keras.optimizer import RATE_NAMES
 from layca_keras.variables import LayerSelector, check_serializable, read
 
 
@@ -65,7 +64,7 @@ class LaycaWrapper(ReanchoredNorms, keras.optimizers.Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        engine.checked_options(learning_rate, alpha, variant, names=RATE_NAMES)
+        engine.checked_options(learning_rate, alpha, variant, names=engine.RATE_NAMES["layca_keras"])
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.inner_optimizer, self.alpha, self.layers, self.variant = inner_optimizer, alpha, layers, variant
 

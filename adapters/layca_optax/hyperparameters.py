@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 from typing import Any
 
+from layca_core import engine
+
 HYPERPARAMETER_NAMES: dict[str, str] = {
     "momentum": "momentum",
     "beta": "beta",
@@ -14,7 +16,8 @@ HYPERPARAMETER_NAMES: dict[str, str] = {
 }
 """``layca_optax.layca``'s keyword for each base hyperparameter -> its name in ``layca_core.directions``."""
 
-SPELLING: dict[str, str] = {core: word for word, core in HYPERPARAMETER_NAMES.items()}
+SPELLING = engine.spelling_of(HYPERPARAMETER_NAMES)
+"""Optax's word for each core name it spells differently."""
 
 
 def core_hyperparameters(given: Mapping[str, Any], unknown: Mapping[str, Any]) -> dict[str, Any]:
@@ -23,7 +26,7 @@ def core_hyperparameters(given: Mapping[str, Any], unknown: Mapping[str, Any]) -
     ``unknown`` holds the other keywords: a core name Optax spells differently is refused with Optax's word.
     """
     for key in unknown:
-        if key in SPELLING and SPELLING[key] != key:
+        if key in SPELLING:
             raise TypeError(f"layca_optax.layca calls {key!r} {SPELLING[key]!r}: pass {SPELLING[key]}=... instead.")
         raise TypeError(f"layca_optax.layca got an unexpected keyword argument {key!r}.")
     return {HYPERPARAMETER_NAMES[key]: value for key, value in given.items() if value is not None}

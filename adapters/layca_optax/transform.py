@@ -18,7 +18,6 @@ from layca_optax.state import LaycaState, ScaleByLaycaState
 
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
 Number = float | jax.Array
-RATE_NAMES = ("learning_rate", "other_learning_rate")
 
 
 def _rate(rate: Rate, count: jax.Array) -> Any:
@@ -111,7 +110,8 @@ def scale_by_layca(
         freeze_others: keep the other leaves unchanged (the paper's setting).
         variant: ``"layca"`` or ``"lars"``.
     """
-    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=RATE_NAMES)
+    names = engine.RATE_NAMES["layca_optax"]
+    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=names)
     step = _Layca(
         layca_core.direction("sgd"), learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
         other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
@@ -178,8 +178,8 @@ def layca(
     }  # fmt: skip
     kwargs = {**kwargs.pop("kwargs", {}), **kwargs}  # optax.inject_hyperparams passes **kwargs nested
     learning_rate, direction = engine.checked_options(
-        learning_rate, alpha, variant, base, other_learning_rate, names=RATE_NAMES, spelling=SPELLING,
-        **core_hyperparameters(given, kwargs),
+        learning_rate, alpha, variant, base, other_learning_rate, names=engine.RATE_NAMES["layca_optax"],
+        spelling=SPELLING, **core_hyperparameters(given, kwargs),
     )  # fmt: skip
     step = _Layca(
         direction, learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from layca_core import direction
+from layca_core import direction, engine
 from layca_core.directions import BaseDirection, base_defaults
 
 HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
@@ -19,8 +19,8 @@ HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
 }
 """torch name -> core name. torch's RMSprop calls ``rho`` ``alpha``, which is Layca's Equation 1 exponent here."""
 
-_SPELLING = {"b1": "betas[0]", "b2": "betas[1]", "initial_accumulator": "initial_accumulator_value"}
-"""torch's word for a core name, in messages."""
+SPELLING = engine.spelling_of(HYPERPARAMETER_NAMES)
+"""torch's word for each core name it spells differently (``betas[0]`` for ``b1``), in messages."""
 
 
 @functools.cache
@@ -46,8 +46,8 @@ def check_names(base: str, given: Iterable[str], *, strict: bool) -> None:
     """
     accepted = torch_defaults(base)
     for name in given:
-        if name in _SPELLING:
-            word = _SPELLING[name].split("[")[0]
+        if name in SPELLING:
+            word = SPELLING[name].split("[")[0]
             raise TypeError(f"Layca (torch) calls {name!r} {word!r}; pass {word}= instead.")
         if name not in accepted and (strict or name in HYPERPARAMETER_NAMES or name in torch_optimizer_names()):
             raise TypeError(f"Base {base!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {name!r}.")
@@ -99,4 +99,4 @@ def _hashable(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _direction(base: str, named: tuple[tuple[str, Any], ...]) -> BaseDirection:
-    return direction(base, spelling=_SPELLING, **core_hyperparameters({"base": base, **dict(named)}))
+    return direction(base, spelling=SPELLING, **core_hyperparameters({"base": base, **dict(named)}))

@@ -3,11 +3,9 @@ optimizer is built, so that weights loaded in between (a pretrained model) keep 
 
 from typing import Any
 
-import array_api_compat.torch as torch_namespace
 import torch
 
 import layca_core
-from layca_core._namespace import accumulation_dtype
 from layca_core.validation import check_nonzero_norms
 from layca_torch.params import describe, is_layer
 from layca_torch.sharding import is_dtensor
@@ -62,4 +60,4 @@ def store_new_norms(states: Any, param_groups: list[dict[str, Any]]) -> None:
 def as_stored(value: Any, param: torch.Tensor) -> torch.Tensor:
     """A saved norm (a Python number from older checkpoints, or a tensor) as kept in the state: a 0-d tensor in
     the layer's accumulation dtype on its (local) device."""
-    return torch.as_tensor(value).to(param.device, accumulation_dtype(param.dtype, torch_namespace))
+    return torch.as_tensor(value).to(param.device, torch.promote_types(param.dtype, torch.float32))

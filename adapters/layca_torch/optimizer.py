@@ -7,12 +7,11 @@ import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults, engine
-from layca_core.engine.torch_executor import CHUNK
+from layca_core.torch_executors.bases import base_steps, other_steps
 from layca_torch import checkpoint
 from layca_torch import state as param_state
-from layca_torch.foreach import base_steps, other_foreach
 from layca_torch.groups import Selector, split_by_layers
-from layca_torch.hyperparameters import base_of, check_names, core_hyperparameters, torch_defaults
+from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.norms import store_new_norms
 from layca_torch.params import check_group, check_step, is_layer
 from layca_torch.reference_path import reference_step
@@ -63,8 +62,8 @@ class Layca(torch.optim.Optimizer):
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
             ``False`` runs the core's per-tensor reference path.
         fused: the turn as two fused kernels that read each layer once and write it once: Triton on
-            CUDA (the default there when triton is installed), ``torch.compile``'d loops on the CPU
-            (its first step compiles for seconds). ``False``: the multi-tensor kernels.
+            CUDA (not yet verified on a GPU, ``docs/gpu.md``), ``torch.compile``'d loops on the CPU
+            (its first step compiles for seconds). Default: the multi-tensor kernels, on every device.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -213,28 +212,23 @@ class Layca(torch.optim.Optimizer):
             self._multi_tensor_step(group, params, grads, states)
         else:
             shards, grads, states = local_shards(params, grads, states)
-            other_foreach(shards, grads, states, other_rate(group), base=group["base"], hyperparameters=core_hyperparameters(group))  # fmt: skip
+            other_steps(shards, grads, states, other_rate(group), base=base)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
-        """Base directions by ``layca_torch.foreach``, the turn by the core's executors, on local shards.
-
-        With ``fused`` on the CPU, layers of more than ``CHUNK`` entries (counted whole, so every rank
-        splits alike) take the compiled executor, the others the multi-tensor one.
-        """
-        cuda = local(params[0]).device.type == "cuda"
-        compiled = [bool(group["fused"]) and not cuda and p.numel() > CHUNK for p in params]
-        for on_compiled in sorted(set(compiled)):
-            part = [i for i, flag in enumerate(compiled) if flag == on_compiled]
-            self._turn(group, *([items[i] for i in part] for items in (params, grads, states)), on_compiled, cuda)
-
-    def _turn(self, group: dict[str, Any], params: list, grads: list, states: list, compiled: bool, cuda: bool) -> None:
+        """Base directions by ``layca_core.torch_executors.bases``, the turn by the executors the core's policy picks
+        (``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
         shards, grads, states = local_shards(params, grads, states)
-        triton = None if group["fused"] and not cuda else group["fused"]
-        executor = engine.executor_for(
-            torch_namespace, shards[0], meshes=[mesh_of(p) for p in params], in_place=True,
-            triton=triton, compiled=compiled,
-        ).prepare(shards)  # fmt: skip
-        steps = base_steps(grads, states, group["base"], core_hyperparameters(group), owned=executor.writes_steps)
+        chosen = engine.executors_for(
+            torch_namespace, shards, meshes=[mesh_of(p) for p in params], sizes=[p.numel() for p in params],
+            foreach=group["foreach"], fused=group["fused"], in_place=True,
+        )  # fmt: skip
+        for executor, part in chosen:
+            self._turn(group, *([items[i] for i in part] for items in (params, shards, grads, states)), executor)
+
+    def _turn(
+        self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: engine.Executor
+    ) -> None:
+        steps = base_steps(base_of(group), grads, states, guard=True, owned=executor.writes_steps)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

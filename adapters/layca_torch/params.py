@@ -56,9 +56,8 @@ def check_step(group: dict[str, Any]) -> None:
 
 def check_group(group: dict[str, Any]) -> None:
     """A param group's options and parameters, checked when it is added."""
-    engine.checked_options(
-        group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=("lr", "other_lr")
-    )
+    names = engine.RATE_NAMES["layca_torch"]
+    engine.checked_options(group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=names)
     base_of(group)
     check_params(group)
     if group["fused"] and group["foreach"] is False:

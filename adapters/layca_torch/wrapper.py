@@ -37,6 +37,9 @@ class LaycaWrapper(torch.optim.Optimizer):
     Each layer's reference norm (its sphere's radius) is its norm at its first step, so weights loaded
     after wrapping keep their norms; ``reset_layer_norms()`` reads them again at the next step.
 
+    ``lr`` defaults to 3^-3, the paper's rate with SGD-like steps; an adaptive inner optimizer (Adam,
+    RMSprop) takes 3^-5, as in the example.
+
     Extra cost against the inner optimizer: a copy of every layer's weights (memory and one
     pass) and the Layca step's passes.
 
@@ -56,7 +59,7 @@ class LaycaWrapper(torch.optim.Optimizer):
         alpha: float = defaults.ALPHA,
         variant: str = "layca",
     ) -> None:
-        engine.checked_options(lr, alpha, variant, names=("lr", "other_lr"))
+        engine.checked_options(lr, alpha, variant, names=engine.RATE_NAMES["layca_torch"])
         params = [p for group in optimizer.param_groups for p in group["params"]]
         chosen = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
         if not chosen:

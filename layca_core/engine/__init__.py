@@ -1,34 +1,30 @@
-"""The engine adapters build on: one Layca step over a list of layers, and its plumbing.
+"""The engine adapters and executors build on: one Layca step over a list of layers, and its plumbing.
 
-- ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only here),
-  ``ReferenceExecutor`` for any array-API namespace, ``per_layer`` to build its vectors, and
-  ``executor_for``, which picks torch's multi-tensor executor (``torch_executor``), for CUDA
-  tensors with triton installed the Triton one (``triton_executor``), or on request the compiled CPU
-  one (``compiled_executor``), each imported only when used;
+- ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only there), and
+  ``executors_for``, the one executor policy (``policy.choose_executor``: the array-API reference, or for
+  torch tensors the multi-tensor, compiled or Triton executor of ``layca_core.torch_executors``, each
+  imported only when chosen);
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
-- ``optimizer_step``: base directions and Layca over all parameters with the reference executor;
-- ``checked_options`` and ``initial_norms``: what adapters check and store at construction.
+- ``optimizer_step``: base directions and Layca over all parameters, for adapters without executors of their own;
+- ``checked_options``: what adapters check at construction;
+- ``RATE_NAMES`` and ``spelling_of``: the words adapters name rates and hyperparameters with, in messages.
 
 Users call ``layca_core.layca_step`` and the adapters; this module is for adapters and executors.
 """
 
-from layca_core.engine.optimizer import initial_norms, optimizer_step
-from layca_core.engine.options import checked_options
+from layca_core.engine.optimizer import optimizer_step
+from layca_core.engine.options import RATE_NAMES, checked_options, spelling_of
 from layca_core.engine.plan import LayerPlan
-from layca_core.engine.reference import ReferenceExecutor, executor_for, per_layer, wide_dtype
-from layca_core.engine.turn import VARIANTS, Executor, scale_factors, turn_layers
+from layca_core.engine.policy import executors_for
+from layca_core.engine.turn import Executor, turn_layers
 
 __all__ = [
-    "VARIANTS",
+    "RATE_NAMES",
     "Executor",
     "LayerPlan",
-    "ReferenceExecutor",
     "checked_options",
-    "executor_for",
-    "initial_norms",
+    "executors_for",
     "optimizer_step",
-    "per_layer",
-    "scale_factors",
+    "spelling_of",
     "turn_layers",
-    "wide_dtype",
 ]

@@ -26,7 +26,9 @@ from typing import Any
 from layca_core._namespace import array_namespace
 from layca_core.directions import BaseDirection
 from layca_core.engine.plan import LayerPlan
-from layca_core.engine.reference import executor_for, per_layer
+from layca_core.primitives import ARRAY
+from layca_core.engine.policy import executors_for
+from layca_core.engine.reference import per_layer
 from layca_core.engine.turn import turn_layers
 from layca_core.validation import check_rate, check_same_length
 
@@ -69,8 +71,8 @@ def optimizer_step(
     holding one layer per index of axis 0; its multiplier is then a tuple, one per layer.
     ``meshes[i]`` (torch): ``(device_mesh, placements)`` when ``params[i]`` is the local shard of a
     sharded layer, whose sums are then all-reduced; ``multi_tensor=False`` forces the reference
-    executor (see ``executor_for``). ``as_updates`` returns increments instead of new parameters
-    (Optax's convention): ``new - p`` for a layer, exactly ``-other_rate * s`` (or 0) for the others.
+    executor (see ``layca_core.engine.policy``). ``as_updates`` returns increments instead of new parameters
+    (Optax's convention): ``new - p`` for a layer, ``0 - other_rate * s`` (or 0) for the others.
     """
     check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)
     check_rate(rate)
@@ -80,37 +82,33 @@ def optimizer_step(
     new_states = list(base_states)
     layers: list[int] = []
     steps: list[Any] = []
-    rates: list[Any] = []
-    norms: list[Any] = []
+    rates: list[list[Any]] = []  # per layer parameter, one entry per layer it holds
+    norms: list[list[Any]] = []
     xp_: Any = None
     for i, (p, g, state, multiplier) in enumerate(zip(params, grads, base_states, plan.multipliers)):
         if multiplier is None and freeze_others:
             continue
         xp_ = xp or array_namespace(g)
-        if multiplier is not None:
-            g = xp_.where(xp_.isfinite(g), g, xp_.zeros_like(g))
-        s, new_states[i] = base.update(g, state)
+        (s,), (new_states[i],) = base.steps(ARRAY, ARRAY.finite([g]) if multiplier is not None else [g], [state])
         if multiplier is None:
-            moved = -other_rate * s if as_updates else p - other_rate * s
-            new_params[i] = moved if moved.dtype == p.dtype else xp_.astype(moved, p.dtype)  # an array rate may widen
+            (new_params[i],) = ARRAY.descended([new_params[i]], [s], other_rate)  # from 0 with as_updates
             continue
         layers.append(i)
         steps.append(s)
         factors: Any = multiplier if stacked[i] else (multiplier,)
-        rates.extend(rate * m for m in factors)
-        norms.extend(init_norms[i] if stacked[i] else (init_norms[i],))
-    if layers:
-        weights = [params[i] for i in layers]
-        executor = executor_for(
-            xp_,
-            weights[0],
-            [stacked[i] for i in layers],
-            None if meshes is None else [meshes[i] for i in layers],
-            multi_tensor=multi_tensor,
-        ).prepare(weights)
+        rates.append([rate * m for m in factors])
+        norms.append(list(init_norms[i] if stacked[i] else (init_norms[i],)))
+    weights = [params[i] for i in layers]
+    layer_meshes = None if meshes is None else [meshes[i] for i in layers]
+    layer_stacked = [stacked[i] for i in layers]
+    chosen = executors_for(xp_, weights, stacked=layer_stacked, meshes=layer_meshes, foreach=multi_tensor)
+    for executor, part in chosen:
+        part_rates, part_norms = ([v for j in part for v in values[j]] for values in (rates, norms))
         turned = turn_layers(
-            weights, steps, per_layer(rates, executor), per_layer(norms, executor), executor=executor, variant=variant
+            [weights[j] for j in part], [steps[j] for j in part], per_layer(part_rates, executor),
+            per_layer(part_norms, executor), executor=executor, variant=variant,
         )
-        for i, new in zip(layers, turned):
+        for j, new in zip(part, turned):
+            i = layers[j]
             new_params[i] = new - params[i] if as_updates else new
     return new_params, new_states

@@ -1,4 +1,4 @@
-"""What every adapter checks at construction, in one place."""
+"""What every adapter checks at construction, and the words it names its options with, in one place."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -8,6 +8,29 @@ from layca_core.directions import BaseDirection, direction
 from layca_core.engine.turn import VARIANTS
 from layca_core.validation import check_alpha, check_rate, concrete_value
 
+RATE_NAMES: Mapping[str, tuple[str, str]] = {
+    "layca_core": ("rate", "other_rate"),
+    "layca_torch": ("lr", "other_lr"),
+    "layca_optax": ("learning_rate", "other_learning_rate"),
+    "layca_keras": ("learning_rate", "other_learning_rate"),
+}
+"""Per package, its names for the rotation rate and the other parameters' rate (each framework's own word)."""
+
+
+def spelling_of(hyperparameter_names: Mapping[str, str | tuple[str, ...]]) -> dict[str, str]:
+    """An adapter's word for each core hyperparameter name it spells differently, for error messages.
+
+    ``hyperparameter_names`` maps the adapter's words to core names (a tuple for a word that packs
+    several, as torch's ``betas``: its entries are spelled ``betas[0]``, ``betas[1]``).
+    """
+    words: dict[str, str] = {}
+    for word, core in hyperparameter_names.items():
+        for i, name in enumerate(core) if isinstance(core, tuple) else [(None, core)]:
+            spelled = word if i is None else f"{word}[{i}]"
+            if spelled != name:
+                words[name] = spelled
+    return words
+
 
 def checked_options(
     rate: Any,
@@ -16,15 +39,16 @@ def checked_options(
     base: str | None = None,
     other_rate: Any = None,
     *,
-    names: tuple[str, str] = ("rate", "other_rate"),
+    names: tuple[str, str] = RATE_NAMES["layca_core"],
     spelling: Mapping[str, str] | None = None,
     **base_hyperparameters: Any,
 ) -> tuple[Any, BaseDirection | None]:
     """Check an adapter's options; return the rate (the paper's default for ``base`` when ``rate``
     is None) and the base direction (None when no ``base`` is given).
 
-    Numbers and concrete 0-d arrays are checked; traced values pass through. ``spelling`` maps core
-    hyperparameter names to the adapter's own words, for the error messages.
+    Numbers and concrete 0-d arrays are checked; traced values pass through. ``names``: the adapter's
+    ``RATE_NAMES``; ``spelling`` maps core hyperparameter names to its own words (``spelling_of``), for the
+    error messages.
     """
     rate = defaults.default_rate(base or defaults.BASE) if rate is None else rate
     for value, name in ((rate, names[0]), (0.0 if other_rate is None else other_rate, names[1])):

@@ -4,24 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from layca_core._namespace import array_namespace
 from layca_core.rates import alpha_multipliers
-from layca_core.validation import check_alpha
-
-
-def _multipliers(num_layers: int, alpha: Any) -> tuple[Any, ...]:
-    """Equation 1 (``layca_core.alpha_multipliers``), also for a 0-d array alpha (traced in ``jax.jit``)."""
-    if isinstance(alpha, (int, float)):
-        return alpha_multipliers(num_layers, alpha)
-    check_alpha(alpha)
-    xp = array_namespace(alpha)
-    if num_layers == 1:
-        return (xp.ones_like(alpha),)
-    last = num_layers - 1
-    return tuple(
-        xp.where(alpha <= 0, (1 + alpha) ** (5 * layer / last), (1 - alpha) ** (5 * (last - layer) / last))
-        for layer in range(num_layers)
-    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +39,7 @@ class LayerPlan:
         if sorted(forward) != [i for i, flag in enumerate(is_layer) if flag]:
             raise ValueError("The layer order must list every layer exactly once.")
         counts = [max(stack[i], 1) for i in forward]
-        flat = iter(_multipliers(max(sum(counts), 1), alpha))
+        flat = iter(alpha_multipliers(max(sum(counts), 1), alpha))
         chosen = {i: tuple(next(flat) for _ in range(count)) for i, count in zip(forward, counts)}
         return cls(
             tuple(None if i not in chosen else (chosen[i] if stack[i] else chosen[i][0]) for i in range(len(is_layer)))

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from layca_core._namespace import _library, accumulation_dtype
+from layca_core._namespace import accumulation_dtype
 
 
 def per_layer(values: Sequence[Any], executor: Any) -> Any:
@@ -30,6 +30,7 @@ class ReferenceExecutor:
         self.acc = wide_dtype(xp, like)
         self.stacked: Sequence[bool] = list(stacked or [])
         self.exact_products = False
+        self.writes_steps = False
 
     def prepare(self, ws: list[Any]) -> "ReferenceExecutor":
         """Fix the recipe for these layers: one pass when float64 sums hold their products exactly."""
@@ -109,44 +110,6 @@ class ReferenceExecutor:
             self.xp.astype(self._like_work(ai, w) * self._work(w) + self._like_work(bi, w) * x, w.dtype)
             for w, x, ai, bi in zip(ws, xs, self._split(a, ws), self._split(b, ws))
         ]
-
-
-def executor_for(
-    xp: ModuleType,
-    like: Any,
-    stacked: Sequence[bool] | None = None,
-    meshes: Any = None,
-    *,
-    multi_tensor: bool = True,
-    in_place: bool = False,
-    triton: bool | None = None,
-    compiled: bool = False,
-) -> Any:
-    """The fastest executor for these arrays: Triton or torch multi-tensor kernels for torch tensors, else the reference.
-
-    ``meshes`` (torch only): per layer, ``(device_mesh, placements)`` of a sharded layer given as its local shard.
-    ``multi_tensor=False`` asks for the reference executor (the parity tests' other side);
-    ``in_place=True`` lets the torch executor write the new weights into the given ones.
-    ``triton``: the Triton executor (see ``triton_executor``); None picks it for CUDA tensors when
-    triton is installed, or as the environment variable ``LAYCA_TRITON`` (0 or 1) says.
-    ``compiled``: on CPU tensors outside ``torch.compile``, the one-pass ``CompiledExecutor`` (see
-    ``compiled_executor``; its first step compiles two kernels).
-    """
-    if multi_tensor and _library(like) == "torch" and not any(stacked or ()):
-        from layca_core.engine import triton_executor
-        from layca_core.engine.torch_executor import TorchExecutor
-
-        if triton_executor.wanted(like, triton):
-            return triton_executor.TritonExecutor(xp, like.device, meshes, in_place)
-        from layca_core.engine import compiled_executor
-
-        if compiled_executor.wanted(like, compiled):
-            return compiled_executor.CompiledExecutor(xp, like.device, meshes, in_place)
-
-        return TorchExecutor(xp, like.device, meshes, in_place)
-    if meshes:
-        raise ValueError("Sharded layers given as local shards need the torch executor.")
-    return ReferenceExecutor(xp, like, stacked)
 
 
 def wide_dtype(xp: ModuleType, like: Any) -> Any:

@@ -37,25 +37,38 @@ from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, parallel_tolerance
 
 
+ONE_PASS = ("prepare", "finite", "sums", "scale", "combine")
+"""The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (both variants)."""
+TWO_PASSES = {
+    "layca": ("prepare", "finite", "amax", "scale", "sums", "perp", "squares", "combine"),
+    "lars": ("prepare", "finite", "amax", "scale", "sums", "combine"),
+}
+"""The engine's calls on an executor, in order, otherwise (``tests/core/test_engine.py`` records them)."""
+
+
 class Executor(Protocol):
     """Batched primitives over a list of tensors; per-layer values are 1-D vectors in layer order.
 
-    A stacked tensor (several layers along axis 0) contributes one entry per slice. ``steps``
-    passed to ``turn_layers`` belong to the engine: an executor may overwrite them in place, unless
-    it has ``writes_steps = False`` (torch's executors on the CPU), when a caller may pass state tensors.
-
-    With ``exact_products`` the engine calls only ``finite``, ``sums``, ``scale`` and ``combine``, in
-    that order, on the steps; there ``finite`` and ``scale`` may be lazy (no pass of their own): an
-    executor whose ``sums`` and ``combine`` read non-finite step entries as 0 may return the steps
-    from ``finite``, and ``scale`` may return a list that carries its factors for ``combine`` to apply.
-    Otherwise the order is ``finite``, ``amax``, ``scale``, then ``sums``, ``perp``, ``squares``,
-    ``combine``; ``finite`` may leave its cleaning to ``amax``, and ``scale`` may return a list that
-    carries its factors into the later primitives, which then apply them.
+    A stacked tensor (several layers along axis 0) contributes one entry per slice. The engine
+    (``policy.executors_for``, then ``turn_layers``) calls ``vector`` and ``per_tensor`` at any time, and the
+    other members in the order ``ONE_PASS`` (when ``prepare`` sets ``exact_products``) or
+    ``TWO_PASSES[variant]``, each on the previous call's result:
+    so ``finite`` may be lazy (leave the cleaning to ``sums`` or ``amax``, reading non-finite entries as 0),
+    and ``scale`` may return a list that carries its factors for the later primitives to apply. The steps
+    belong to the engine: an executor may overwrite them in place unless ``writes_steps`` is False.
     """
 
     xp: ModuleType
+    """The array namespace of the layers."""
+    acc: Any
+    """The dtype of per-layer vectors (float64 where the device has it)."""
     exact_products: bool
-    """Whether ``sums`` and ``squares`` carry every product of the layers' dtype exactly."""
+    """Set by ``prepare``: whether ``sums`` carries every product of the layers' dtype exactly (one pass)."""
+    writes_steps: bool
+    """Whether the primitives may write into the steps; when False, a caller may pass state tensors as steps."""
+
+    def prepare(self, ws: list[Any]) -> "Executor":
+        """Fix the recipe (``exact_products``) for these layers; returns the executor."""
 
     def vector(self, values: Sequence[float]) -> Any:
         """Python numbers, one per layer, as a vector of the accumulation dtype on the device."""

@@ -11,9 +11,10 @@ torch = pytest.importorskip("torch", reason="the compiled executor runs on torch
 import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
-from layca_core.engine import compiled_kernels  # noqa: E402
-from layca_core.engine.compiled_executor import CompiledExecutor  # noqa: E402
-from layca_core.engine.torch_executor import CHUNK  # noqa: E402
+from layca_core.engine.policy import build_executor  # noqa: E402
+from layca_core.torch_executors import compiled_kernels  # noqa: E402
+from layca_core.torch_executors.compiled_executor import CompiledExecutor  # noqa: E402
+from layca_core.torch_executors.multi_tensor import CHUNK  # noqa: E402
 from tests.core import executor_checks as checks  # noqa: E402
 from tests.core.executor_checks import assert_close, tensors  # noqa: E402
 
@@ -23,8 +24,7 @@ SIZES = (21, 300, 2 * CHUNK + 5, 9000, 9000, 9000)
 
 def turn(ws, steps, rates, variant="layca", compiled=True, in_place=False):
     """New weights from ``turn_layers`` with the compiled executor or the reference one; ``steps`` as given."""
-    executor = engine.executor_for(xp, ws[0], compiled=True, in_place=in_place) if compiled else None
-    executor = (executor or engine.ReferenceExecutor(xp, ws[0])).prepare(ws)
+    executor = build_executor("compiled" if compiled else "reference", xp, ws, in_place=in_place)
     assert isinstance(executor, CompiledExecutor) == compiled
     norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws])
     rates = torch.as_tensor(rates, dtype=torch.float64)
@@ -72,7 +72,7 @@ def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rat
 
 
 def test_non_contiguous_layers_take_the_two_pass_primitives():
-    executor = engine.executor_for(xp, torch.zeros(3), compiled=True)
+    executor = build_executor("compiled", xp, [torch.zeros(3)])
     assert executor.prepare([torch.zeros(4, 3).T]).exact_products is False
     assert executor.prepare([torch.zeros(4, 3, dtype=torch.float64)]).writes_steps is False  # two passes, read-only
 

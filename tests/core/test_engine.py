@@ -13,6 +13,8 @@ import pytest
 import layca_core
 from layca_conformance.backends import Backend, to_numpy
 from layca_core import engine
+from layca_core.engine.policy import build_executor
+from layca_core.engine.reference import ReferenceExecutor, per_layer
 
 RATE = 0.1
 ANGLE_TOLERANCE = {"float64": 1e-12, "float32": 2e-6, "float16": 5e-3, "bfloat16": 3e-2}
@@ -75,9 +77,9 @@ def test_torch_executor_matches_the_reference_at_every_magnitude(dtype, variant)
         steps = [Backend.TORCH.asarray(step_of(magnitude, x.shape, index), dtype) for x in layers]
         turned = {}
         for multi_tensor in (True, False):
-            executor = engine.executor_for(layca_core.array_namespace(ws[0]), ws[0], multi_tensor=multi_tensor)
-            executor = executor.prepare(ws)
-            norms = engine.per_layer([layca_core.initial_norm(w) for w in ws], executor)
+            name = "multi_tensor" if multi_tensor else "reference"
+            executor = build_executor(name, layca_core.array_namespace(ws[0]), ws)
+            norms = per_layer([layca_core.initial_norm(w) for w in ws], executor)
             new = engine.turn_layers(
                 list(ws), [s.clone() for s in steps], executor.vector(rates), norms, executor=executor, variant=variant
             )
@@ -118,7 +120,7 @@ def test_zero_parallel_and_non_finite_steps_leave_the_layer_or_ignore_the_entrie
 
 def test_negative_or_non_finite_array_rates_do_not_move_the_layer():
     w, s = np.random.default_rng(0).standard_normal((2, 6, 5))
-    executor = engine.ReferenceExecutor(np, w).prepare([w, w, w])
+    executor = ReferenceExecutor(np, w).prepare([w, w, w])
     rates = np.array([-0.1, np.nan, np.inf])
     new = engine.turn_layers([w, w, w], [s, s, s], rates, np.full(3, np.linalg.norm(w)), executor=executor)
     for x in new:
@@ -128,7 +130,7 @@ def test_negative_or_non_finite_array_rates_do_not_move_the_layer():
 def test_stacked_layers_are_reduced_per_slice(weights):
     stack = np.stack([weights, 2 * weights, -weights])
     steps = np.stack([step_of(10.0**e, weights.shape, e) for e in (-300, 0, 300)])
-    executor = engine.ReferenceExecutor(np, stack, [True]).prepare([stack])
+    executor = ReferenceExecutor(np, stack, [True]).prepare([stack])
     norms = np.linalg.norm(stack.reshape(3, -1), axis=1)
     rates = np.array([0.1, 0.2, 0.3])
     (new,) = engine.turn_layers([stack], [steps], rates, norms, executor=executor)
@@ -142,9 +144,9 @@ def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype
     (on the CPU the executor then cleans one layer and scales every step with a pass of its own); a large layer
     reduced in several blocks of rows."""
     torch = pytest.importorskip("torch")
-    from layca_core.engine import torch_executor
+    from layca_core.torch_executors import multi_tensor
 
-    monkeypatch.setattr(torch_executor, "BLOCK_ROWS", 1)
+    monkeypatch.setattr(multi_tensor, "BLOCK_ROWS", 1)
     shapes = [(24, 16), (300, 140), (3, 3, 2, 5), (7,)]
     layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate(shapes)]
     steps = [step_of(magnitude, x.shape, i) for i, (x, magnitude) in enumerate(zip(layers, [1.0, 3e-3, 1e30, 50.0]))]
@@ -155,8 +157,8 @@ def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype
         for in_place in (True, False):
             ws = [Backend.TORCH.asarray(x, dtype).clone() for x in layers]
             xp = layca_core.array_namespace(ws[0])
-            executor = engine.executor_for(xp, ws[0], multi_tensor=in_place, in_place=in_place).prepare(ws)
-            norms = engine.per_layer([layca_core.initial_norm(w) for w in ws], executor)
+            executor = build_executor("multi_tensor" if in_place else "reference", xp, ws, in_place=in_place)
+            norms = per_layer([layca_core.initial_norm(w) for w in ws], executor)
             given = [Backend.TORCH.asarray(s, dtype) for s in steps]
             before = [s.clone() for s in given]
             rates = executor.vector([RATE] * len(ws))

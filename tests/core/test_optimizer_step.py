@@ -19,7 +19,7 @@ def model(rng):
 def run(params, grads, plan, base="sgd", rate=0.1, **kwargs):
     direction = layca_core.direction(base)
     states = [direction.init(p) for p in params]
-    norms = layca_core.engine.initial_norms(params, plan)
+    norms = layca_core.engine.optimizer.initial_norms(params, plan)
     return layca_core.engine.optimizer_step(params, grads, states, norms, rate, plan, base=direction, **kwargs)
 
 

@@ -14,7 +14,7 @@ def whole_step(params, grads, rate):
     plan = layca_core.engine.LayerPlan.from_flags([True, False, True], alpha=-0.3)
     base = layca_core.direction("adam")
     states = [base.init(p) for p in params]
-    norms = layca_core.engine.initial_norms(params, plan)
+    norms = layca_core.engine.optimizer.initial_norms(params, plan)
     for _ in range(3):
         params, states = layca_core.engine.optimizer_step(
             params, grads, states, norms, rate, plan, base=base, other_rate=0.01

@@ -17,7 +17,8 @@ pytest.importorskip("triton", reason="triton is not installed (pip install 'layc
 import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
-from layca_core.engine.triton_executor import TritonExecutor, wanted  # noqa: E402
+from layca_core.engine.policy import build_executor, executors_for  # noqa: E402
+from layca_core.torch_executors.triton_executor import TritonExecutor  # noqa: E402
 from tests.core import executor_checks as checks  # noqa: E402
 from tests.core.executor_checks import assert_close  # noqa: E402
 
@@ -30,7 +31,7 @@ kernel_test = pytest.mark.skipif(not IN_PROCESS, reason="run by test_kernels_in_
 
 @pytest.fixture
 def kernels():
-    return importlib.import_module("layca_core.engine.triton_kernels")
+    return importlib.import_module("layca_core.torch_executors.triton_kernels")
 
 
 @pytest.mark.skipif(IN_PROCESS, reason="the kernel tests run in this process")
@@ -47,12 +48,8 @@ def tensors(sizes, dtype, seed=0, scale=1.0):
 
 def turn(ws, steps, rates, variant="layca", triton=True, in_place=False):
     """New weights from ``turn_layers`` with the Triton executor (``triton``) or the reference one."""
-    if triton:
-        executor = engine.executor_for(xp, ws[0], triton=True, in_place=in_place)
-        assert isinstance(executor, TritonExecutor)
-    else:
-        executor = engine.ReferenceExecutor(xp, ws[0])
-    executor = executor.prepare(ws)
+    executor = build_executor("triton" if triton else "reference", xp, ws, in_place=in_place)
+    assert isinstance(executor, TritonExecutor) == triton
     norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws]).to(DEVICE)
     rates = torch.as_tensor(rates, dtype=torch.float64, device=DEVICE)
     return engine.turn_layers(ws, [s.clone() for s in steps], rates, norms, executor=executor, variant=variant)
@@ -160,22 +157,21 @@ def test_layca_torch_optimizer_runs_the_kernels(monkeypatch, kernels):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
-def test_executor_choice(monkeypatch):
-    cpu = torch.zeros(3)
+def test_the_triton_executor_needs_the_interpreter_off_cuda(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    monkeypatch.delenv("LAYCA_TRITON", raising=False)
-    assert type(engine.executor_for(xp, cpu)).__name__ == "TorchExecutor"
     with pytest.raises(ValueError, match="on cpu tensors needs TRITON_INTERPRET=1"):
-        engine.executor_for(xp, cpu, triton=True)
-    monkeypatch.setenv("TRITON_INTERPRET", "1")
-    assert wanted(cpu, True) and not wanted(cpu, None) and not wanted(cpu, False)
+        build_executor("triton", xp, [torch.zeros(3)])
     monkeypatch.setenv("LAYCA_TRITON", "1")
-    assert wanted(cpu, None)
+    with pytest.raises(ValueError, match="on cpu tensors needs TRITON_INTERPRET=1"):
+        executors_for(xp, [torch.zeros(3)])
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    ((executor, _),) = executors_for(xp, [torch.zeros(3)])
+    assert isinstance(executor, TritonExecutor)
 
 
 @kernel_test
 def test_float64_layers_take_the_torch_executors_two_passes():
-    executor = engine.executor_for(xp, torch.zeros(3, device=DEVICE), triton=True)
+    executor = build_executor("triton", xp, [torch.zeros(3, device=DEVICE)])
     assert executor.prepare([torch.zeros(3, device=DEVICE, dtype=torch.float64)]).exact_products is False
     assert executor.prepare([torch.zeros(3, device=DEVICE)]).exact_products is True
 
@@ -183,7 +179,7 @@ def test_float64_layers_take_the_torch_executors_two_passes():
 def test_a_wrong_switch_is_explained(monkeypatch):
     monkeypatch.setenv("LAYCA_TRITON", "yes")
     with pytest.raises(ValueError, match="LAYCA_TRITON must be 0 or 1"):
-        engine.executor_for(xp, torch.zeros(3))
+        executors_for(xp, [torch.zeros(3)])
 
 
 @pytest.mark.skipif(DEVICE != "cuda", reason="CUDA graphs need a CUDA GPU")
@@ -194,7 +190,7 @@ def test_the_step_can_be_captured_in_a_cuda_graph():
     expected = turn([w.clone() for w in ws], steps, rates)
 
     def step():
-        executor = engine.executor_for(xp, ws[0], in_place=True).prepare(ws)
+        executor = build_executor("triton", xp, ws, in_place=True)
         engine.turn_layers(ws, list(steps), rates, norms, executor=executor)
 
     start = [w.clone() for w in ws]

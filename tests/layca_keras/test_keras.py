@@ -54,7 +54,7 @@ def test_matches_the_core_step_by_step(base):
     params = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
     plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=0.3)
     direction = layca_core.direction(base)
-    states, norms = [direction.init(p) for p in params], layca_core.engine.initial_norms(params, plan)
+    states, norms = [direction.init(p) for p in params], layca_core.engine.optimizer.initial_norms(params, plan)
     for x, y in batches():
         grads = grads_of(model, x, y)
         optimizer.apply(grads, model.trainable_variables)

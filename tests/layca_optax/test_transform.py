@@ -42,7 +42,7 @@ def test_layca_matches_the_core_up_to_the_additive_update(base):
     plan = layca_core.engine.LayerPlan.from_flags([x.ndim >= 2 for x in leaves], alpha=0.4)
     direction = layca_core.direction(base)
     core_params, core_states = list(leaves), [direction.init(x) for x in leaves]
-    norms = layca_core.engine.initial_norms(core_params, plan)
+    norms = layca_core.engine.optimizer.initial_norms(core_params, plan)
     for step in range(5):
         grads = grads_like(params, step)
         updates, state = optimizer.update(grads, state, params)

@@ -10,8 +10,8 @@ laziness ``Executor`` allows with ``exact_products``). Layers are described by a
 of element offsets; no host synchronisation, so a step can be captured in a CUDA graph once the table
 is built. Float64 or non-contiguous layers take the torch executor's two-pass primitives.
 
-Chosen by ``executor_for`` for CUDA tensors when triton is installed; ``LAYCA_TRITON=1`` (or
-``triton=True``) forces it, on CPU tensors too under ``TRITON_INTERPRET=1``; ``LAYCA_TRITON=0`` turns it off.
+Chosen by the engine's policy (``layca_core.engine.policy``) for CUDA layers with ``fused=True``; not yet
+verified on GPU hardware (only under ``TRITON_INTERPRET=1`` on CPU tensors) until ``scripts/gpu.sh`` has passed.
 """
 
 import importlib
@@ -19,29 +19,20 @@ import importlib.util
 import os
 from typing import Any
 
-from layca_core.engine.torch_executor import Scaled, TorchExecutor
+from layca_core.torch_executors.multi_tensor import TorchExecutor
+from layca_core.torch_executors.tensors import Scaled
 
 TABLES_KEPT = 16
 _TABLES: dict[tuple, Any] = {}
 _VECTORS: dict[tuple, Any] = {}
 
 
-def wanted(like: Any, choice: bool | None) -> bool:
-    """Whether to use the Triton executor for tensors like ``like`` (``choice`` None: ``LAYCA_TRITON``, else CUDA)."""
-    if choice is None:
-        setting = os.environ.get("LAYCA_TRITON", "")
-        choice = {"1": True, "0": False}.get(setting)
-        if choice is None and setting:
-            raise ValueError(f"LAYCA_TRITON must be 0 or 1; got {setting!r}.")
-        if choice is None:
-            return like.device.type == "cuda" and importlib.util.find_spec("triton") is not None
-    if choice and importlib.util.find_spec("triton") is None:
-        raise ValueError(
-            "triton=True (fused=True on CUDA, or LAYCA_TRITON=1) needs triton installed: pip install 'layca[triton]'."
-        )
-    if choice and like.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        raise ValueError(f"triton=True (or LAYCA_TRITON=1) on {like.device.type} tensors needs TRITON_INTERPRET=1.")
-    return choice
+def check_available(device_type: str) -> None:
+    """Refuse, with what to do, to build the Triton executor where it cannot run."""
+    if importlib.util.find_spec("triton") is None:
+        raise ValueError("fused=True on CUDA (or LAYCA_TRITON=1) needs triton installed: pip install 'layca[triton]'.")
+    if device_type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"The Triton executor (LAYCA_TRITON=1) on {device_type} tensors needs TRITON_INTERPRET=1.")
 
 
 class TritonExecutor(TorchExecutor):
@@ -49,7 +40,7 @@ class TritonExecutor(TorchExecutor):
 
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
-        self.kernels = importlib.import_module("layca_core.engine.triton_kernels")
+        self.kernels = importlib.import_module("layca_core.torch_executors.triton_kernels")
         self.exact_products = False
 
     def prepare(self, ws: list[Any]) -> "TritonExecutor":

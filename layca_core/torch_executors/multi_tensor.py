@@ -9,47 +9,22 @@ weights are turned in float32 copies and rounded once). No host synchronisation 
 where it costs nothing.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
-shards; the per-layer partial sums of all layers are all-reduced together, once per reduction,
-over the layers' device mesh (a replicated dimension contributes from its first rank only): in one
-collective when the mesh holds every rank, else one per mesh dimension.
+shards, and the per-layer partial sums are all-reduced (``collectives``).
 torch is imported when the executor is built, never with ``layca_core``.
 """
 
-import importlib
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from layca_core._namespace import is_low_precision
+from layca_core.torch_executors.collectives import all_reduce
+from layca_core.torch_executors.tensors import Projected, Scaled, factors_of, per_layer, torch_module
 
 CHUNK = 16384
 BLOCK_ROWS = 64
 SAFE_EXPONENT = 40
 """A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
 float32 far from overflow and underflow unscaled."""
-
-
-def _torch() -> Any:
-    """torch itself: imported already, since the executor is built for torch tensors (and
-    ``torch.compile`` traces a module lookup, not an import)."""
-    return sys.modules["torch"]
-
-
-class Scaled(list):
-    """Steps whose power-of-two scale is applied later, by the sums and the apply (``factors``, per layer)."""
-
-    def __init__(self, xs: list[Any], factors: Any) -> None:
-        super().__init__(xs)
-        self.factors = factors
-
-
-class Projected(Scaled):
-    """``S - c w`` per layer, not formed: ``squares`` and ``combine`` read the steps and ``ws`` instead, so the
-    steps are never written (``factors``: the scale the steps still carry, or None)."""
-
-    def __init__(self, xs: list[Any], factors: Any, ws: list[Any], c: Any) -> None:
-        super().__init__(xs, factors)
-        self.ws, self.c = ws, c
 
 
 class TorchExecutor:
@@ -72,7 +47,7 @@ class TorchExecutor:
     exact_products = False
 
     def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
-        self.xp, self.torch, self.device, self.in_place = xp, _torch(), device, in_place
+        self.xp, self.torch, self.device, self.in_place = xp, torch_module(), device, in_place
         self.acc = self.torch.float64 if device.type != "mps" else self.torch.float32
         self.meshes = list(meshes or [])
         self.compiling = self.torch.compiler.is_compiling()
@@ -119,9 +94,9 @@ class TorchExecutor:
             return Scaled(xs, factors)
         work = self._work(xs)
         if self.writes_steps:
-            self.torch._foreach_mul_(work, _per_layer(factors, work))
+            self.torch._foreach_mul_(work, per_layer(factors, work))
             return work
-        return [w.mul_(f) if w is not x else w * f for w, x, f in zip(work, xs, _per_layer(factors, work))]
+        return [w.mul_(f) if w is not x else w * f for w, x, f in zip(work, xs, per_layer(factors, work))]
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         torch = self.torch
@@ -129,11 +104,11 @@ class TorchExecutor:
             [self._local_squares(xs)] if with_squares else []
         )
         ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
-        factor = _factors(xs)
+        factor = factors_of(xs)
         return (ww, wx * factor, *(x * factor * factor for x in xx)) if factor is not None else (ww, wx, *xx)
 
     def squares(self, xs: list[Any]) -> Any:
-        factor = _factors(xs)
+        factor = factors_of(xs)
         if isinstance(xs, Projected):
             local = self._local_projected_squares(xs.ws, xs, xs.c if factor is None else xs.c / factor)
         else:
@@ -142,22 +117,22 @@ class TorchExecutor:
         return squares * factor * factor if factor is not None else squares
 
     def perp(self, xs: list[Any], ws: list[Any], c: Any) -> list[Any]:
-        factor = _factors(xs)
+        factor = factors_of(xs)
         if not self.writes_steps:
             return Projected(xs, factor, ws, c)
-        self.torch._foreach_addcmul_(xs, self._work(ws), _per_layer(-c if factor is None else -c / factor, xs))
+        self.torch._foreach_addcmul_(xs, self._work(ws), per_layer(-c if factor is None else -c / factor, xs))
         return xs
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
-        factor = _factors(xs)
+        factor = factors_of(xs)
         if isinstance(xs, Projected):  # a w + b (S - c w)
             a = a - b * xs.c
         work = self._work(ws)
         if self.in_place:
-            self.torch._foreach_mul_(work, _per_layer(a, work))
+            self.torch._foreach_mul_(work, per_layer(a, work))
         else:
-            work = self.torch._foreach_mul(work, _per_layer(a, work))
-        self.torch._foreach_addcmul_(work, xs, _per_layer(b if factor is None else b * factor, work))
+            work = self.torch._foreach_mul(work, per_layer(a, work))
+        self.torch._foreach_addcmul_(work, xs, per_layer(b if factor is None else b * factor, work))
         return work
 
     def _is_low(self, x: Any) -> bool:
@@ -195,10 +170,10 @@ class TorchExecutor:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
         torch = self.torch
         if all(x.numel() <= CHUNK for x in xs):
-            differences = torch._foreach_mul(self._work(ws), _per_layer(-c, xs))
+            differences = torch._foreach_mul(self._work(ws), per_layer(-c, xs))
             torch._foreach_add_(differences, xs)
             return torch.stack(torch._foreach_norm(differences, 2)).to(self.acc) ** 2
-        coefficients = _per_layer(c, xs)
+        coefficients = per_layer(c, xs)
 
         def reduce(pair: tuple[Any, Any], i: int) -> Any:
             w, x = pair
@@ -240,44 +215,9 @@ class TorchExecutor:
         return torch.stack(totals)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
-        """Whole-layer values from local partial ones, all layers at once: one collective over a mesh of every rank,
-        else one per mesh dimension."""
-        sharded = [m for m in self.meshes if m is not None]
-        if not sharded:
-            return local
-        dist = importlib.import_module("torch.distributed")
-        mesh = sharded[0][0]
-        if any(m[0] != mesh for m in sharded):
-            raise ValueError("Layca needs every sharded layer on one device mesh; got layers on several meshes.")
-        values = local.reshape(-1, len(self.meshes)) * self._counted(mesh).to(local.dtype)
-        groups = [None] if mesh.size() == dist.get_world_size() else [mesh.get_group(d) for d in range(mesh.ndim)]
-        for group in groups:
-            dist.all_reduce(values, op=dist.ReduceOp.MAX if maximum else dist.ReduceOp.SUM, group=group)
-        return values.reshape(-1)
-
-    def _counted(self, mesh: Any) -> Any:
-        """1 where this rank's partial value of a layer counts, 0 where another replica already counts it."""
-        coordinate = mesh.get_coordinate()
-        weights = []
-        for entry in self.meshes:
-            replicated = range(mesh.ndim) if entry is None else [d for d, p in enumerate(entry[1]) if p.is_replicate()]
-            weights.append(1.0 if all(coordinate[d] == 0 for d in replicated) else 0.0)
-        return self.torch.tensor(weights, device=self.device)
-
-
-def _factors(xs: list[Any]) -> Any:
-    """The scale carried by ``xs`` (a ``Scaled`` list), or None."""
-    return xs.factors if isinstance(xs, Scaled) else None
+        return all_reduce(local, self.meshes, maximum)
 
 
 def _in_range(factors: Any) -> bool:
     """Whether every power-of-two factor lies within ``2^-SAFE_EXPONENT .. 2^SAFE_EXPONENT`` (read on the host)."""
     return bool(((factors >= 2.0**-SAFE_EXPONENT) & (factors <= 2.0**SAFE_EXPONENT)).all())
-
-
-def _per_layer(values: Any, like: list[Any]) -> list[Any]:
-    """A vector of per-layer scalars as 0-d tensors in each tensor's dtype (no host sync)."""
-    dtypes = {t.dtype for t in like}
-    if len(dtypes) == 1:
-        return list(values.to(dtypes.pop()).unbind())
-    return [v.to(t.dtype) for v, t in zip(values.unbind(), like)]

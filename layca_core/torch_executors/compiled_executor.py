@@ -2,27 +2,22 @@
 
 ``sums`` reads each layer once (``|w|^2, <w, s>, |s|^2`` in float64, products exact) and ``combine``
 reads ``w`` and ``s`` once and writes ``w``: five words per entry for the turn, where the torch
-executor's two-pass recipe takes about twelve. Each kernel call costs tens of microseconds, so
-adapters give it large layers (more than ``CHUNK`` entries) and the torch executor the small ones.
+executor's two-pass recipe takes about twelve. Each kernel call costs tens of microseconds, so the
+engine's policy gives it layers of more than ``COMPILED_MIN_SIZE`` entries, the torch executor the others.
 
 The steps are read, never written (a base may pass its state, e.g. a momentum buffer, as the step):
 non-finite entries are found by the sums (a float64 sum of squares of 32-bit entries is finite
 exactly when every entry is), and the layers that hold one are cleaned into copies and summed again;
 the scale of ``scale`` is applied by ``combine``. Float64 or non-contiguous layers take the torch executor's
-two-pass primitives. Chosen by ``executor_for(..., compiled=True)`` for CPU tensors outside
-``torch.compile`` (``layca_torch.Layca(..., fused=True)``); the first step compiles (seconds).
+two-pass primitives. Chosen by the engine's policy (``layca_core.engine.policy``) with ``fused=True`` for CPU
+tensors outside ``torch.compile``; the first step compiles (seconds).
 """
 
 import importlib
 from typing import Any
 
-from layca_core.engine.torch_executor import Scaled, TorchExecutor, _torch
-
-
-def wanted(like: Any, compiled: bool) -> bool:
-    """Whether to use the compiled executor for tensors like ``like``: asked for, on the CPU, and not inside a
-    ``torch.compile`` trace (whose own compilation would nest)."""
-    return compiled and like.device.type == "cpu" and not _torch().compiler.is_compiling()
+from layca_core.torch_executors.multi_tensor import TorchExecutor
+from layca_core.torch_executors.tensors import Scaled
 
 
 class CompiledExecutor(TorchExecutor):
@@ -30,7 +25,7 @@ class CompiledExecutor(TorchExecutor):
 
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
-        self.kernels = importlib.import_module("layca_core.engine.compiled_kernels").kernels()
+        self.kernels = importlib.import_module("layca_core.torch_executors.compiled_kernels").kernels()
 
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":
         torch = self.torch

@@ -1,0 +1,106 @@
+"""The primitives of ``layca_core.primitives`` as multi-tensor kernels, and the base steps built on them.
+
+Each primitive is one or two ``torch._foreach_*`` calls and writes the states it is given in place
+(the optimizer's state tensors). ``add(alpha=)`` and ``addcmul`` round once where the array-API
+form rounds after each operation: the two forms agree to a few ulps (``tests/core/test_bases.py``).
+"""
+
+from typing import Any
+
+from layca_core.directions import BaseDirection
+from layca_core.torch_executors.tensors import per_layer, torch_module
+
+
+class TorchPrimitives:
+    """``layca_core.primitives.Primitives`` over lists of torch tensors; states are written in place."""
+
+    def blend(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
+        torch = torch_module()
+        if a != 1:
+            torch._foreach_mul_(states, a)
+        torch._foreach_add_(states, xs, alpha=b)
+        return states
+
+    def blend_squares(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
+        torch = torch_module()
+        if a != 1:
+            torch._foreach_mul_(states, a)
+        torch._foreach_addcmul_(states, xs, xs, value=b)
+        return states
+
+    def added(self, xs: list[Any], ys: list[Any], b: Any) -> list[Any]:
+        return torch_module()._foreach_add(xs, ys, alpha=b)
+
+    def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
+        """One allocation: the quotient is written into the denominators (a fresh tensor per step is what costs
+        most on the CPU)."""
+        torch = torch_module()
+        if scales is None:
+            quotients = torch._foreach_sqrt(states)
+        else:
+            quotients = torch._foreach_div(states, scales)
+            torch._foreach_sqrt_(quotients)
+        torch._foreach_add_(quotients, eps)
+        for x, q in zip(xs, quotients):
+            torch.div(x, q, out=q)
+        return quotients
+
+    def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
+        torch_module()._foreach_div_(xs, scales)
+        return xs
+
+    def counted(self, counts: list[Any]) -> list[Any]:
+        torch_module()._foreach_add_(counts, 1)
+        return counts
+
+    def bias_corrections(self, counts: list[Any], beta: Any, like: list[Any]) -> list[Any]:
+        return per_layer(1 - beta ** torch_module().stack(counts), like)
+
+    def finite(self, xs: list[Any]) -> list[Any]:
+        """Copies of the tensors that hold a non-finite entry, the others themselves.
+
+        On the CPU (outside ``torch.compile``) one multi-tensor norm finds those tensors (a non-finite
+        entry makes the norm non-finite; so may an overflow, which only costs a copy); elsewhere, where
+        reading it on the host would wait for the device, every tensor is copied.
+        """
+        torch = torch_module()
+        if not xs:
+            return xs
+        if xs[0].device.type != "cpu" or torch.compiler.is_compiling():
+            return [torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        finite = torch.isfinite(torch.stack(torch._foreach_norm(xs))).tolist()
+        return [x if ok else torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x, ok in zip(xs, finite)]
+
+    def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
+        """In place: the parameters, and the steps (scaled by ``rate``)."""
+        torch = torch_module()
+        torch._foreach_mul_(steps, rate)
+        torch._foreach_sub_(params, steps)
+        return params
+
+
+TORCH = TorchPrimitives()
+
+
+def base_steps(base: BaseDirection, grads: list[Any], states: list[Any], *, guard: bool, owned: bool) -> list[Any]:
+    """``base``'s steps as new tensors or, unless ``owned``, possibly a state tensor or a gradient itself.
+
+    Args:
+        base: the base direction, its hyperparameters bound.
+        grads: the gradients, never written.
+        states: their base states, updated in place.
+        guard: zero the gradients' non-finite entries first (Layca layers; not the other parameters, as in
+            ``torch.optim``).
+        owned: the caller writes the steps: a step that is a state tensor (momentum's buffer) or a gradient
+            is copied.
+    """
+    grads = TORCH.finite(grads) if guard else grads
+    steps, _ = base.steps(TORCH, grads, states)
+    if not owned:
+        return steps
+    return [s.clone() if s is g or any(s is t for t in state) else s for s, g, state in zip(steps, grads, states)]
+
+
+def other_steps(params: list[Any], grads: list[Any], states: list[Any], rate: Any, *, base: BaseDirection) -> None:
+    """Parameters that are not layers: ``p -= rate * s`` in place, with ``base``'s step ``s`` (gradients unguarded)."""
+    TORCH.descended(params, base_steps(base, grads, states, guard=False, owned=True), rate)

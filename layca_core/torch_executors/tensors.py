@@ -1,0 +1,40 @@
+"""What the torch executors share: torch itself, per-layer scalars, and step lists that carry a factor."""
+
+import sys
+from typing import Any
+
+
+def torch_module() -> Any:
+    """torch itself: imported already, since the executor is built for torch tensors (and
+    ``torch.compile`` traces a module lookup, not an import)."""
+    return sys.modules["torch"]
+
+
+class Scaled(list):
+    """Steps whose power-of-two scale is applied later, by the sums and the apply (``factors``, per layer)."""
+
+    def __init__(self, xs: list[Any], factors: Any) -> None:
+        super().__init__(xs)
+        self.factors = factors
+
+
+class Projected(Scaled):
+    """``S - c w`` per layer, not formed: ``squares`` and ``combine`` read the steps and ``ws`` instead, so the
+    steps are never written (``factors``: the scale the steps still carry, or None)."""
+
+    def __init__(self, xs: list[Any], factors: Any, ws: list[Any], c: Any) -> None:
+        super().__init__(xs, factors)
+        self.ws, self.c = ws, c
+
+
+def factors_of(xs: list[Any]) -> Any:
+    """The scale carried by ``xs`` (a ``Scaled`` list), or None."""
+    return xs.factors if isinstance(xs, Scaled) else None
+
+
+def per_layer(values: Any, like: list[Any]) -> list[Any]:
+    """A vector of per-layer scalars as 0-d tensors in each tensor's dtype (no host sync)."""
+    dtypes = {t.dtype for t in like}
+    if len(dtypes) == 1:
+        return list(values.to(dtypes.pop()).unbind())
+    return [v.to(t.dtype) for v, t in zip(values.unbind(), like)]
