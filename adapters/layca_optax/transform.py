@@ -99,8 +99,8 @@ def scale_by_layca(
 
     Args:
         learning_rate: the rotation rate, a number or an Optax schedule of the step count; default
-            ``layca_core.defaults.RATE`` (3**-3), the paper's rate after an SGD-like direction (after
-            ``optax.scale_by_adam`` the paper's is 3**-5, ``layca_core.defaults.ADAPTIVE_RATE``: pass it).
+            3^-3 (``RATE`` of ``layca_core.defaults``), the paper's rate after an SGD-like direction (after
+            ``optax.scale_by_adam`` the paper's is 3^-5, ``ADAPTIVE_RATE``: pass it).
         alpha: layer-wise multipliers of Equation 1 over the layers in ``order``.
         layers: mask pytree (or callable params -> mask) of layer leaves; default ndim >= 2.
         stacked: mask of leaves that stack layers along axis 0 (e.g. from ``nn.scan``).

@@ -18,12 +18,12 @@ from tests.layca_optax.test_optax_idioms import BASE_NUMBERS, grads_like, make_p
 
 
 def test_scale_by_layca_default_rate_is_the_documented_one():
-    """Signature and docstring name the same default: ``layca_core.defaults.RATE``, 3**-3."""
+    """Signature and docstring name the same default: 3^-3, ``layca_core.defaults.RATE``."""
     default = inspect.signature(layca_optax.scale_by_layca).parameters["learning_rate"].default
     doc = inspect.getdoc(layca_optax.scale_by_layca)
-    match = re.search(r"learning_rate:.*?default\s+``layca_core\.defaults\.(\w+)``\s+\((3\*\*-\d+)\)", doc, re.S)
+    match = re.search(r"learning_rate:.*?default\s+3\^-(\d+)\s+\(``(\w+)`` of ``layca_core\.defaults``\)", doc, re.S)
     assert match, "scale_by_layca's docstring must state learning_rate's default"
-    assert default == getattr(layca_core.defaults, match[1]) == eval(match[2]) == layca_core.defaults.RATE
+    assert default == getattr(layca_core.defaults, match[2]) == 3.0 ** -int(match[1]) == layca_core.defaults.RATE
     params = {"w": jax.random.normal(jax.random.key(0), (5, 4))}
     grads = {"w": jax.random.normal(jax.random.key(1), (5, 4))}
     updates, _ = layca_optax.scale_by_layca().update(grads, layca_optax.scale_by_layca().init(params), params)
