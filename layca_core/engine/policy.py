@@ -103,14 +103,16 @@ def executors_for(
     compiling = torch and sys.modules["torch"].compiler.is_compiling()
     override = triton_override() if torch else None
     groups: dict[str, list[int]] = {}
+    decided: dict[tuple, str] = {}  # many layers share a description: decide each once (a step asks per layer)
     for i, w in enumerate(ws):
         size = sizes[i] if sizes is not None else w.numel() if torch else 0
-        name = choose_executor(
-            _device_type(w), str(w.dtype).rpartition(".")[2], size, torch=torch,
-            foreach=foreach, fused=fused, sharded=meshes[i] is not None, stacked=stacked[i], compiling=compiling,
-            triton=override,
-        )  # fmt: skip
-        groups.setdefault(name, []).append(i)
+        key = (_device_type(w), w.dtype, size, meshes[i] is not None, stacked[i])
+        if key not in decided:
+            decided[key] = choose_executor(
+                key[0], str(w.dtype).rpartition(".")[2], size, torch=torch, foreach=foreach, fused=fused,
+                sharded=key[3], stacked=key[4], compiling=compiling, triton=override,
+            )  # fmt: skip
+        groups.setdefault(decided[key], []).append(i)
     return [
         (
             build_executor(
@@ -149,5 +151,10 @@ def build_executor(
 
 
 def _device_type(w: Any) -> str:
-    device = getattr(w, "device", None)
-    return getattr(device, "type", None) or "cpu"
+    """The array's device type; torch's ``is_cpu`` and ``is_cuda`` first (a step asks for every layer, and they cost
+    a tenth of ``device.type``)."""
+    if getattr(w, "is_cpu", False):
+        return "cpu"
+    if getattr(w, "is_cuda", False):
+        return "cuda"
+    return getattr(getattr(w, "device", None), "type", None) or "cpu"
