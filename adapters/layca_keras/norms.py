@@ -16,7 +16,7 @@ from keras import ops
 
 import layca_core
 from layca_core import defaults, engine
-from layca_core.validation import check_nonzero_norms
+from layca_core.validation import check_nonzero_norms, concrete_value
 from layca_keras.variables import LayerSelector, eager, path_of, scalar_slot, selects
 
 EXCLUDE = (
@@ -96,6 +96,11 @@ class InitialNorms:
                     _checked_on_host(layca_core.initial_norm(weights), path)
                 continue
             stored = ops.convert_to_tensor(slot)
+            known = concrete_value(stored)
+            if known is not None:  # outside a traced step: a backend cond would trace both branches every call
+                if not known > 0:
+                    _checked_on_host(layca_core.initial_norm(weights), path)
+                continue
             checks.append(ops.cond(stored > 0, lambda s=stored: s, lambda w=weights, p=path: _checked_in_graph(w, p)))
         if backend != "tensorflow":
             return contextlib.nullcontext()
@@ -115,7 +120,13 @@ class InitialNorms:
                 self.anchored.add(i)
             return ops.convert_to_tensor(slot)
         stored = ops.convert_to_tensor(slot)
-        norm = ops.cond(stored > 0, lambda: stored, lambda: ops.cast(layca_core.initial_norm(weights), slot.dtype))
+        known = concrete_value(stored)
+        if known is not None and known > 0:
+            return stored
+        if known is not None:
+            norm = ops.cast(layca_core.initial_norm(weights), slot.dtype)
+        else:
+            norm = ops.cond(stored > 0, lambda: stored, lambda: ops.cast(layca_core.initial_norm(weights), slot.dtype))
         self.optimizer.assign(slot, norm)
         return norm
 
