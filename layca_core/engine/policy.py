@@ -24,7 +24,7 @@ from layca_core._namespace import _library
 from layca_core.engine.reference import ReferenceExecutor
 from layca_core.engine.turn import Executor
 
-EXECUTORS = ("reference", "multi_tensor", "compiled", "triton")
+EXECUTORS = ("reference", "xla", "multi_tensor", "compiled", "triton")
 COMPILED_MIN_SIZE = 16384
 """Layers of more entries take the compiled executor with ``fused=True`` on the CPU (a kernel call costs tens of
 microseconds, more than the multi-tensor kernels spend on a small layer)."""
@@ -36,6 +36,7 @@ def choose_executor(
     size: int,
     *,
     torch: bool = True,
+    jax: bool = False,
     foreach: bool | None = None,
     fused: bool | None = None,
     sharded: bool = False,
@@ -50,6 +51,7 @@ def choose_executor(
         dtype: its dtype's name (``"float32"``...).
         size: its number of entries, the whole layer's for a shard (so every rank decides alike).
         torch: whether it is a torch tensor (other arrays take the reference executor).
+        jax: whether it is a JAX array (unstacked ones take the XLA executor).
         foreach: torch's option: False asks for the reference (per-tensor) path.
         fused: torch's option: True asks for the fused one-pass kernels.
         sharded: it is the local shard of a sharded (``DTensor``) layer.
@@ -60,7 +62,7 @@ def choose_executor(
     if not torch or stacked or foreach is False:
         if sharded:
             raise ValueError("Sharded layers given as local shards need torch's multi-tensor executor (foreach=True).")
-        return "reference"
+        return "xla" if jax and not torch and not stacked else "reference"
     if fused and device not in ("cpu", "cuda"):
         raise ValueError(f"fused=True runs on CPU and CUDA tensors; got a layer on {device}.")
     if dtype == "float64":  # the one-pass kernels need every product of the layer's dtype exact in float64
@@ -100,6 +102,7 @@ def executors_for(
     """
     stacked, meshes = list(stacked or [False] * len(ws)), list(meshes or [None] * len(ws))
     torch = bool(ws) and _library(ws[0]) == "torch"
+    jax = xp.__name__.startswith("jax")
     compiling = torch and sys.modules["torch"].compiler.is_compiling()
     override = triton_override() if torch else None
     groups: dict[str, list[int]] = {}
@@ -109,7 +112,7 @@ def executors_for(
         key = (_device_type(w), w.dtype, size, meshes[i] is not None, stacked[i])
         if key not in decided:
             decided[key] = choose_executor(
-                key[0], str(w.dtype).rpartition(".")[2], size, torch=torch, foreach=foreach, fused=fused,
+                key[0], str(w.dtype).rpartition(".")[2], size, torch=torch, jax=jax, foreach=foreach, fused=fused,
                 sharded=key[3], stacked=key[4], compiling=compiling, triton=override,
             )  # fmt: skip
         groups.setdefault(decided[key], []).append(i)
@@ -137,6 +140,10 @@ def build_executor(
     """The executor called ``name`` (one of ``EXECUTORS``), prepared for ``layers`` (see ``executors_for``)."""
     if name == "reference":
         return ReferenceExecutor(xp, layers[0], stacked).prepare(layers)
+    if name == "xla":
+        from layca_core.engine.xla import XlaExecutor
+
+        return XlaExecutor(xp, layers[0], stacked).prepare(layers)
     # import statements, not importlib: torch.compile traces a module lookup, never a call of import_module
     if name == "multi_tensor":
         from layca_core.torch_executors.multi_tensor import TorchExecutor as chosen

@@ -31,6 +31,7 @@ class ReferenceExecutor:
         self.stacked: Sequence[bool] = list(stacked or [])
         self.exact_products = False
         self.writes_steps = False
+        self.screens = False
 
     def prepare(self, ws: list[Any]) -> "ReferenceExecutor":
         """Fix the recipe for these layers: one pass when float64 sums hold their products exactly."""
@@ -110,6 +111,10 @@ class ReferenceExecutor:
             self.xp.astype(self._like_work(ai, w) * self._work(w) + self._like_work(bi, w) * x, w.dtype)
             for w, x, ai, bi in zip(ws, xs, self._split(a, ws), self._split(b, ws))
         ]
+
+    def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
+        """``recipe`` for every layer, kept where ``keep`` is False (an executor that ``screens`` runs it per layer)."""
+        return tuple(self.xp.where(keep, v, again) for v, again in zip(values, recipe(self, ws, xs)))
 
 
 def wide_dtype(xp: ModuleType, like: Any) -> Any:

@@ -21,7 +21,14 @@ Two recipes reach :math:`|P|^2` without overflow or underflow for any finite ste
   :math:`\log_2 n` float64 ulps of :math:`|s|^2`, far below the parallel tolerance), and
   :math:`\sigma = 2^{-\lfloor\log_2|s|\rfloor}` for the apply;
 - **two passes** otherwise (float64 layers, or no float64 on the device): :math:`\sigma` from the
-  largest entry, then :math:`P` formed explicitly and its squares summed.
+  largest entry, then :math:`P` formed explicitly and its squares summed;
+- **screened**, where the executor can recompute single layers on demand (``screens``: XLA, which skips
+  an untaken ``lax.cond`` branch): :math:`|w|^2, \langle w,s\rangle, |s|^2` of the unscaled step in one
+  pass, and :math:`|P|^2 = |S|^2 - \langle w,S\rangle^2/|w|^2`, kept for a layer whose sums are finite, at
+  least ``smallest_normal / eps^3`` (products lost to underflow are then below an ulp) and with
+  :math:`|P|^2 \ge |S|^2/2` (the cancellation at most doubles the sums' rounding); every other layer
+  (non-finite entries, extreme magnitudes, steps within 45 degrees of the weights) takes the two passes.
+  :math:`P = S - c\,w` is then formed inside the apply.
 
 Guards: non-finite entries of the step count as 0; a layer whose :math:`|P|` is zero or within
 ``parallel_tolerance`` of :math:`|S|`, whose weights are zero, or whose rate is negative or not
@@ -44,6 +51,11 @@ TWO_PASSES = {
     "lars": ("prepare", "finite", "amax", "scale", "sums", "combine"),
 }
 """The engine's calls on an executor, in order, otherwise (``tests/core/test_engine.py`` records them)."""
+SCREENED = {
+    "layca": ("prepare", "finite", "sums", "recompute", "scale", "perp", "combine"),
+    "lars": ("prepare", "finite", "sums", "recompute", "scale", "combine"),
+}
+"""The engine's calls, in order, when ``prepare`` sets ``screens`` (``recompute`` runs ``TWO_PASSES`` per layer)."""
 
 
 class Executor(Protocol):
@@ -66,6 +78,9 @@ class Executor(Protocol):
     """Set by ``prepare``: whether ``sums`` carries every product of the layers' dtype exactly (one pass)."""
     writes_steps: bool
     """Whether the primitives may write into the steps; when False, a caller may pass state tensors as steps."""
+    screens: bool
+    """Set by ``prepare``: whether ``recompute`` runs its recipe only for the layers it recomputes (screened recipe;
+    its ``sums`` may read non-finite entries of lazily cleaned steps as they are: they fail the screen)."""
 
     def prepare(self, ws: list[Any]) -> "Executor":
         """Fix the recipe (``exact_products``) for these layers; returns the executor."""
@@ -96,6 +111,9 @@ class Executor(Protocol):
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
         """``a w + b x`` per layer, in each layer's dtype: the new weights."""
+
+    def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
+        """``values`` (per-layer vectors) where ``keep``, else ``recipe(executor, ws, xs)``'s, per layer."""
 
 
 def scale_factors(x: Any, executor: Executor, ws: list[Any]) -> Any:
@@ -149,22 +167,41 @@ def turn_layers(
     steps = executor.finite(steps)
     tolerance = executor.per_tensor(_per_dtype(ws, lambda dtype: parallel_tolerance(dtype, xp)))
     one = xp.ones_like(tolerance)
-    if executor.exact_products:
+    if executor.exact_products or getattr(executor, "screens", False):
         ww, ws_dot, ss = executor.sums(ws, steps, with_squares=True)
         sigma = scale_factors(xp.sqrt(ss), executor, ws)
-        scaled = executor.scale(steps, sigma)
         w_s, s_s = ws_dot * sigma, ss * sigma * sigma
         pp = xp.clip(s_s - w_s * w_s / xp.where(ww > 0, ww, one), min=0.0)
-        return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
-    scaled = executor.scale(steps, scale_factors(executor.amax(steps), executor, ws))
+        if executor.exact_products:
+            scaled = executor.scale(steps, sigma)
+            return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+        info = xp.finfo(executor.acc)  # the floor: lost products (at most n tiny) stay below an ulp up to n = eps^-2
+        floor = float(info.smallest_normal) / float(info.eps) ** 3
+        keep = xp.isfinite(ss) & xp.isfinite(ww) & (ss >= floor) & ((ww >= floor) | (ww == 0))
+        keep = keep & (pp >= s_s / 2) if variant == "layca" else keep
+        recipe = lambda ex, w, s: _two_passes(ex, w, ex.finite(s), variant)[2:]  # noqa: E731
+        sigma, ww, w_s, s_s, pp = executor.recompute(keep, (sigma, ww, w_s, s_s, pp), recipe, ws, steps)
+        scaled = executor.scale(steps, sigma)
+        perp = executor.perp(scaled, ws, w_s / xp.where(ww > 0, ww, one)) if variant == "layca" else None
+        return VARIANTS[variant](executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+    scaled, perp, _, ww, w_s, s_s, pp = _two_passes(executor, ws, steps, variant)
+    return VARIANTS[variant](executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+
+
+def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: str) -> tuple:
+    """``(scaled, perp, sigma, |w|^2, <w,S>, |S|^2, |P|^2)`` by the two-pass recipe (``perp`` None for LARS, whose
+    ``|P|^2`` is ``|S|^2``, unused)."""
+    xp = executor.xp
+    sigma = scale_factors(executor.amax(steps), executor, ws)
+    scaled = executor.scale(steps, sigma)
     if variant == "lars":
         ww, w_s, s_s = executor.sums(ws, scaled, with_squares=True)
-        return _lars(executor, ws, scaled, None, ww, w_s, s_s, None, rates, init_norms, tolerance)
+        return scaled, None, sigma, ww, w_s, s_s, s_s
     ww, w_s = executor.sums(ws, scaled)
-    c = w_s / xp.where(ww > 0, ww, one)
+    c = w_s / xp.where(ww > 0, ww, xp.ones_like(ww))
     perp = executor.perp(scaled, ws, c)
     pp = executor.squares(perp)
-    return _layca(executor, ws, scaled, perp, ww, w_s, pp + c * w_s, pp, rates, init_norms, tolerance)
+    return scaled, perp, sigma, ww, w_s, pp + c * w_s, pp
 
 
 def _valid(rates: Any, ww: Any, xp: ModuleType) -> Any:

@@ -10,7 +10,7 @@ import pytest
 from layca_core.engine import Executor, turn_layers
 from layca_core.engine.policy import COMPILED_MIN_SIZE, EXECUTORS, choose_executor, executors_for
 from layca_core.engine.reference import ReferenceExecutor
-from layca_core.engine.turn import ONE_PASS, TWO_PASSES
+from layca_core.engine.turn import ONE_PASS, SCREENED, TWO_PASSES
 
 BIG, SMALL = COMPILED_MIN_SIZE + 1, COMPILED_MIN_SIZE
 
@@ -31,6 +31,8 @@ TABLE = [
     ("cpu", "float32", BIG, {"foreach": False}, "reference"),
     ("cuda", "float32", BIG, {"foreach": False}, "reference"),
     ("cpu", "float32", BIG, {"torch": False}, "reference"),
+    ("cpu", "float32", BIG, {"torch": False, "jax": True}, "xla"),
+    ("cpu", "float32", BIG, {"torch": False, "jax": True, "stacked": True}, "reference"),
     ("cpu", "float32", BIG, {"stacked": True}, "reference"),
     ("cpu", "float32", BIG, {"triton": True}, "triton"),  # LAYCA_TRITON=1, a debugging aid
     ("cuda", "float32", BIG, {"fused": True, "triton": False}, "multi_tensor"),  # LAYCA_TRITON=0
@@ -105,14 +107,18 @@ class Recording:
         ("float32", "lars", ONE_PASS),
         ("float64", "layca", TWO_PASSES["layca"]),
         ("float64", "lars", TWO_PASSES["lars"]),
+        ("screened", "layca", SCREENED["layca"]),  # the reference executor told to screen (as the XLA one does)
+        ("screened", "lars", SCREENED["lars"]),
     ],
 )
 def test_the_engine_uses_only_declared_members_in_the_declared_order(dtype, variant, order):
     rng = np.random.default_rng(0)
-    ws = [rng.standard_normal((4, 3)).astype(dtype), rng.standard_normal(5).astype(dtype)]
-    steps = [rng.standard_normal(w.shape).astype(dtype) for w in ws]
+    ws = [rng.standard_normal((4, 3)), rng.standard_normal(5)]
+    ws = [w.astype(dtype if dtype != "screened" else "float64") for w in ws]
+    steps = [rng.standard_normal(w.shape).astype(w.dtype) for w in ws]
     executor = Recording(ReferenceExecutor(np, ws[0]))
     executor.prepare(ws)
+    executor.inner.screens = dtype == "screened"
     turn_layers(ws, steps, np.array([0.1, 0.2]), np.array([1.0, 2.0]), executor=executor, variant=variant)
     assert executor.used <= DECLARED, executor.used - DECLARED
     assert [name for name in executor.calls if name not in ("vector", "per_tensor")] == list(order)
@@ -120,5 +126,5 @@ def test_the_engine_uses_only_declared_members_in_the_declared_order(dtype, vari
 
 def test_the_protocol_declares_its_attributes_with_types():
     hints = typing.get_type_hints(Executor)
-    assert {"xp", "acc", "exact_products", "writes_steps"} <= set(hints)
-    assert hints["exact_products"] is bool and hints["writes_steps"] is bool
+    assert {"xp", "acc", "exact_products", "writes_steps", "screens"} <= set(hints)
+    assert hints["exact_products"] is bool and hints["writes_steps"] is bool and hints["screens"] is bool
