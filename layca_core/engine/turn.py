@@ -175,7 +175,7 @@ def turn_layers(
         if executor.exact_products:
             scaled = executor.scale(steps, sigma)
             return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
-        info = xp.finfo(executor.acc)  # the floor: lost products (at most n tiny) stay below an ulp up to n = eps^-2
+        info = xp.finfo(ss.dtype)  # the floor: lost products (at most n tiny) stay below an ulp up to n = eps^-2
         floor = float(info.smallest_normal) / float(info.eps) ** 3
         keep = xp.isfinite(ss) & xp.isfinite(ww) & (ss >= floor) & ((ww >= floor) | (ww == 0))
         keep = keep & (pp >= s_s / 2) if variant == "layca" else keep
