@@ -128,7 +128,8 @@ def primitives(jaxpr, into_cond):
 
 def test_reading_the_norms_adds_no_reduction_or_callback_to_the_step(monkeypatch):
     """The read sits in one ``lax.cond`` branch (untaken once the norms are stored): outside it, the jitted
-    step reduces exactly as a step given its norms does, and it holds no host callback anywhere."""
+    step reduces exactly as a step given its norms does (whose only conds are the XLA executor's, one per
+    layer), and it holds no host callback anywhere."""
     params = make_params(0)
 
     def traced():
@@ -137,9 +138,9 @@ def test_reading_the_norms_adds_no_reduction_or_callback_to_the_step(monkeypatch
 
     reading = traced()
     monkeypatch.setattr(layca_optax.transform, "reference_norms", lambda stored, params, selection: stored)
-    given = list(primitives(traced(), into_cond=True))
+    given = list(primitives(traced(), into_cond=False))
     outside = list(primitives(reading, into_cond=False))
-    assert outside.count("cond") == 1 and "cond" not in given
+    assert outside.count("cond") == given.count("cond") + 1
     assert outside.count("reduce_sum") == given.count("reduce_sum")
     assert not any("callback" in name for name in primitives(reading, into_cond=True))
 
