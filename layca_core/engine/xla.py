@@ -31,9 +31,11 @@ class XlaExecutor(ReferenceExecutor):
         return super().scale(super().finite(xs) if self.screens else xs, factors)
 
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
-        """Per layer, ``values`` or (under ``lax.cond``, so only when ``keep`` is False) ``recipe``'s."""
-        from jax import lax
+        """Per layer, ``values`` or (only when ``keep`` is False) ``recipe``'s: under ``lax.cond`` when traced; an
+        eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
+        import jax
 
+        traced = isinstance(keep, jax.core.Tracer)
         rows = []
         for i, (w, x) in enumerate(zip(ws, xs)):
 
@@ -41,5 +43,8 @@ class XlaExecutor(ReferenceExecutor):
                 return tuple(v[0] for v in recipe(ReferenceExecutor(self.xp, w).prepare([w]), [w], [x]))
 
             kept = tuple(v[i] for v in values)
-            rows.append(lax.cond(keep[i], lambda kept=kept: kept, again))
+            if traced:
+                rows.append(jax.lax.cond(keep[i], lambda kept=kept: kept, again))
+            else:
+                rows.append(kept if bool(keep[i]) else again())
         return tuple(self.xp.stack(column) for column in zip(*rows))
