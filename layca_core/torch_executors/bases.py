@@ -8,7 +8,7 @@ form rounds after each operation: the two forms agree to a few ulps (``tests/cor
 from typing import Any
 
 from layca_core.directions import BaseDirection
-from layca_core.torch_executors.tensors import per_layer, torch_module
+from layca_core.torch_executors.tensors import finite_copy, per_layer, torch_module
 
 
 class TorchPrimitives:
@@ -67,9 +67,9 @@ class TorchPrimitives:
         if not xs:
             return xs
         if xs[0].device.type != "cpu" or torch.compiler.is_compiling():
-            return [torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+            return [finite_copy(x) for x in xs]
         finite = torch.isfinite(torch.stack(torch._foreach_norm(xs))).tolist()
-        return [x if ok else torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x, ok in zip(xs, finite)]
+        return [x if ok else finite_copy(x) for x, ok in zip(xs, finite)]
 
     def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
         """In place: the parameters, and the steps (scaled by ``rate``)."""

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from layca_core._namespace import is_low_precision
+from layca_core.directions import BaseDirection
+from layca_core.torch_executors import bases
 from layca_core.torch_executors.collectives import all_reduce
-from layca_core.torch_executors.tensors import Projected, Scaled, factors_of, per_layer, torch_module
+from layca_core.torch_executors.tensors import Projected, Scaled, factors_of, finite_copy, per_layer, torch_module
 
 CHUNK = 16384
 BLOCK_ROWS = 64
@@ -61,6 +63,11 @@ class TorchExecutor:
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
         return self
 
+    def base_steps(self, base: BaseDirection, grads: list[Any], states: list[Any]) -> list[Any]:
+        """``base``'s steps for the layers (non-finite gradient entries read as 0), its states written in place:
+        the steps ``turn_layers`` takes from an optimizer that owns the states."""
+        return bases.base_steps(base, grads, states, guard=True, owned=self.writes_steps)
+
     def vector(self, values: Sequence[float]) -> Any:
         key = tuple(values)
         if key not in self._vectors:
@@ -75,8 +82,9 @@ class TorchExecutor:
         if self.host_checks:
             self._unclean = list(xs)
             return self._unclean
-        clean = self.torch.nan_to_num_ if self.in_place else self.torch.nan_to_num
-        return [clean(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        if self.in_place:
+            return [x.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        return [finite_copy(x) for x in xs]
 
     def amax(self, xs: list[Any]) -> Any:
         largest = self._largest(xs)
@@ -84,7 +92,7 @@ class TorchExecutor:
             self._unclean = None
             dirty = [i for i, ok in enumerate(self.torch.isfinite(largest).tolist()) if not ok]
             for i in dirty:
-                xs[i] = self.torch.nan_to_num(xs[i], nan=0.0, posinf=0.0, neginf=0.0)
+                xs[i] = finite_copy(xs[i])
             if dirty:
                 largest = self._largest(xs)
         return self._all_reduce(largest, maximum=True)
