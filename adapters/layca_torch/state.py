@@ -19,6 +19,7 @@ def state_key(field: str) -> str:
     return "step" if field == "count" else field
 
 
+@functools.cache
 def state_keys(state_type: type) -> tuple[str, ...]:
     return tuple(map(state_key, state_type._fields))
 

@@ -102,5 +102,13 @@ def base_steps(base: BaseDirection, grads: list[Any], states: list[Any], *, guar
 
 
 def other_steps(params: list[Any], grads: list[Any], states: list[Any], rate: Any, *, base: BaseDirection) -> None:
-    """Parameters that are not layers: ``p -= rate * s`` in place, with ``base``'s step ``s`` (gradients unguarded)."""
+    """Parameters that are not layers: ``p -= rate * s`` in place, with ``base``'s step ``s`` (gradients unguarded).
+
+    A rate given as a number is one ``sub_(alpha=rate)``, as torch.optim's foreach SGD does (rounded once, the
+    steps only read: no copy of a momentum buffer); a tensor rate scales the steps first.
+    """
+    if isinstance(rate, (int, float)):
+        steps = base_steps(base, grads, states, guard=False, owned=False)
+        torch_module()._foreach_sub_(params, steps, alpha=rate)
+        return
     TORCH.descended(params, base_steps(base, grads, states, guard=False, owned=True), rate)

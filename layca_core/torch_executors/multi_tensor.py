@@ -137,9 +137,9 @@ class TorchExecutor:
             a = a - b * xs.c
         work = self._work(ws)
         if self.in_place:
-            self.torch._foreach_mul_(work, per_layer(a, work))
+            self.torch._foreach_mul_(work, self._scalars(a, work))
         else:
-            work = self.torch._foreach_mul(work, per_layer(a, work))
+            work = self.torch._foreach_mul(work, self._scalars(a, work))
         self.torch._foreach_addcmul_(work, xs, per_layer(b if factor is None else b * factor, work))
         return work
 
@@ -147,6 +147,11 @@ class TorchExecutor:
         if x.dtype not in self._low:
             self._low[x.dtype] = is_low_precision(x.dtype, self.xp)
         return self._low[x.dtype]
+
+    def _scalars(self, values: Any, like: list[Any]) -> list[Any]:
+        """A vector of per-layer scalars for a multi-tensor kernel: Python numbers on the CPU (a scalar-list kernel,
+        far cheaper than a list of 0-d tensors for many small layers), else ``per_layer``'s 0-d tensors."""
+        return values.tolist() if self.host_checks else per_layer(values, like)
 
     def _work(self, xs: list[Any]) -> list[Any]:
         """Float32 copies of 16-bit tensors, the others themselves."""
@@ -178,7 +183,7 @@ class TorchExecutor:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
         torch = self.torch
         if all(x.numel() <= CHUNK for x in xs):
-            differences = torch._foreach_mul(self._work(ws), per_layer(-c, xs))
+            differences = torch._foreach_mul(self._work(ws), self._scalars(-c, xs))
             torch._foreach_add_(differences, xs)
             return torch.stack(torch._foreach_norm(differences, 2)).to(self.acc) ** 2
         coefficients = per_layer(c, xs)
