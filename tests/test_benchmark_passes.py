@@ -34,5 +34,5 @@ def test_a_steps_passes_add_up_to_at_most_its_time(monkeypatch):
     ms = passes.measure("many-small", "momentum", fused=False, steps=1)  # one step: its passes lie within it
     assert {"base_steps", "sums", "combine", "rest", "step"} <= set(ms)
     assert sum(v for k, v in ms.items() if k not in ("rest", "step")) <= ms["step"]
-    row = {"set": "many-small", "base": "momentum", "fused": False, "ms": ms}
+    row = {"set": "many-small", "base": "momentum", "fused": False, "path": "multi_tensor", "ms": ms}
     assert passes.table([row])[2].startswith("| many-small | momentum | ")
