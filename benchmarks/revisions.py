@@ -21,7 +21,12 @@ from pathlib import Path
 
 from benchmarks.timing import describe
 
-PAIRS = {"Layca SGD momentum": "SGD momentum (foreach)", "Layca Adam": "Adam (foreach)"}
+PAIRS = {
+    "Layca SGD momentum": "SGD momentum (foreach)",
+    "Layca Adam": "Adam (foreach)",
+    "Layca SGD momentum (fused)": "SGD momentum (foreach)",
+    "Layca Adam (fused)": "Adam (foreach)",
+}
 ROOT = Path(__file__).resolve().parent.parent
 
 MEASURE = """

@@ -7,7 +7,7 @@ import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults, engine
-from layca_core.torch_executors.bases import base_steps, other_steps
+from layca_core.torch_executors.bases import other_steps
 from layca_torch import checkpoint
 from layca_torch import state as param_state
 from layca_torch.groups import Selector, split_by_layers
@@ -228,7 +228,7 @@ class Layca(torch.optim.Optimizer):
     def _turn(
         self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: engine.Executor
     ) -> None:
-        steps = base_steps(base_of(group), grads, states, guard=True, owned=executor.writes_steps)
+        steps = executor.base_steps(base_of(group), grads, states)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

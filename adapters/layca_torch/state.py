@@ -19,12 +19,9 @@ def state_key(field: str) -> str:
     return "step" if field == "count" else field
 
 
+@functools.cache
 def state_keys(state_type: type) -> tuple[str, ...]:
     return tuple(map(state_key, state_type._fields))
-
-
-def read_base_state(state: dict[str, Any], state_type: type) -> Any:
-    return state_type._make(state[key] for key in state_keys(state_type))
 
 
 def write_base_state(state: dict[str, Any], base_state: Any) -> None:
@@ -45,17 +42,18 @@ def check_fields(state: dict[str, Any], state_type: type, base: str, name: str) 
 def base_states(states: dict[Any, dict[str, Any]], base: Any, params: list[torch.Tensor]) -> list[Any]:
     """Each parameter's base state, read from the optimizer's ``states`` (created at its first step). A base
     without state (sgd) leaves no entry: torch keeps no empty state."""
-    types: dict[torch.dtype, type] = {}
+    types: dict[torch.dtype, tuple[type, tuple[str, ...]]] = {}
     result = []
     for p in params:
         if p.dtype not in types:
-            types[p.dtype] = type(template(base, p.dtype))
-        state_type = types[p.dtype]
-        if not state_type._fields:
+            state_type = type(template(base, p.dtype))
+            types[p.dtype] = state_type, state_keys(state_type)
+        state_type, keys = types[p.dtype]
+        if not keys:
             result.append(state_type())
             continue
         state = states[p]
-        if state_key(state_type._fields[0]) not in state:
+        if keys[0] not in state:
             write_base_state(state, base.init(p.detach()))
-        result.append(read_base_state(state, state_type))
+        result.append(state_type._make([state[key] for key in keys]))
     return result

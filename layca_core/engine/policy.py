@@ -5,8 +5,9 @@ tested without a GPU; ``executors_for`` applies it to a list of layers and build
 executors (importing a torch executor only when it is chosen, never with ``layca_core``).
 
 Torch's convention: multi-tensor kernels by default on every device, fused kernels on request
-(``fused=True``): Triton on CUDA, two ``torch.compile`` kernels on the CPU for layers of more than
-``COMPILED_MIN_SIZE`` entries. The Triton kernels have run only under ``TRITON_INTERPRET=1`` on CPU
+(``fused=True``): Triton on CUDA, ``torch.compile`` kernels on the CPU for layers of more than
+``COMPILED_MIN_SIZE`` entries. Small CPU layers (``FLAT_MAX_SIZE``) take the flat executor either way:
+stacked by shape, in float64 (the one-pass recipe), a few kernels turn hundreds of them. The Triton kernels have run only under ``TRITON_INTERPRET=1`` on CPU
 tensors so far: they stay opt-in until ``scripts/gpu.sh`` has passed on a GPU (``docs/gpu.md``).
 
 ``LAYCA_TRITON`` is a debugging aid, not an option: ``1`` sends every layer the multi-tensor or
@@ -24,10 +25,13 @@ from layca_core._namespace import _library
 from layca_core.engine.reference import ReferenceExecutor
 from layca_core.engine.turn import Executor
 
-EXECUTORS = ("reference", "xla", "multi_tensor", "compiled", "triton")
+EXECUTORS = ("reference", "xla", "multi_tensor", "flat", "compiled", "triton")
 COMPILED_MIN_SIZE = 16384
 """Layers of more entries take the compiled executor with ``fused=True`` on the CPU (a kernel call costs tens of
 microseconds, more than the multi-tensor kernels spend on a small layer)."""
+FLAT_MAX_SIZE = COMPILED_MIN_SIZE
+"""CPU layers of at most this many entries (32 bits or fewer, not sharded, outside ``torch.compile``) take the flat
+executor, with or without ``fused``: stacked by size, a few kernels turn hundreds of them."""
 
 
 def choose_executor(
@@ -69,6 +73,8 @@ def choose_executor(
         return "multi_tensor"
     if triton if triton is not None else bool(fused) and device == "cuda":
         return "triton"
+    if device == "cpu" and not compiling and not sharded and size <= FLAT_MAX_SIZE:
+        return "flat"
     if fused and device == "cpu" and not compiling and size > COMPILED_MIN_SIZE:
         return "compiled"
     return "multi_tensor"
@@ -147,6 +153,8 @@ def build_executor(
     # import statements, not importlib: torch.compile traces a module lookup, never a call of import_module
     if name == "multi_tensor":
         from layca_core.torch_executors.multi_tensor import TorchExecutor as chosen
+    elif name == "flat":
+        from layca_core.torch_executors.flat_executor import FlatExecutor as chosen
     elif name == "compiled":
         from layca_core.torch_executors.compiled_executor import CompiledExecutor as chosen
     else:

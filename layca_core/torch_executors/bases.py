@@ -8,7 +8,7 @@ form rounds after each operation: the two forms agree to a few ulps (``tests/cor
 from typing import Any
 
 from layca_core.directions import BaseDirection
-from layca_core.torch_executors.tensors import per_layer, torch_module
+from layca_core.torch_executors.tensors import finite_copy, per_layer, torch_module
 
 
 class TorchPrimitives:
@@ -67,9 +67,9 @@ class TorchPrimitives:
         if not xs:
             return xs
         if xs[0].device.type != "cpu" or torch.compiler.is_compiling():
-            return [torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+            return [finite_copy(x) for x in xs]
         finite = torch.isfinite(torch.stack(torch._foreach_norm(xs))).tolist()
-        return [x if ok else torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0) for x, ok in zip(xs, finite)]
+        return [x if ok else finite_copy(x) for x, ok in zip(xs, finite)]
 
     def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
         """In place: the parameters, and the steps (scaled by ``rate``)."""
@@ -102,5 +102,13 @@ def base_steps(base: BaseDirection, grads: list[Any], states: list[Any], *, guar
 
 
 def other_steps(params: list[Any], grads: list[Any], states: list[Any], rate: Any, *, base: BaseDirection) -> None:
-    """Parameters that are not layers: ``p -= rate * s`` in place, with ``base``'s step ``s`` (gradients unguarded)."""
+    """Parameters that are not layers: ``p -= rate * s`` in place, with ``base``'s step ``s`` (gradients unguarded).
+
+    A rate given as a number is one ``sub_(alpha=rate)``, as torch.optim's foreach SGD does (rounded once, the
+    steps only read: no copy of a momentum buffer); a tensor rate scales the steps first.
+    """
+    if isinstance(rate, (int, float)):
+        steps = base_steps(base, grads, states, guard=False, owned=False)
+        torch_module()._foreach_sub_(params, steps, alpha=rate)
+        return
     TORCH.descended(params, base_steps(base, grads, states, guard=False, owned=True), rate)

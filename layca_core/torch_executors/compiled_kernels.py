@@ -1,13 +1,18 @@
-"""The two ``torch.compile`` kernels of ``CompiledExecutor``; imported only when that executor runs.
+"""The ``torch.compile`` kernels of ``CompiledExecutor``; imported only when that executor runs.
 
 Each reads one flat, contiguous layer; inductor turns each into one loop (products and sums in
 float64 registers, nothing materialised). Shapes are dynamic: one compilation per dtype serves every
-layer size.
+layer size. ``stepped_sums`` also takes the base direction's step in the same loop, from the base's own
+definition (``layca_core.directions``) traced over torch's primitives: one compilation per base and dtype.
 """
 
 import functools
 import importlib
+import types
 from typing import Any, NamedTuple
+
+from layca_core.directions import BaseDirection
+from layca_core.torch_executors.bases import TORCH
 
 torch: Any = importlib.import_module("torch")  # already imported: the executor runs on torch tensors
 
@@ -16,6 +21,13 @@ def _sums(w: Any, x: Any) -> Any:
     """``|w|^2, <w, x>, |x|^2`` in float64: products of 32-bit or narrower entries are exact there."""
     w, x = w.double(), x.double()
     return torch.stack([(w * w).sum(), (w * x).sum(), (x * x).sum()])
+
+
+def _stepped_sums(base: BaseDirection, w: Any, g: Any, state: Any) -> tuple[Any, Any]:
+    """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place), and ``_sums`` of
+    ``w`` and that step: the state's tensors are read and written once, the step written only if it is new."""
+    (step,), _ = base.steps(TORCH, TORCH.finite([g]), [state])
+    return _sums(w, step), step
 
 
 def _combined(w: Any, x: Any, a: Any, b: Any, factor: Any) -> Any:
@@ -37,4 +49,19 @@ class Kernels(NamedTuple):
 @functools.cache
 def kernels() -> Kernels:
     """The kernels, each compiled at its first call (seconds, once per process and dtype)."""
-    return Kernels(*(torch.compile(f, dynamic=True, fullgraph=True) for f in (_sums, _combined, _combine_)))
+    return Kernels(*(_compiled(f) for f in (_sums, _combined, _combine_)))
+
+
+@functools.cache
+def stepped_sums(base: BaseDirection) -> Any:
+    """``_stepped_sums`` for ``base`` (bases are cached per hyperparameters), compiled at its first call.
+
+    Each base gets a copy of the function's code: dynamo keeps its compilations, and its limit on their number,
+    per code object, and every base is a new compilation.
+    """
+    own_code = types.FunctionType(_stepped_sums.__code__.replace(), _stepped_sums.__globals__, "stepped_sums")
+    return _compiled(functools.partial(own_code, base))
+
+
+def _compiled(f: Any) -> Any:
+    return torch.compile(f, dynamic=True, fullgraph=True)

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from layca_core._namespace import is_low_precision
+from layca_core.directions import BaseDirection
+from layca_core.torch_executors import bases
 from layca_core.torch_executors.collectives import all_reduce
-from layca_core.torch_executors.tensors import Projected, Scaled, factors_of, per_layer, torch_module
+from layca_core.torch_executors.tensors import Projected, Scaled, factors_of, finite_copy, per_layer, torch_module
 
 CHUNK = 16384
 BLOCK_ROWS = 64
@@ -61,6 +63,11 @@ class TorchExecutor:
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
         return self
 
+    def base_steps(self, base: BaseDirection, grads: list[Any], states: list[Any]) -> list[Any]:
+        """``base``'s steps for the layers (non-finite gradient entries read as 0), its states written in place:
+        the steps ``turn_layers`` takes from an optimizer that owns the states."""
+        return bases.base_steps(base, grads, states, guard=True, owned=self.writes_steps)
+
     def vector(self, values: Sequence[float]) -> Any:
         key = tuple(values)
         if key not in self._vectors:
@@ -75,8 +82,9 @@ class TorchExecutor:
         if self.host_checks:
             self._unclean = list(xs)
             return self._unclean
-        clean = self.torch.nan_to_num_ if self.in_place else self.torch.nan_to_num
-        return [clean(x, nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        if self.in_place:
+            return [x.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        return [finite_copy(x) for x in xs]
 
     def amax(self, xs: list[Any]) -> Any:
         largest = self._largest(xs)
@@ -84,7 +92,7 @@ class TorchExecutor:
             self._unclean = None
             dirty = [i for i, ok in enumerate(self.torch.isfinite(largest).tolist()) if not ok]
             for i in dirty:
-                xs[i] = self.torch.nan_to_num(xs[i], nan=0.0, posinf=0.0, neginf=0.0)
+                xs[i] = finite_copy(xs[i])
             if dirty:
                 largest = self._largest(xs)
         return self._all_reduce(largest, maximum=True)
@@ -129,9 +137,9 @@ class TorchExecutor:
             a = a - b * xs.c
         work = self._work(ws)
         if self.in_place:
-            self.torch._foreach_mul_(work, per_layer(a, work))
+            self.torch._foreach_mul_(work, self._scalars(a, work))
         else:
-            work = self.torch._foreach_mul(work, per_layer(a, work))
+            work = self.torch._foreach_mul(work, self._scalars(a, work))
         self.torch._foreach_addcmul_(work, xs, per_layer(b if factor is None else b * factor, work))
         return work
 
@@ -139,6 +147,11 @@ class TorchExecutor:
         if x.dtype not in self._low:
             self._low[x.dtype] = is_low_precision(x.dtype, self.xp)
         return self._low[x.dtype]
+
+    def _scalars(self, values: Any, like: list[Any]) -> list[Any]:
+        """A vector of per-layer scalars for a multi-tensor kernel: Python numbers on the CPU (a scalar-list kernel,
+        far cheaper than a list of 0-d tensors for many small layers), else ``per_layer``'s 0-d tensors."""
+        return values.tolist() if self.host_checks else per_layer(values, like)
 
     def _work(self, xs: list[Any]) -> list[Any]:
         """Float32 copies of 16-bit tensors, the others themselves."""
@@ -170,7 +183,7 @@ class TorchExecutor:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
         torch = self.torch
         if all(x.numel() <= CHUNK for x in xs):
-            differences = torch._foreach_mul(self._work(ws), per_layer(-c, xs))
+            differences = torch._foreach_mul(self._work(ws), self._scalars(-c, xs))
             torch._foreach_add_(differences, xs)
             return torch.stack(torch._foreach_norm(differences, 2)).to(self.acc) ** 2
         coefficients = per_layer(c, xs)

@@ -38,3 +38,12 @@ def per_layer(values: Any, like: list[Any]) -> list[Any]:
     if len(dtypes) == 1:
         return list(values.to(dtypes.pop()).unbind())
     return [v.to(t.dtype) for v, t in zip(values.unbind(), like)]
+
+
+def finite_copy(x: Any) -> Any:
+    """A copy of ``x`` whose non-finite entries are 0: ``nan_to_num`` eagerly, one ``where`` inside ``torch.compile``
+    (inductor vectorises it, where on the CPU it runs ``nan_to_num`` entry by entry, three times slower)."""
+    torch = torch_module()
+    if torch.compiler.is_compiling():
+        return torch.where(torch.isfinite(x), x, 0)
+    return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)

@@ -84,6 +84,8 @@ def wide_model():
 
 @pytest.mark.parametrize("base", ["momentum", "adam", "amom", "sgd", "nesterov", "rmsprop", "adagrad"])
 def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypatch, base):
+    """Weights and states as the multi-tensor step's, NaN gradient entries zeroed before the base (also where the
+    base step is taken inside the compiled sums)."""
     layca_torch = pytest.importorskip("layca_torch")
     calls = []
     kernels = compiled_kernels.kernels()
@@ -91,6 +93,10 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
         kernels.sums, kernels.combined, lambda *args: calls.append(args[0].numel()) or kernels.combine_(*args)
     )
     monkeypatch.setattr(compiled_kernels, "kernels", lambda: counting)
+    folded, stepped_sums = [], compiled_kernels.stepped_sums
+    monkeypatch.setattr(
+        compiled_kernels, "stepped_sums", lambda b: lambda w, *rest: folded.append(w.numel()) or stepped_sums(b)(w, *rest)
+    )
     models = [wide_model(), wide_model()]
     optimizers = [layca_torch.Layca(m.parameters(), base=base, fused=fused) for m, fused in zip(models, (True, False))]
     generator = torch.Generator().manual_seed(1)
@@ -102,6 +108,8 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
             model[0].weight.grad[0, 0] = float("nan")  # zeroed before the base sees it, as on every path
             optimizer.step()
     assert calls == [160 * 128] * 3  # the 384-entry layer takes the multi-tensor executor
+    # the base step is taken in the sums' loop where the state is layer-sized tensors (not Adam's counter, not SGD's)
+    assert folded == ([] if base in ("adam", "sgd") else [160 * 128] * 3)
     for p, q in zip(*(m.parameters() for m in models)):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
     for p, q in zip(*(m.parameters() for m in models)):
@@ -146,3 +154,22 @@ def test_layca_fused_on_channels_last_and_bfloat16_layers_matches_the_multi_tens
     eps = torch.finfo(dtype).eps
     for p, q in zip(*(m.parameters() for m in models)):
         torch.testing.assert_close(p, q, rtol=4 * eps, atol=4 * eps * float(q.abs().max()))
+
+
+def test_a_base_step_that_overflows_in_the_sums_loop_counts_its_non_finite_entries_as_zero():
+    layca_torch = pytest.importorskip("layca_torch")
+    models = [wide_model(), wide_model()]
+    optimizers = [layca_torch.Layca(m.parameters(), base="momentum", fused=f) for m, f in zip(models, (True, False))]
+    for model, optimizer in zip(models, optimizers):
+        model(torch.randn(8, 160, generator=torch.Generator().manual_seed(1))).square().mean().backward()
+        optimizer.step()
+        weight = model[0].weight
+        optimizer.state[weight]["momentum"][0, :3] = torch.finfo(torch.float32).max
+        weight.grad[0, :3] = torch.finfo(torch.float32).max  # 0.9 max + max overflows to inf
+        optimizer.step()
+    fused, multi_tensor = (m[0].weight for m in models)
+    assert torch.isfinite(fused).all()
+    torch.testing.assert_close(fused, multi_tensor, rtol=1e-5, atol=1e-6)
+    buffers = [o.state[m[0].weight]["momentum"] for o, m in zip(optimizers, models)]
+    assert torch.isinf(buffers[0][0, :3]).all()  # the state keeps what the base computed, as on every path
+    torch.testing.assert_close(buffers[0], buffers[1], rtol=1e-5, atol=1e-7)

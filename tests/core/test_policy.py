@@ -22,7 +22,11 @@ TABLE = [
     ("cuda", "float32", SMALL, {"fused": True}, "triton"),
     ("cuda", "float64", BIG, {"fused": True}, "multi_tensor"),  # one pass needs exact float64 products
     ("cpu", "float32", BIG, {"fused": True}, "compiled"),
-    ("cpu", "float16", SMALL, {"fused": True}, "multi_tensor"),  # a kernel call costs more than a small layer
+    ("cpu", "float16", SMALL, {"fused": True}, "flat"),  # a kernel call costs more than a small layer
+    ("cpu", "float32", SMALL, {}, "flat"),  # many small layers: stacked, a few kernels for all
+    ("cpu", "float64", SMALL, {}, "multi_tensor"),  # one pass needs exact float64 products
+    ("cpu", "float32", SMALL, {"sharded": True}, "multi_tensor"),
+    ("cpu", "float32", SMALL, {"compiling": True}, "multi_tensor"),
     ("cpu", "float32", BIG, {"fused": True, "compiling": True}, "multi_tensor"),  # no nested compilation
     ("cpu", "float64", BIG, {"fused": True}, "multi_tensor"),
     ("mps", "float32", BIG, {}, "multi_tensor"),
@@ -70,10 +74,10 @@ def test_layers_are_grouped_by_executor_with_their_indices():
     ws = [torch.zeros(BIG), torch.zeros(3), torch.zeros(BIG, dtype=torch.float64), torch.zeros(7), torch.zeros(BIG)]
     chosen = executors_for(xp, ws, fused=True)
     names = [(type(e).__name__, part) for e, part in chosen]
-    assert names == [("CompiledExecutor", [0, 4]), ("TorchExecutor", [1, 2, 3])]
+    assert names == [("CompiledExecutor", [0, 4]), ("FlatExecutor", [1, 3]), ("TorchExecutor", [2])]
     sizes = [3, BIG, 3, 3, 3]  # a shard's size is its whole layer's, so every rank groups alike
-    assert [part for _, part in executors_for(xp, ws, fused=True, sizes=sizes)] == [[0, 2, 3, 4], [1]]
-    assert [type(e).__name__ for e, _ in executors_for(xp, ws)] == ["TorchExecutor"]
+    assert [part for _, part in executors_for(xp, ws, fused=True, sizes=sizes)] == [[0, 3, 4], [1], [2]]
+    assert [type(e).__name__ for e, _ in executors_for(xp, ws)] == ["TorchExecutor", "FlatExecutor"]
 
 
 def test_other_arrays_take_the_reference_executor():
