@@ -3,10 +3,11 @@
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
 parameter-sized temporary: the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
-and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it. JAX imports
-only when the policy chooses this executor (JAX arrays).
+and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it. JAX is looked
+up, never imported: the policy chooses this executor for JAX arrays only.
 """
 
+import sys
 from typing import Any
 
 from layca_core.engine.reference import ReferenceExecutor
@@ -33,7 +34,7 @@ class XlaExecutor(ReferenceExecutor):
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
         """Per layer, ``values`` or (only when ``keep`` is False) ``recipe``'s: under ``lax.cond`` when traced; an
         eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
-        import jax
+        jax = sys.modules["jax"]  # imported already: the policy chose this executor for JAX arrays
 
         traced = isinstance(keep, jax.core.Tracer)
         rows = []
