@@ -16,12 +16,14 @@ from layca_core.engine.optimizer import optimizer_step
 from layca_core.engine.options import RATE_NAMES, checked_options, spelling_of
 from layca_core.engine.plan import LayerPlan
 from layca_core.engine.policy import executors_for
+from layca_core.engine.reference import ReferenceExecutor
 from layca_core.engine.turn import Executor, turn_layers
 
 __all__ = [
     "RATE_NAMES",
     "Executor",
     "LayerPlan",
+    "ReferenceExecutor",
     "checked_options",
     "executors_for",
     "optimizer_step",

@@ -147,7 +147,7 @@ def build_executor(
     if name == "reference":
         return ReferenceExecutor(xp, layers[0], stacked).prepare(layers)
     if name == "xla":
-        from layca_core.engine.xla import XlaExecutor
+        from layca_jax.xla import XlaExecutor
 
         return XlaExecutor(xp, layers[0], stacked).prepare(layers)
     # import statements, not importlib: torch.compile traces a module lookup, never a call of import_module

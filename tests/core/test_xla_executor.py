@@ -16,7 +16,7 @@ from tests.core.test_engine import ANGLE_TOLERANCE, RATE, check_turn, magnitudes
 
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
-from layca_core.engine.xla import XlaExecutor  # noqa: E402
+from layca_jax.xla import XlaExecutor  # noqa: E402
 
 SHAPE = (24, 16)
 

@@ -10,7 +10,7 @@ up, never imported: the policy chooses this executor for JAX arrays only.
 import sys
 from typing import Any
 
-from layca_core.engine.reference import ReferenceExecutor
+from layca_core.engine import ReferenceExecutor
 
 
 class XlaExecutor(ReferenceExecutor):
