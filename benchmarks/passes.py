@@ -66,25 +66,32 @@ def _timed(method: Any, name: str) -> Any:
 _ACTIVE: list[str] = []
 
 
-def executor_classes() -> list[type]:
-    """The torch executors' classes this tree has (an older revision may lack some: ``--old`` runs)."""
+EXECUTOR_PACKAGES = ("layca_torch._executors", "layca_core.torch_executors")
+"""Where a tree keeps its torch executors: the torch adapter, or the core in older revisions (``--old`` runs)."""
+
+
+def executor_module(module: str) -> Any:
+    """The torch executors' module ``module`` of this tree, or None where it has none."""
     import importlib
 
-    names = {"multi_tensor": "TorchExecutor", "flat_executor": "FlatExecutor", "compiled_executor": "CompiledExecutor"}
-    classes = []
-    for module, name in names.items():
+    for package in EXECUTOR_PACKAGES:
         try:
-            classes.append(getattr(importlib.import_module(f"layca_core.torch_executors.{module}"), name))
+            return importlib.import_module(f"{package}.{module}")
         except ImportError:
             continue
-    return classes
+    return None
+
+
+def executor_classes() -> list[type]:
+    """The torch executors' classes this tree has (an older revision may lack some: ``--old`` runs)."""
+    names = {"multi_tensor": "TorchExecutor", "flat_executor": "FlatExecutor", "compiled_executor": "CompiledExecutor"}
+    modules = {module: executor_module(module) for module in names}
+    return [getattr(modules[module], name) for module, name in names.items() if modules[module] is not None]
 
 
 def folds() -> bool:
     """Whether this tree's compiled executor takes a momentum base step in its sums' loop (not before this change)."""
-    import importlib
-
-    return hasattr(importlib.import_module("layca_core.torch_executors.compiled_executor"), "Pending")
+    return hasattr(executor_module("compiled_executor"), "Pending")
 
 
 def measure(shape_set: str, base: str, fused: bool, steps: int) -> dict[str, float]:

@@ -6,38 +6,40 @@ Neither is imported before an array asks for it.
 """
 
 import functools
-import sys
 from types import ModuleType
 from typing import Any
 
+_NAMESPACES: list[tuple[type, ModuleType]] = []
+"""Array types with a namespace of their own (``engine.register_executors``), in registration order."""
 
-def _library(x: Any) -> str:
-    """The library an array belongs to (``"torch"``, ``"jax"``...).
 
-    A torch tensor is recognised by ``isinstance`` (torch imported by then, never by this module), which
-    ``torch.compile`` traces without a graph break, unlike string methods on a class's ``__module__``.
-    """
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(x, torch.Tensor):
-        return "torch"
-    return type(x).__module__.partition(".")[0]
+def register_namespace(array_type: type, namespace: ModuleType) -> None:
+    """Give arrays of ``array_type`` the namespace ``namespace`` (see ``engine.register_executors``)."""
+    _NAMESPACES[:] = [entry for entry in _NAMESPACES if entry[0] is not array_type] + [(array_type, namespace)]
+
+
+def _registered(x: Any) -> ModuleType | None:
+    """The namespace registered for ``x``'s type (an ``isinstance`` per registered type, which ``torch.compile``
+    traces without a graph break, unlike string methods on a class's ``__module__``), or None."""
+    for array_type, namespace in _NAMESPACES:
+        if isinstance(x, array_type):
+            return namespace
+    return None
 
 
 def array_namespace(*arrays: Any) -> ModuleType:
     """Return the array-API namespace shared by ``arrays`` (TensorFlow included).
 
-    Tensors of one library alone (TensorFlow, torch) go straight to their namespace, which
-    also keeps ``torch.compile`` graphs free of array-api-compat's type dispatch.
+    Arrays of a type an adapter registered go straight to its namespace (which also keeps ``torch.compile``
+    graphs free of array-api-compat's type dispatch), TensorFlow tensors to ``_tensorflow_namespace``.
     """
-    libraries = {_library(x) for x in arrays}
-    if libraries == {"tensorflow"}:
+    registered = [_registered(x) for x in arrays]
+    if registered and registered[0] is not None and all(r is registered[0] for r in registered):
+        return registered[0]
+    if arrays and all(type(x).__module__.partition(".")[0] == "tensorflow" for x in arrays):
         from layca_core import _tensorflow_namespace
 
         return _tensorflow_namespace
-    if libraries == {"torch"}:
-        import array_api_compat.torch
-
-        return array_api_compat.torch
     import array_api_compat
 
     return array_api_compat.array_namespace(*arrays)
@@ -61,9 +63,9 @@ def accumulation_dtype(dtype: Any, xp: ModuleType) -> Any:
 
 
 def zero_scalar(like: Any, dtype: Any, xp: ModuleType) -> Any:
-    """A 0-d zero of ``dtype`` beside ``like``: on its torch device, else uncommitted (a JAX array's
-    sharding belongs to its shape, and a committed scalar would recompile a jitted step)."""
-    if _library(like) == "torch":
+    """A 0-d zero of ``dtype`` beside ``like``: on its device for a type with a registered namespace (torch), else
+    uncommitted (a JAX array's sharding belongs to its shape, and a committed scalar would recompile a jitted step)."""
+    if _registered(like) is not None:
         return xp.zeros((), dtype=dtype, device=like.device)
     return xp.zeros((), dtype=dtype)
 

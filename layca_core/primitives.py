@@ -2,7 +2,7 @@
 
 A base direction (``layca_core.directions``) is defined once, as a function of lists of
 tensors and a ``Primitives`` implementation: ``ARRAY`` below (array-API calls, pure, traced by
-``jax.jit`` and ``tf.function``) or torch's multi-tensor one (``layca_core.torch_executors.bases``,
+``jax.jit`` and ``tf.function``) or torch's multi-tensor one (the torch adapter's ``_executors/bases.py``,
 ``torch._foreach_*`` kernels that update the states in place). Each primitive is one line of
 arithmetic; the two implementations agree to a few ulps, not bit for bit: torch's ``add(alpha=)``
 and ``addcmul`` round once where the array API rounds after each operation (see docs/algorithm.md,

@@ -42,7 +42,7 @@ if [ "$dry" = 0 ] && ! "$python" -c "import sys, torch; sys.exit(not torch.cuda.
 fi
 
 status=0
-step "$python" -m pytest -p no:cacheprovider -q tests/core/test_triton_executor.py tests/core/test_bases.py tests/core/test_policy.py tests/layca_torch tests/conformance/test_adapters.py || status=1
+step "$python" -m pytest -p no:cacheprovider -q tests/layca_torch tests/conformance/test_adapters.py || status=1
 step env LAYCA_TRITON=1 "$python" -m pytest -p no:cacheprovider -q tests/conformance/test_adapters.py -k torch-foreach || status=1
 step "$python" -m layca_conformance --all --device cuda --report docs/conformance-gpu.md "${quick[@]}" || status=1
 # shellcheck disable=SC2086  # the frameworks are a word list

@@ -19,7 +19,7 @@ def test_a_dry_run_prints_the_cuda_tests_the_conformance_matrix_and_the_benchmar
     assert result.returncode == 0, result.stderr
     commands = [line for line in result.stdout.splitlines() if line.startswith("+ ")]
     assert len(commands) == 4
-    assert "tests/core/test_triton_executor.py" in commands[0]
+    assert "tests/layca_torch " in commands[0]
     assert commands[1].startswith("+ env LAYCA_TRITON=1 ") and "tests/conformance/test_adapters.py" in commands[1]
     commands.pop(1)
     assert commands[1].endswith("-m layca_conformance --all --device cuda --report docs/conformance-gpu.md --quick")

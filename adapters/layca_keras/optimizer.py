@@ -10,6 +10,11 @@ from layca_core import defaults, engine
 from layca_keras.norms import ReanchoredNorms, layer_plan
 from layca_keras.variables import LayerSelector, base_slots, check_serializable, read
 
+if keras.backend.backend() == "torch":
+    import layca_torch  # noqa: F401  (registers torch's executors, which the step runs on the torch backend)
+elif keras.backend.backend() == "jax":
+    import layca_jax  # noqa: F401  (registers the XLA executor)
+
 HYPERPARAMETER_NAMES = {
     "momentum": "momentum",
     "beta": "beta",

@@ -7,6 +7,7 @@ Each layer's reference norm is read from the parameters at the first update, not
 loaded after ``init`` keep their norms, and ``reset_layer_norms`` re-anchors them mid-run.
 """
 
+import layca_jax  # noqa: F401  (registers the XLA executor with the core)
 from layca_core import __version__
 from layca_optax.hyperparameters import HYPERPARAMETER_NAMES
 from layca_optax.monitor import RotationMonitor, cosine_distances

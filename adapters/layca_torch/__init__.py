@@ -3,10 +3,12 @@
 Hyperparameters (``lr``, ``alpha``, ``base``, ``variant``, ``other_lr``, ``freeze_others``) are explained in
 ``docs/algorithm.md``, which writes Equation 1 out; layer selection
 and monitoring across a resume in ``docs/monitoring.md``; torch's idioms layca supports (with the tests that prove
-them) and each adapter's words in ``docs/idioms.md``.
+them) and each adapter's words in ``docs/idioms.md``. Importing it registers torch's executors with
+``layca_core`` (``layca_core.engine.register_executors``), which Keras on the torch backend steps with too.
 """
 
 from layca_core import __version__
+from layca_torch import _executors
 from layca_torch.groups import layca_param_groups
 from layca_torch.hyperparameters import HYPERPARAMETER_NAMES
 from layca_torch.monitor import RotationMonitor, layer_angles
@@ -22,3 +24,5 @@ __all__ = [
     "layca_param_groups",
     "layer_angles",
 ]
+
+_executors.register()

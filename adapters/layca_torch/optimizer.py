@@ -7,9 +7,10 @@ import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults, engine
-from layca_core.torch_executors.bases import other_steps
 from layca_torch import checkpoint
 from layca_torch import state as param_state
+from layca_torch._executors.bases import other_steps
+from layca_torch._executors.multi_tensor import TorchExecutor
 from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.norms import store_new_norms
@@ -215,8 +216,8 @@ class Layca(torch.optim.Optimizer):
             other_steps(shards, grads, states, other_rate(group), base=base)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
-        """Base directions by ``layca_core.torch_executors.bases``, the turn by the executors the core's policy picks
-        (``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
+        """Base directions by ``_executors.bases``, the turn by the executors torch's policy picks (``_executors.policy``
+        through ``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
         shards, grads, states = local_shards(params, grads, states)
         chosen = engine.executors_for(
             torch_namespace, shards, meshes=[mesh_of(p) for p in params], sizes=[p.numel() for p in params],
@@ -226,8 +227,9 @@ class Layca(torch.optim.Optimizer):
             self._turn(group, *([items[i] for i in part] for items in (params, shards, grads, states)), executor)
 
     def _turn(
-        self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: engine.Executor
+        self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: TorchExecutor
     ) -> None:
+        """One executor's layers: its base steps (``TorchExecutor.base_steps``, states written in place), then the turn."""
         steps = executor.base_steps(base_of(group), grads, states)
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(

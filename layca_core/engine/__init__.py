@@ -1,11 +1,12 @@
 """The engine adapters and executors build on: one Layca step over a list of layers, and its plumbing.
 
 - ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only there), and
-  ``executors_for``, the one executor policy (``policy.choose_executor``: the array-API reference, or for
-  torch tensors the multi-tensor, compiled or Triton executor of ``layca_core.torch_executors``, each
-  imported only when chosen);
+  ``executors_for``, which asks the policy an adapter registered for the layers' array type
+  (``register_executors``: torch's multi-tensor, compiled and Triton executors by ``import layca_torch``, the XLA
+  one by ``import layca_jax``) and gives every other array the array-API ``ReferenceExecutor``;
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
-- ``optimizer_step``: base directions and Layca over all parameters, for adapters without executors of their own;
+- ``optimizer_step``: base directions and Layca over all parameters, for adapters without an optimizer step of
+  their own;
 - ``checked_options``: what adapters check at construction;
 - ``RATE_NAMES`` and ``spelling_of``: the words adapters name rates and hyperparameters with, in messages.
 
@@ -15,7 +16,7 @@ Users call ``layca_core.layca_step`` and the adapters; this module is for adapte
 from layca_core.engine.optimizer import optimizer_step
 from layca_core.engine.options import RATE_NAMES, checked_options, spelling_of
 from layca_core.engine.plan import LayerPlan
-from layca_core.engine.policy import executors_for
+from layca_core.engine.policy import executors_for, register_executors
 from layca_core.engine.reference import ReferenceExecutor
 from layca_core.engine.turn import Executor, turn_layers
 
@@ -27,6 +28,7 @@ __all__ = [
     "checked_options",
     "executors_for",
     "optimizer_step",
+    "register_executors",
     "spelling_of",
     "turn_layers",
 ]

@@ -26,10 +26,10 @@ from typing import Any
 from layca_core._namespace import array_namespace
 from layca_core.directions import BaseDirection
 from layca_core.engine.plan import LayerPlan
-from layca_core.primitives import ARRAY
 from layca_core.engine.policy import executors_for
 from layca_core.engine.reference import per_layer
 from layca_core.engine.turn import turn_layers
+from layca_core.primitives import ARRAY
 from layca_core.validation import check_rate, check_same_length
 
 
@@ -71,7 +71,7 @@ def optimizer_step(
     holding one layer per index of axis 0; its multiplier is then a tuple, one per layer.
     ``meshes[i]`` (torch): ``(device_mesh, placements)`` when ``params[i]`` is the local shard of a
     sharded layer, whose sums are then all-reduced; ``multi_tensor=False`` forces the reference
-    executor (see ``layca_core.engine.policy``). ``as_updates`` returns increments instead of new parameters
+    executor (see ``layca_core.engine.executors_for``). ``as_updates`` returns increments instead of new parameters
     (Optax's convention): ``new - p`` for a layer, ``0 - other_rate * s`` (or 0) for the others.
     """
     check_same_length(params=params, grads=grads, base_states=base_states, init_norms=init_norms, plan=plan.multipliers)

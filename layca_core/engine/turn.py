@@ -43,14 +43,13 @@ from typing import Any, Protocol
 from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, parallel_tolerance
 
-
 ONE_PASS = ("prepare", "finite", "sums", "scale", "combine")
 """The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (both variants)."""
 TWO_PASSES = {
     "layca": ("prepare", "finite", "amax", "scale", "sums", "perp", "squares", "combine"),
     "lars": ("prepare", "finite", "amax", "scale", "sums", "combine"),
 }
-"""The engine's calls on an executor, in order, otherwise (``tests/core/test_engine.py`` records them)."""
+"""The engine's calls on an executor, in order, otherwise (``tests/core/test_executor_hook.py`` records them)."""
 SCREENED = {
     "layca": ("prepare", "finite", "sums", "recompute", "scale", "perp", "combine"),
     "lars": ("prepare", "finite", "sums", "recompute", "scale", "combine"),
@@ -167,7 +166,7 @@ def turn_layers(
     steps = executor.finite(steps)
     tolerance = executor.per_tensor(_per_dtype(ws, lambda dtype: parallel_tolerance(dtype, xp)))
     one = xp.ones_like(tolerance)
-    if executor.exact_products or getattr(executor, "screens", False):
+    if executor.exact_products or executor.screens:
         ww, ws_dot, ss = executor.sums(ws, steps, with_squares=True)
         sigma = scale_factors(xp.sqrt(ss), executor, ws)
         w_s, s_s = ws_dot * sigma, ss * sigma * sigma

@@ -13,8 +13,7 @@ import pytest
 import layca_core
 from layca_conformance.backends import Backend, to_numpy
 from layca_core import engine
-from layca_core.engine.policy import build_executor
-from layca_core.engine.reference import ReferenceExecutor, per_layer
+from layca_core.engine.reference import ReferenceExecutor
 
 RATE = 0.1
 ANGLE_TOLERANCE = {"float64": 1e-12, "float32": 2e-6, "float16": 5e-3, "bfloat16": 3e-2}
@@ -66,32 +65,6 @@ def test_every_magnitude_turns_on_every_backend(backend_dtype, weights, variant)
             assert np.isfinite(new).all() and not np.array_equal(new, w64), magnitude
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16", "float16"])
-@pytest.mark.parametrize("variant", ["layca", "lars"])
-def test_torch_executor_matches_the_reference_at_every_magnitude(dtype, variant):
-    torch = pytest.importorskip("torch")
-    layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate([(24, 16), (3, 3, 2, 5)])]
-    ws = [Backend.TORCH.asarray(x, dtype) for x in layers]
-    rates = [RATE, 0.5 * RATE]
-    for index, magnitude in enumerate(magnitudes(dtype)):
-        steps = [Backend.TORCH.asarray(step_of(magnitude, x.shape, index), dtype) for x in layers]
-        turned = {}
-        for multi_tensor in (True, False):
-            name = "multi_tensor" if multi_tensor else "reference"
-            executor = build_executor(name, layca_core.array_namespace(ws[0]), ws)
-            norms = per_layer([layca_core.initial_norm(w) for w in ws], executor)
-            new = engine.turn_layers(
-                list(ws), [s.clone() for s in steps], executor.vector(rates), norms, executor=executor, variant=variant
-            )
-            turned[multi_tensor] = [to_numpy(x) for x in new]
-        for fast, reference, w, rate in zip(turned[True], turned[False], ws, rates):
-            scale = float(np.abs(reference).max())
-            np.testing.assert_allclose(fast, reference, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * scale)
-            if variant == "layca":
-                check_turn(to_numpy(w), fast, dtype, rate)
-        assert torch.equal(ws[0], Backend.TORCH.asarray(layers[0], dtype)), "the pure executor wrote its input"
-
-
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 def test_jitted_step_is_exact_at_every_magnitude(dtype):
     """Under ``jax.jit`` without x64 the sums accumulate in float32: the two-pass recipe."""
@@ -136,39 +109,3 @@ def test_stacked_layers_are_reduced_per_slice(weights):
     (new,) = engine.turn_layers([stack], [steps], rates, norms, executor=executor)
     for i in range(3):
         check_turn(stack[i], new[i], "float64", rates[i])
-
-
-@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
-def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype, monkeypatch):
-    """An optimizer's own step: non-finite entries in one layer only, one step far out of range among steps in it
-    (on the CPU the executor then cleans one layer and scales every step with a pass of its own); a large layer
-    reduced in several blocks of rows."""
-    torch = pytest.importorskip("torch")
-    from layca_core.torch_executors import multi_tensor
-
-    monkeypatch.setattr(multi_tensor, "BLOCK_ROWS", 1)
-    shapes = [(24, 16), (300, 140), (3, 3, 2, 5), (7,)]
-    layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate(shapes)]
-    steps = [step_of(magnitude, x.shape, i) for i, (x, magnitude) in enumerate(zip(layers, [1.0, 3e-3, 1e30, 50.0]))]
-    steps[1][0, :3] = [np.nan, np.inf, -np.inf]
-    for far in (True, False):
-        steps[2] = step_of(1e30 if far else 2.0, shapes[2], 2)
-        turned = {}
-        for in_place in (True, False):
-            ws = [Backend.TORCH.asarray(x, dtype).clone() for x in layers]
-            xp = layca_core.array_namespace(ws[0])
-            executor = build_executor("multi_tensor" if in_place else "reference", xp, ws, in_place=in_place)
-            norms = per_layer([layca_core.initial_norm(w) for w in ws], executor)
-            given = [Backend.TORCH.asarray(s, dtype) for s in steps]
-            before = [s.clone() for s in given]
-            rates = executor.vector([RATE] * len(ws))
-            turned[in_place] = [to_numpy(x) for x in engine.turn_layers(ws, given, rates, norms, executor=executor)]
-            if in_place:  # on the CPU the steps are read, never written: a base may pass its state as its step
-                assert executor.writes_steps is False
-                for s, b in zip(given, before):
-                    torch.testing.assert_close(s, b, rtol=0, atol=0, equal_nan=True)
-        for fast, reference, w in zip(turned[True], turned[False], layers):
-            np.testing.assert_allclose(
-                fast, reference, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * np.abs(reference).max()
-            )
-            check_turn(to_numpy(Backend.TORCH.asarray(w, dtype)), fast, dtype)

@@ -243,3 +243,16 @@ def test_gradients_are_cast_to_the_variable_dtype():
     x, y = batches()[0]
     optimizer.apply([g.astype("float64") for g in grads_of(model, x, y)], model.trainable_variables)
     assert all(np.isfinite(w).all() for w in numpy_weights(model))
+
+
+EXECUTOR = {"torch": "TorchExecutor", "jax": "XlaExecutor", "tensorflow": "ReferenceExecutor"}
+"""The executor a 200x100 layer takes on each backend: importing layca_keras registers the backend's own (torch's
+multi-tensor executor, the XLA one), TensorFlow takes the core's reference executor."""
+
+
+def test_the_backend_s_own_executors_turn_its_layers():
+    from layca_core import engine
+
+    w = keras.ops.convert_to_tensor(np.ones((200, 100), "float32"))
+    ((executor, part),) = engine.executors_for(layca_core.array_namespace(w), [w])
+    assert (type(executor).__name__, part) == (EXECUTOR[BACKEND], [0])

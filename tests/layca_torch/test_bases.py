@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch", reason="the multi-tensor primitives run on 
 
 import layca_core  # noqa: E402
 from layca_core.primitives import ARRAY  # noqa: E402
-from layca_core.torch_executors.bases import TORCH, base_steps, other_steps  # noqa: E402
+from layca_torch._executors.bases import TORCH, base_steps, other_steps  # noqa: E402
 from tests.base_values import NON_DEFAULT  # noqa: E402
 
 BASES = NON_DEFAULT
@@ -27,7 +27,9 @@ def magnitude(kind, dtype):
 
 def gradients(kind, dtype, seed):
     generator = torch.Generator().manual_seed(seed)
-    grads = [(magnitude(kind, dtype) * torch.randn(n, generator=generator, dtype=torch.float64)).to(dtype) for n in SIZES]
+    grads = [
+        (magnitude(kind, dtype) * torch.randn(n, generator=generator, dtype=torch.float64)).to(dtype) for n in SIZES
+    ]
     if kind == "non-finite":
         grads[1][2], grads[2][0], grads[3][5] = float("nan"), float("inf"), -float("inf")
     return grads

@@ -6,13 +6,11 @@ kind, so one launch covers every layer of a dtype group whatever their sizes. Fu
 without masks, and with offsets known to be multiples of 16 (``aligned``), so loads are vectorised.
 """
 
-import importlib
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+import torch
 import triton
 import triton.language as tl
-
-torch: Any = importlib.import_module("torch")  # already imported: the executor runs on torch tensors
 
 BLOCK = 1024
 TILES = 8

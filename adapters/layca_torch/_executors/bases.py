@@ -2,39 +2,38 @@
 
 Each primitive is one or two ``torch._foreach_*`` calls and writes the states it is given in place
 (the optimizer's state tensors). ``add(alpha=)`` and ``addcmul`` round once where the array-API
-form rounds after each operation: the two forms agree to a few ulps (``tests/core/test_bases.py``).
+form rounds after each operation: the two forms agree to a few ulps (``tests/layca_torch/test_bases.py``).
 """
 
 from typing import Any
 
+import torch
+
 from layca_core.directions import BaseDirection
-from layca_core.torch_executors.tensors import finite_copy, per_layer, torch_module
+from layca_torch._executors.tensors import finite_copy, per_layer
 
 
 class TorchPrimitives:
     """``layca_core.primitives.Primitives`` over lists of torch tensors; states are written in place."""
 
     def blend(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
-        torch = torch_module()
         if a != 1:
             torch._foreach_mul_(states, a)
         torch._foreach_add_(states, xs, alpha=b)
         return states
 
     def blend_squares(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
-        torch = torch_module()
         if a != 1:
             torch._foreach_mul_(states, a)
         torch._foreach_addcmul_(states, xs, xs, value=b)
         return states
 
     def added(self, xs: list[Any], ys: list[Any], b: Any) -> list[Any]:
-        return torch_module()._foreach_add(xs, ys, alpha=b)
+        return torch._foreach_add(xs, ys, alpha=b)
 
     def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
         """One allocation: the quotient is written into the denominators (a fresh tensor per step is what costs
         most on the CPU)."""
-        torch = torch_module()
         if scales is None:
             quotients = torch._foreach_sqrt(states)
         else:
@@ -46,15 +45,15 @@ class TorchPrimitives:
         return quotients
 
     def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
-        torch_module()._foreach_div_(xs, scales)
+        torch._foreach_div_(xs, scales)
         return xs
 
     def counted(self, counts: list[Any]) -> list[Any]:
-        torch_module()._foreach_add_(counts, 1)
+        torch._foreach_add_(counts, 1)
         return counts
 
     def bias_corrections(self, counts: list[Any], beta: Any, like: list[Any]) -> list[Any]:
-        return per_layer(1 - beta ** torch_module().stack(counts), like)
+        return per_layer(1 - beta ** torch.stack(counts), like)
 
     def finite(self, xs: list[Any]) -> list[Any]:
         """Copies of the tensors that hold a non-finite entry, the others themselves.
@@ -63,7 +62,6 @@ class TorchPrimitives:
         entry makes the norm non-finite; so may an overflow, which only costs a copy); elsewhere, where
         reading it on the host would wait for the device, every tensor is copied.
         """
-        torch = torch_module()
         if not xs:
             return xs
         if xs[0].device.type != "cpu" or torch.compiler.is_compiling():
@@ -73,7 +71,6 @@ class TorchPrimitives:
 
     def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
         """In place: the parameters, and the steps (scaled by ``rate``)."""
-        torch = torch_module()
         torch._foreach_mul_(steps, rate)
         torch._foreach_sub_(params, steps)
         return params
@@ -109,6 +106,6 @@ def other_steps(params: list[Any], grads: list[Any], states: list[Any], rate: An
     """
     if isinstance(rate, (int, float)):
         steps = base_steps(base, grads, states, guard=False, owned=False)
-        torch_module()._foreach_sub_(params, steps, alpha=rate)
+        torch._foreach_sub_(params, steps, alpha=rate)
         return
     TORCH.descended(params, base_steps(base, grads, states, guard=False, owned=True), rate)

@@ -7,13 +7,15 @@ and dtype (and their steps) into one float64 matrix per batch of at most ``BATCH
 the engine's one-pass recipe), and writes ``a w + b s``, computed in float64 and rounded once, back with one
 multi-tensor copy. The steps are only read; a non-finite entry makes its layer's float64 sum of squares
 non-finite, and such a batch reads its non-finite entries as 0. Temporaries stay within a few batches,
-whatever the model's size. Chosen by the engine's policy for CPU layers of at most ``FLAT_MAX_SIZE`` entries.
+whatever the model's size. Chosen by torch's policy (``policy.py``) for CPU layers of at most ``FLAT_MAX_SIZE`` entries.
 """
 
 from typing import Any
 
-from layca_core.torch_executors.multi_tensor import TorchExecutor
-from layca_core.torch_executors.tensors import Scaled, torch_module
+import torch
+
+from layca_torch._executors.multi_tensor import TorchExecutor
+from layca_torch._executors.tensors import Scaled
 
 BATCH_ENTRIES = 1 << 16
 
@@ -71,7 +73,6 @@ class FlatExecutor(TorchExecutor):
 
 
 def _finite(x: Any) -> Any:
-    torch = torch_module()
     return torch.where(torch.isfinite(x), x, 0)
 
 

@@ -10,7 +10,6 @@ import pytest
 import layca_core
 from layca_conformance.backends import Backend, to_numpy
 from layca_core import engine
-from layca_core.engine.policy import executors_for
 from layca_core.engine.reference import ReferenceExecutor, per_layer
 from tests.core.test_engine import ANGLE_TOLERANCE, RATE, check_turn, magnitudes, step_of
 
@@ -54,10 +53,10 @@ def turn(executor_type, ws, steps, variant="layca", jit=True):
 
 def test_jax_arrays_take_the_xla_executor_which_screens_without_float64():
     ws = [jnp.ones((3, 2)), jnp.ones(4)]
-    ((executor, part),) = executors_for(jnp, ws)
+    ((executor, part),) = engine.executors_for(jnp, ws)
     assert isinstance(executor, XlaExecutor) and part == [0, 1]
     assert executor.screens and not executor.exact_products
-    chosen = executors_for(jnp, ws, stacked=[True, False])
+    chosen = engine.executors_for(jnp, ws, stacked=[True, False])
     assert [(type(e).__name__, part) for e, part in chosen] == [("ReferenceExecutor", [0]), ("XlaExecutor", [1])]
 
 

@@ -1,13 +1,8 @@
-"""What the torch executors share: torch itself, per-layer scalars, and step lists that carry a factor."""
+"""What the torch executors share: per-layer scalars, and step lists that carry a factor."""
 
-import sys
 from typing import Any
 
-
-def torch_module() -> Any:
-    """torch itself: imported already, since the executor is built for torch tensors (and
-    ``torch.compile`` traces a module lookup, not an import)."""
-    return sys.modules["torch"]
+import torch
 
 
 class Scaled(list):
@@ -43,7 +38,6 @@ def per_layer(values: Any, like: list[Any]) -> list[Any]:
 def finite_copy(x: Any) -> Any:
     """A copy of ``x`` whose non-finite entries are 0: ``nan_to_num`` eagerly, one ``where`` inside ``torch.compile``
     (inductor vectorises it, where on the CPU it runs ``nan_to_num`` entry by entry, three times slower)."""
-    torch = torch_module()
     if torch.compiler.is_compiling():
         return torch.where(torch.isfinite(x), x, 0)
     return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)

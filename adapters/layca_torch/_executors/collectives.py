@@ -5,9 +5,11 @@ layers' device mesh (a replicated dimension contributes from its first rank only
 when the mesh holds every rank, else one per mesh dimension.
 """
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
+
+import torch
+import torch.distributed as dist
 
 
 def all_reduce(local: Any, meshes: Sequence[Any], maximum: bool = False) -> Any:
@@ -19,7 +21,6 @@ def all_reduce(local: Any, meshes: Sequence[Any], maximum: bool = False) -> Any:
     sharded = [m for m in meshes if m is not None]
     if not sharded:
         return local
-    dist = importlib.import_module("torch.distributed")
     mesh = sharded[0][0]
     if any(m[0] != mesh for m in sharded):
         raise ValueError("Layca needs every sharded layer on one device mesh; got layers on several meshes.")
@@ -32,7 +33,6 @@ def all_reduce(local: Any, meshes: Sequence[Any], maximum: bool = False) -> Any:
 
 def _counted(mesh: Any, meshes: Sequence[Any], like: Any) -> Any:
     """1 where this rank's partial value of a layer counts, 0 where another replica already counts it."""
-    torch = importlib.import_module("torch")
     coordinate = mesh.get_coordinate()
     weights = []
     for entry in meshes:

@@ -3,7 +3,7 @@
 ``sums`` reads each layer once (``|w|^2, <w, s>, |s|^2`` in float64, products exact) and ``combine``
 reads ``w`` and ``s`` once and writes ``w``: five words per entry for the turn, where the torch
 executor's two-pass recipe takes about twelve. Each kernel call costs tens of microseconds, so the
-engine's policy gives it layers of more than ``COMPILED_MIN_SIZE`` entries, the torch executor the others.
+policy (``policy.py``) gives it layers of more than ``COMPILED_MIN_SIZE`` entries, the torch executor the others.
 
 The steps are read, never written (a base may pass its state, e.g. a momentum buffer, as the step):
 non-finite entries are found by the sums (a float64 sum of squares of 32-bit entries is finite
@@ -12,16 +12,16 @@ the scale of ``scale`` is applied by ``combine``. An optimizer's base step is ta
 (``base_steps``): for SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer,
 then reads the weights and the buffer and writes the weights: seven words per entry, against eight for
 torch's foreach SGD-momentum. Float64 or non-contiguous layers take the torch executor's
-two-pass primitives. Chosen by the engine's policy (``layca_core.engine.policy``) with ``fused=True`` for CPU
+two-pass primitives. Chosen by torch's policy (``policy.py``) with ``fused=True`` for CPU
 tensors outside ``torch.compile``; the first step compiles (seconds).
 """
 
-import importlib
 from typing import Any
 
 from layca_core.directions import BaseDirection
-from layca_core.torch_executors.multi_tensor import TorchExecutor
-from layca_core.torch_executors.tensors import Scaled, finite_copy
+from layca_torch._executors import compiled_kernels
+from layca_torch._executors.multi_tensor import TorchExecutor
+from layca_torch._executors.tensors import Scaled, finite_copy
 
 
 class Pending(list):
@@ -37,7 +37,6 @@ class CompiledExecutor(TorchExecutor):
 
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
-        compiled_kernels = importlib.import_module("layca_core.torch_executors.compiled_kernels")
         self.kernels, self.stepped_sums = compiled_kernels.kernels(), compiled_kernels.stepped_sums
 
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":

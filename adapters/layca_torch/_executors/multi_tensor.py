@@ -10,19 +10,20 @@ where it costs nothing.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards, and the per-layer partial sums are all-reduced (``collectives``).
-torch is imported when the executor is built, never with ``layca_core``.
 """
 
 from collections.abc import Sequence
 from typing import Any
 
-from layca_core._namespace import is_low_precision
+import torch
+
 from layca_core.directions import BaseDirection
-from layca_core.torch_executors import bases
-from layca_core.torch_executors.collectives import all_reduce
-from layca_core.torch_executors.tensors import Projected, Scaled, factors_of, finite_copy, per_layer, torch_module
+from layca_torch._executors import bases
+from layca_torch._executors.collectives import all_reduce
+from layca_torch._executors.tensors import Projected, Scaled, factors_of, finite_copy, per_layer
 
 CHUNK = 16384
+LOW_PRECISION = (torch.float16, torch.bfloat16)
 BLOCK_ROWS = 64
 SAFE_EXPONENT = 40
 """A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
@@ -47,9 +48,10 @@ class TorchExecutor:
     """
 
     exact_products = False
+    screens = False
 
     def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
-        self.xp, self.torch, self.device, self.in_place = xp, torch_module(), device, in_place
+        self.xp, self.torch, self.device, self.in_place = xp, torch, device, in_place
         self.acc = self.torch.float64 if device.type != "mps" else self.torch.float32
         self.meshes = list(meshes or [])
         self.compiling = self.torch.compiler.is_compiling()
@@ -57,7 +59,6 @@ class TorchExecutor:
         self.writes_steps = not self.host_checks
         """Whether the primitives may write into the steps (else a caller may pass state tensors as steps)."""
         self._vectors: dict[tuple[float, ...], Any] = {}
-        self._low: dict[Any, bool] = {}
         self._unclean: list[Any] | None = None
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
@@ -143,10 +144,12 @@ class TorchExecutor:
         self.torch._foreach_addcmul_(work, xs, per_layer(b if factor is None else b * factor, work))
         return work
 
+    def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
+        """``recipe`` for every layer, kept where ``keep`` is False (unused: these executors do not screen)."""
+        return tuple(torch.where(keep, v, again) for v, again in zip(values, recipe(self, ws, xs)))
+
     def _is_low(self, x: Any) -> bool:
-        if x.dtype not in self._low:
-            self._low[x.dtype] = is_low_precision(x.dtype, self.xp)
-        return self._low[x.dtype]
+        return x.dtype in LOW_PRECISION
 
     def _scalars(self, values: Any, like: list[Any]) -> list[Any]:
         """A vector of per-layer scalars for a multi-tensor kernel: Python numbers on the CPU (a scalar-list kernel,

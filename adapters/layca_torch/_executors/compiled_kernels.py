@@ -1,4 +1,4 @@
-"""The ``torch.compile`` kernels of ``CompiledExecutor``; imported only when that executor runs.
+"""The ``torch.compile`` kernels of ``CompiledExecutor``, each compiled at its first call.
 
 Each reads one flat, contiguous layer; inductor turns each into one loop (products and sums in
 float64 registers, nothing materialised). Shapes are dynamic: one compilation per dtype serves every
@@ -7,14 +7,13 @@ definition (``layca_core.directions``) traced over torch's primitives: one compi
 """
 
 import functools
-import importlib
 import types
 from typing import Any, NamedTuple
 
-from layca_core.directions import BaseDirection
-from layca_core.torch_executors.bases import TORCH
+import torch
 
-torch: Any = importlib.import_module("torch")  # already imported: the executor runs on torch tensors
+from layca_core.directions import BaseDirection
+from layca_torch._executors.bases import TORCH
 
 
 def _sums(w: Any, x: Any) -> Any:

@@ -11,12 +11,12 @@ torch = pytest.importorskip("torch", reason="the compiled executor runs on torch
 import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
-from layca_core.engine.policy import build_executor  # noqa: E402
-from layca_core.torch_executors import compiled_kernels  # noqa: E402
-from layca_core.torch_executors.compiled_executor import CompiledExecutor  # noqa: E402
-from layca_core.torch_executors.multi_tensor import CHUNK  # noqa: E402
-from tests.core import executor_checks as checks  # noqa: E402
-from tests.core.executor_checks import assert_close, tensors  # noqa: E402
+from layca_torch._executors import compiled_kernels  # noqa: E402
+from layca_torch._executors.compiled_executor import CompiledExecutor  # noqa: E402
+from layca_torch._executors.multi_tensor import CHUNK  # noqa: E402
+from layca_torch._executors.policy import build_executor  # noqa: E402
+from tests.layca_torch import executor_checks as checks  # noqa: E402
+from tests.layca_torch.executor_checks import assert_close, tensors  # noqa: E402
 
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 SIZES = (21, 300, 2 * CHUNK + 5, 9000, 9000, 9000)
@@ -95,7 +95,9 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
     monkeypatch.setattr(compiled_kernels, "kernels", lambda: counting)
     folded, stepped_sums = [], compiled_kernels.stepped_sums
     monkeypatch.setattr(
-        compiled_kernels, "stepped_sums", lambda b: lambda w, *rest: folded.append(w.numel()) or stepped_sums(b)(w, *rest)
+        compiled_kernels,
+        "stepped_sums",
+        lambda b: lambda w, *rest: folded.append(w.numel()) or stepped_sums(b)(w, *rest),
     )
     models = [wide_model(), wide_model()]
     optimizers = [layca_torch.Layca(m.parameters(), base=base, fused=fused) for m, fused in zip(models, (True, False))]

@@ -8,10 +8,10 @@ torch = pytest.importorskip("torch", reason="the flat executor runs on torch ten
 import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
-from layca_core.engine.policy import build_executor  # noqa: E402
-from layca_core.torch_executors import flat_executor  # noqa: E402
-from tests.core import executor_checks as checks  # noqa: E402
-from tests.core.executor_checks import assert_close, tensors  # noqa: E402
+from layca_torch._executors import flat_executor  # noqa: E402
+from layca_torch._executors.policy import build_executor  # noqa: E402
+from tests.layca_torch import executor_checks as checks  # noqa: E402
+from tests.layca_torch.executor_checks import assert_close, tensors  # noqa: E402
 
 SIZES = (21, 300, 300, 300, 300, 300, 21)
 

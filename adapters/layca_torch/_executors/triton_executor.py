@@ -10,7 +10,7 @@ laziness ``Executor`` allows with ``exact_products``). Layers are described by a
 of element offsets; no host synchronisation, so a step can be captured in a CUDA graph once the table
 is built. Float64 or non-contiguous layers take the torch executor's two-pass primitives.
 
-Chosen by the engine's policy (``layca_core.engine.policy``) for CUDA layers with ``fused=True``; not yet
+Chosen by torch's policy (``policy.py``) for CUDA layers with ``fused=True``; not yet
 verified on GPU hardware (only under ``TRITON_INTERPRET=1`` on CPU tensors) until ``scripts/gpu.sh`` has passed.
 """
 
@@ -19,8 +19,8 @@ import importlib.util
 import os
 from typing import Any
 
-from layca_core.torch_executors.multi_tensor import TorchExecutor
-from layca_core.torch_executors.tensors import Scaled
+from layca_torch._executors.multi_tensor import TorchExecutor
+from layca_torch._executors.tensors import Scaled
 
 TABLES_KEPT = 16
 _TABLES: dict[tuple, Any] = {}
@@ -40,7 +40,7 @@ class TritonExecutor(TorchExecutor):
 
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
-        self.kernels = importlib.import_module("layca_core.torch_executors.triton_kernels")
+        self.kernels = importlib.import_module("layca_torch._executors.triton_kernels")
         self.exact_products = False
 
     def prepare(self, ws: list[Any]) -> "TritonExecutor":

@@ -17,10 +17,11 @@ pytest.importorskip("triton", reason="triton is not installed (pip install 'layc
 import array_api_compat.torch as xp  # noqa: E402
 
 from layca_core import engine  # noqa: E402
-from layca_core.engine.policy import build_executor, executors_for  # noqa: E402
-from layca_core.torch_executors.triton_executor import TritonExecutor  # noqa: E402
-from tests.core import executor_checks as checks  # noqa: E402
-from tests.core.executor_checks import assert_close  # noqa: E402
+from layca_core.engine import executors_for  # noqa: E402
+from layca_torch._executors.policy import build_executor  # noqa: E402
+from layca_torch._executors.triton_executor import TritonExecutor  # noqa: E402
+from tests.layca_torch import executor_checks as checks  # noqa: E402
+from tests.layca_torch.executor_checks import assert_close  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 DTYPES = ("float32", "float64", "bfloat16", "float16")
@@ -31,7 +32,7 @@ kernel_test = pytest.mark.skipif(not IN_PROCESS, reason="run by test_kernels_in_
 
 @pytest.fixture
 def kernels():
-    return importlib.import_module("layca_core.torch_executors.triton_kernels")
+    return importlib.import_module("layca_torch._executors.triton_kernels")
 
 
 @pytest.mark.skipif(IN_PROCESS, reason="the kernel tests run in this process")
