@@ -115,7 +115,7 @@ def executors_for(
     decided: dict[tuple, str] = {}  # many layers share a description: decide each once (a step asks per layer)
     for i, w in enumerate(ws):
         size = sizes[i] if sizes is not None else w.numel() if torch else 0
-        key = (_device_type(w), w.dtype, size, meshes[i] is not None, stacked[i])
+        key = (_device_type(w) if torch else None, w.dtype, size, meshes[i] is not None, stacked[i])
         if key not in decided:
             decided[key] = choose_executor(
                 key[0], str(w.dtype).rpartition(".")[2], size, torch=torch, jax=jax, foreach=foreach, fused=fused,

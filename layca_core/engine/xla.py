@@ -1,10 +1,15 @@
-"""The XLA executor: the reference primitives, screened (``turn.py``), with each layer's two passes under a
-``jax.lax.cond`` that XLA runs only for the layers that fail the screen.
+"""The XLA executor: the reference primitives, screened (``turn.py``), with the exact two passes under one
+``jax.lax.cond`` that XLA runs only when some layer fails the screen.
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
 parameter-sized temporary: the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
 and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it. JAX is looked
 up, never imported: the policy chooses this executor for JAX arrays only.
+
+Compile time: XLA's CPU compiler generates the code of identical loops once, so the loops of two layers of one
+shape cost one loop, unless a layer's loop reads its factors at its own index of a per-layer vector (a static slice
+fused into the loop). A traced step therefore takes each layer's factor out of the vector as ``max(where(mask, v,
+-inf))`` with a constant one-hot ``mask``: one small reduction per layer and factor, the same loop for every layer.
 """
 
 import sys
@@ -23,6 +28,7 @@ class XlaExecutor(ReferenceExecutor):
     def prepare(self, ws: list[Any]) -> "XlaExecutor":
         super().prepare(ws)
         self.screens = not self.exact_products and not any(self.stacked)
+        self._masks: dict[int, list[Any]] = {}
         return self
 
     def finite(self, xs: list[Any]) -> list[Any]:
@@ -31,21 +37,29 @@ class XlaExecutor(ReferenceExecutor):
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
         return super().scale(super().finite(xs) if self.screens else xs, factors)
 
-    def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
-        """Per layer, ``values`` or (only when ``keep`` is False) ``recipe``'s: under ``lax.cond`` when traced; an
-        eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
+    def _split(self, vector: Any, xs: list[Any]) -> list[Any]:
+        """Traced, each unstacked layer's entry through its one-hot mask (exact: the other entries read as -inf)."""
         jax = sys.modules["jax"]  # imported already: the policy chose this executor for JAX arrays
+        if any(self.stacked) or not isinstance(vector, jax.core.Tracer):
+            return super()._split(vector, xs)
+        xp, size = self.xp, vector.shape[0]
+        if size not in self._masks:
+            with jax.ensure_compile_time_eval():  # constants: XLA keeps them out of the loops that read them
+                self._masks[size] = [xp.arange(size) == i for i in range(size)]
+        lowest = xp.full_like(vector, -xp.inf)
+        return [xp.max(xp.where(mask, vector, lowest)) for mask in self._masks[size]]
 
-        traced = isinstance(keep, jax.core.Tracer)
-        rows = []
-        for i, (w, x) in enumerate(zip(ws, xs)):
+    def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
+        """``values`` where every layer passes the screen; otherwise ``recipe``'s for all layers, taken where ``keep``
+        is False. Traced, one ``lax.cond`` for the whole step (their number does not grow with the layers); an eager
+        step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
+        jax = sys.modules["jax"]
 
-            def again(w: Any = w, x: Any = x) -> tuple:
-                return tuple(v[0] for v in recipe(ReferenceExecutor(self.xp, w).prepare([w]), [w], [x]))
+        def again() -> tuple:
+            exact = XlaExecutor(self.xp, self.like, self.stacked).prepare(ws)
+            exact.screens = False  # the two passes clean the steps before their first sum
+            return ReferenceExecutor.recompute(exact, keep, tuple(values), recipe, ws, xs)
 
-            kept = tuple(v[i] for v in values)
-            if traced:
-                rows.append(jax.lax.cond(keep[i], lambda kept=kept: kept, again))
-            else:
-                rows.append(kept if bool(keep[i]) else again())
-        return tuple(self.xp.stack(column) for column in zip(*rows))
+        if isinstance(keep, jax.core.Tracer):
+            return jax.lax.cond(self.xp.all(keep), lambda: tuple(values), again)
+        return tuple(values) if bool(self.xp.all(keep)) else again()
