@@ -79,7 +79,9 @@ def run(leaf_counts: list[int], bases: list[str], rounds: int) -> list[str]:
             total = [sum(t) for t in measured]
             trace, compiled = (statistics.median(t[k] for t in measured) for k in (0, 1))
             ratio = describe([t / b for t, b in zip(total, lamb)])
-            lines.append(f"| {leaves} | {name} | {statistics.median(total):.2f} | {trace:.2f} | {compiled:.2f} | {ratio} |")
+            lines.append(
+                f"| {leaves} | {name} | {statistics.median(total):.2f} | {trace:.2f} | {compiled:.2f} | {ratio} |"
+            )
             print(lines[-1], flush=True)
     return lines
 
