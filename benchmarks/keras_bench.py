@@ -3,7 +3,15 @@ per-layer peer) and ``Lion`` (a cheap reference), in interleaved rounds.
 
 On JAX the step is ``stateless_apply`` under ``jax.jit`` (what ``model.fit`` runs); on torch it
 is ``optimizer.apply`` (what a torch-backend train step runs).
+
+``python -m benchmarks.keras_bench --fit`` (``KERAS_BACKEND`` picks the backend) times ``model.fit`` instead: the
+first epoch (tracing and compiling the train step included) and the steady step of a model of 60 ``Dense`` layers,
+for Layca-Adam and Keras's ``AdamW``, alternating the optimizers round by round.
 """
+
+import argparse
+import statistics
+import time
 
 import keras
 import numpy as np
@@ -68,3 +76,56 @@ def run(shape_sets: list[str], dtypes: list[str], device: str, rounds: int | Non
                 rows += compare((label, shape_set, dtype, device), steps, candidates, sync, peak, rounds)
                 del steps
     return rows
+
+
+FIT_OPTIMIZERS = {
+    "AdamW": lambda: keras.optimizers.AdamW(1e-3),
+    "Layca Adam": lambda: layca_keras.Layca(base="adam"),
+    "Layca SGD momentum": lambda: layca_keras.Layca(base="momentum", momentum=0.9),
+}
+
+
+def fit_times(optimizer: str, layers: int = 60, width: int = 32, batches: int = 20, batch_size: int = 32) -> dict:
+    """Seconds of ``fit``'s first epoch and milliseconds of a steady step (median over a second epoch's batches)."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, "relu") for _ in range(layers)])
+    model.compile(optimizer=FIT_OPTIMIZERS[optimizer](), loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batches * batch_size, width)).astype("float32")
+    y = rng.standard_normal((batches * batch_size, width)).astype("float32")
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    first = time.perf_counter() - start
+    ends: list[float] = []
+    timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])
+    return {"first_epoch_s": first, "step_ms": 1000 * statistics.median(b - a for a, b in zip(ends, ends[1:]))}
+
+
+def fit_table(rounds: int, layers: int) -> list[str]:
+    """Per optimizer, the median over rounds (optimizers alternating) and the ratio to ``AdamW`` in each round."""
+    measured: dict[str, list[dict]] = {name: [] for name in FIT_OPTIMIZERS}
+    for _ in range(rounds):
+        for name in FIT_OPTIMIZERS:
+            measured[name].append(fit_times(name, layers))
+            keras.backend.clear_session()
+    lines = [
+        "| backend | optimizer | first epoch s | ratio to AdamW | steady step ms | ratio to AdamW |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, runs in measured.items():
+        cells = []
+        for key in ("first_epoch_s", "step_ms"):
+            ratios = [r[key] / b[key] for r, b in zip(runs, measured["AdamW"])]
+            cells.append(f"{statistics.median(r[key] for r in runs):.3g} | {statistics.median(ratios):.2f}x")
+        lines.append(f"| {keras.backend.backend()} | {name} | {' | '.join(cells)} |")
+    return lines
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="model.fit on a deep Dense model: first epoch and steady step.")
+    parser.add_argument("--fit", action="store_true", help="time model.fit (the only mode of this entry point)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--layers", type=int, default=60)
+    arguments = parser.parse_args()
+    print("\n".join(fit_table(arguments.rounds, arguments.layers)))

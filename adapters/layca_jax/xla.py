@@ -1,16 +1,33 @@
-"""The XLA executor: the reference primitives, screened (``turn.py``), with each layer's two passes under a
-``jax.lax.cond`` that XLA runs only for the layers that fail the screen.
+"""The XLA executor: the reference primitives, screened (``turn.py``), with the exact two passes under one
+``jax.lax.cond`` that XLA runs only when some layer fails the screen.
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
 parameter-sized temporary: the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
 and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it. JAX is looked
 up, never imported: the policy chooses this executor for JAX arrays only.
+
+Compile time: XLA's CPU compiler generates the code of identical loops once, so the loops of two layers of one
+shape cost one loop, unless a layer's loop reads its factors at its own index of a per-layer vector (a static slice
+fused into the loop). A traced step therefore takes each layer's factor out of the vector as ``max(where(mask, v,
+-inf))`` with a constant one-hot ``mask``: one small reduction per layer and factor, the same loop for every layer.
 """
 
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 from layca_core.engine import ReferenceExecutor
+
+
+class _Factored(NamedTuple):
+    """A step whose factors (per-layer vectors) the apply's loop applies: ``sigma x - c w``."""
+
+    x: Any
+    sigma: Any
+    c: Any = None
+
+
+def _traced(x: Any) -> bool:
+    return isinstance(x, sys.modules["jax"].core.Tracer)  # imported already: the policy chose this executor for JAX
 
 
 class XlaExecutor(ReferenceExecutor):
@@ -23,29 +40,64 @@ class XlaExecutor(ReferenceExecutor):
     def prepare(self, ws: list[Any]) -> "XlaExecutor":
         super().prepare(ws)
         self.screens = not self.exact_products and not any(self.stacked)
+        self._masks: dict[int, list[Any]] = {}
         return self
 
     def finite(self, xs: list[Any]) -> list[Any]:
         return list(xs) if self.screens else super().finite(xs)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
+        """Traced, the steps with their factors, applied in ``combine``'s loop; else ``x * factor``, cleaned."""
+        if self.screens and _traced(factors):
+            return [_Factored(x, factors) for x in xs]
         return super().scale(super().finite(xs) if self.screens else xs, factors)
 
+    def perp(self, xs: list[Any], ws: list[Any], c: Any) -> list[Any]:
+        if xs and isinstance(xs[0], _Factored):
+            return [x._replace(c=c) for x in xs]
+        return super().perp(xs, ws, c)
+
+    def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
+        """``a w + b (sigma s - c w)`` per layer in one loop for factored steps, every factor of a layer taken out of
+        the vectors at once; else the reference's ``a w + b x``."""
+        if not (xs and isinstance(xs[0], _Factored)):
+            return super().combine(ws, xs, a, b)
+        xp, c = self.xp, xs[0].c
+        factors = self._picks(xp.stack([a, b, xs[0].sigma] + ([] if c is None else [c])))
+        out = []
+        for w, x, f in zip(ws, xs, factors):
+            step = super().finite([x.x])[0]
+            step = self._work(step) * self._like_work(f[2], step)
+            step = step if c is None else step - self._like_work(f[3], w) * self._work(w)
+            out.append(xp.astype(self._like_work(f[0], w) * self._work(w) + self._like_work(f[1], w) * step, w.dtype))
+        return out
+
+    def _split(self, vector: Any, xs: list[Any]) -> list[Any]:
+        if any(self.stacked) or not _traced(vector):
+            return super()._split(vector, xs)
+        return self._picks(vector)
+
+    def _picks(self, values: Any) -> list[Any]:
+        """Each layer's entries of ``values`` (layers along the last axis) through its constant one-hot mask (exact:
+        the other entries read as -inf)."""
+        xp, size = self.xp, values.shape[-1]
+        if size not in self._masks:
+            with sys.modules["jax"].ensure_compile_time_eval():  # constants: XLA keeps them out of the loops
+                self._masks[size] = [xp.arange(size) == i for i in range(size)]
+        lowest = xp.full_like(values, -xp.inf)
+        return [xp.max(xp.where(mask, values, lowest), axis=-1) for mask in self._masks[size]]
+
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
-        """Per layer, ``values`` or (only when ``keep`` is False) ``recipe``'s: under ``lax.cond`` when traced; an
-        eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
+        """``values`` where every layer passes the screen; otherwise ``recipe``'s for all layers, taken where ``keep``
+        is False. Traced, one ``lax.cond`` for the whole step (their number does not grow with the layers); an eager
+        step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
         jax = sys.modules["jax"]  # imported already: the policy chose this executor for JAX arrays
 
-        traced = isinstance(keep, jax.core.Tracer)
-        rows = []
-        for i, (w, x) in enumerate(zip(ws, xs)):
+        def again() -> tuple:
+            exact = XlaExecutor(self.xp, self.like, self.stacked).prepare(ws)
+            exact.screens = False  # the two passes clean the steps before their first sum
+            return ReferenceExecutor.recompute(exact, keep, tuple(values), recipe, ws, xs)
 
-            def again(w: Any = w, x: Any = x) -> tuple:
-                return tuple(v[0] for v in recipe(ReferenceExecutor(self.xp, w).prepare([w]), [w], [x]))
-
-            kept = tuple(v[i] for v in values)
-            if traced:
-                rows.append(jax.lax.cond(keep[i], lambda kept=kept: kept, again))
-            else:
-                rows.append(kept if bool(keep[i]) else again())
-        return tuple(self.xp.stack(column) for column in zip(*rows))
+        if _traced(keep):
+            return jax.lax.cond(self.xp.all(keep), lambda: tuple(values), again)
+        return tuple(values) if bool(self.xp.all(keep)) else again()

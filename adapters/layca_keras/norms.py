@@ -40,13 +40,8 @@ def _checked_on_host(norm: Any, path: str) -> None:
 
 
 def _checked_in_graph(weights: Any, path: str) -> Any:
-    """The norm of ``weights``, refused inside a traced step if zero or non-finite (JAX, TensorFlow)."""
+    """The norm of ``weights``, refused inside a traced TensorFlow step if zero or non-finite."""
     norm = layca_core.initial_norm(weights)
-    if keras.backend.backend() == "jax":
-        import jax
-
-        jax.debug.callback(functools.partial(_checked_on_host, path=path), norm)
-        return norm
     import tensorflow as tf
 
     checks = [
@@ -55,6 +50,26 @@ def _checked_in_graph(weights: Any, path: str) -> Any:
     ]
     with tf.control_dependencies(checks):
         return tf.identity(norm)
+
+
+def _checked_unset_on_host(stored: Any, norms: Any, paths: tuple[str, ...]) -> None:
+    for known, norm, path in zip(stored, norms, paths):
+        if not known > 0:
+            _checked_on_host(norm, path)
+
+
+def _checked_in_jax_graph(stored: tuple[Any, ...], weights: tuple[Any, ...], paths: tuple[str, ...]) -> None:
+    """Refuse, inside a traced JAX step, the layers whose unset norm would be read as zero or non-finite: one
+    ``cond`` and one host callback for all layers (one of each per layer made compile time grow faster than the
+    number of layers)."""
+    import jax
+
+    def check() -> Any:
+        norms = ops.stack([ops.cast(layca_core.initial_norm(w), "float32") for w in weights])
+        jax.debug.callback(functools.partial(_checked_unset_on_host, paths=paths), ops.stack(stored), norms)
+        return 0
+
+    ops.cond(ops.all(ops.stack([s > 0 for s in stored])), lambda: 0, check)
 
 
 class InitialNorms:
@@ -86,7 +101,7 @@ class InitialNorms:
         on the asserts), JAX raises through a host callback (the jitted step then fails whole; Keras's JAX
         trainer donates the model's state to that step), torch raises here.
         """
-        backend, checks = keras.backend.backend(), []
+        backend, checks, traced = keras.backend.backend(), [], []
         for i, weights in layers:
             slot, path = self.slots[i], self.paths[i]
             if slot is None:
@@ -101,12 +116,41 @@ class InitialNorms:
                 if not known > 0:
                     _checked_on_host(layca_core.initial_norm(weights), path)
                 continue
+            if backend == "jax":
+                traced.append((stored, weights, path))
+                continue
             checks.append(ops.cond(stored > 0, lambda s=stored: s, lambda w=weights, p=path: _checked_in_graph(w, p)))
+        if traced:
+            _checked_in_jax_graph(*zip(*traced))
         if backend != "tensorflow":
             return contextlib.nullcontext()
         import tensorflow as tf
 
         return tf.control_dependencies(checks)
+
+    def values(self, indices: list[int], weights: list[Any]) -> list[Any]:
+        """``value`` of each layer; in a traced JAX step, one ``cond`` for all of them (one per layer would make
+        the step's compile time grow faster than its number of layers)."""
+        if keras.backend.backend() != "jax" or len(indices) < 2:
+            return [self.value(i, w) for i, w in zip(indices, weights)]
+        layers = [(k, self.slots[i]) for k, i in enumerate(indices) if self.slots[i] is not None]
+        stored = [ops.convert_to_tensor(slot) for _, slot in layers]
+        if not layers or all(concrete_value(s) is not None for s in stored):
+            return [self.value(i, w) for i, w in zip(indices, weights)]
+
+        def read_unset() -> list[Any]:
+            return [
+                ops.where(s > 0, s, ops.cast(layca_core.initial_norm(weights[k]), s.dtype))
+                for s, (k, _) in zip(stored, layers)
+            ]
+
+        every_set = ops.all(ops.stack([s > 0 for s in stored]))
+        norms = ops.cond(every_set, lambda: list(stored), read_unset)
+        out: list[Any] = [None] * len(indices)
+        for norm, (k, slot) in zip(norms, layers):
+            self.optimizer.assign(slot, norm)
+            out[k] = norm
+        return out
 
     def value(self, i: int, weights: Any) -> Any:
         """Layer ``i``'s reference norm (``None`` for a non-layer), read from ``weights`` and stored if unset."""

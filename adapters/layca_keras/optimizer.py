@@ -134,24 +134,37 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
                 return super().apply(grads, trainable_variables)
         return super().apply(grads, trainable_variables)
 
+    def _backend_update_step(self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any) -> None:
+        """On JAX, every variable's step in one ``optimizer_step`` (XLA compiles one step over all layers far faster
+        than one per variable); other backends keep Keras's ``update_step`` per variable (``tf.distribute``)."""
+        if keras.backend.backend() != "jax":
+            return super()._backend_update_step(grads, trainable_variables, learning_rate)
+        self._steps(
+            [self._get_variable_index(v) for v in trainable_variables], grads, trainable_variables, learning_rate
+        )
+
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         """One variable's step through ``layca_core.engine.optimizer_step`` (Keras's public hook, so
         ``tf.distribute`` and ``keras.distribution`` reduce gradients and place updates as for its own optimizers)."""
-        i = self._get_variable_index(variable)
-        if self._plan.multipliers[i] is None and self.freeze_others:
-            return
-        state = self._state_type(*(read(slot) for slot in self._base_slots[i]))
-        weights = read(variable)
-        norm = self._init_norms.value(i, weights)
+        self._steps([self._get_variable_index(variable)], [gradient], [variable], learning_rate)
+
+    def _steps(self, indices: list[int], grads: list[Any], variables: list[Any], learning_rate: Any) -> None:
+        """The step of ``variables`` (their indices in the optimizer's variables) in one ``optimizer_step``."""
+        kept = [k for k, i in enumerate(indices) if not (self._plan.multipliers[i] is None and self.freeze_others)]
+        indices, variables = [indices[k] for k in kept], [variables[k] for k in kept]
+        states = [self._state_type(*(read(slot) for slot in self._base_slots[i])) for i in indices]
+        weights = [read(v) for v in variables]
+        norms = self._init_norms.values(indices, weights)
         rate = ops.convert_to_tensor(learning_rate)
-        (new,), (new_state,) = engine.optimizer_step(
-            [weights], [ops.cast(gradient, variable.dtype)], [state], [norm], rate,
-            engine.LayerPlan((self._plan.multipliers[i],)), base=self.direction,
+        new, new_states = engine.optimizer_step(
+            weights, [ops.cast(grads[k], v.dtype) for k, v in zip(kept, variables)], states, norms, rate,
+            engine.LayerPlan(tuple(self._plan.multipliers[i] for i in indices)), base=self.direction,
             other_rate=rate if self.other_learning_rate is None else self.other_learning_rate, variant=self.variant,
         )  # fmt: skip
-        self.assign(variable, new)
-        for slot, value in zip(self._base_slots[i], new_state):
-            self.assign(slot, value)
+        for i, variable, value, state in zip(indices, variables, new, new_states):
+            self.assign(variable, value)
+            for slot, x in zip(self._base_slots[i], state):
+                self.assign(slot, x)
 
     def get_config(self) -> dict[str, Any]:
         check_serializable(self)

@@ -127,8 +127,21 @@ def wide_dtype(xp: ModuleType, like: Any) -> Any:
 
 
 def _device(x: Any) -> Any:
-    """The array's device where it has one (None for TensorFlow and traced values without one)."""
-    try:
-        return getattr(x, "device", None) if not isinstance(getattr(x, "device", None), str) else None
-    except Exception:  # a JAX tracer may refuse to name its device
+    """The array's device where it has one (None for TensorFlow and traced values without one).
+
+    A type whose arrays refused once is not asked again: a JAX tracer's refusal walks the whole traced program to
+    say where the value came from, which made tracing a step quadratic in its number of layers.
+    """
+    if type(x) in _DEVICELESS:
         return None
+    try:
+        device = getattr(x, "device", None)
+    except Exception:  # a JAX tracer may refuse to name its device
+        device = None
+    if device is None:
+        _DEVICELESS.add(type(x))
+    return device if not isinstance(device, str) else None
+
+
+_DEVICELESS: set[type] = set()
+"""Array types whose ``device`` attribute is missing or refused (TensorFlow tensors, JAX tracers)."""

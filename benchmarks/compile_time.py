@@ -1,0 +1,101 @@
+"""Compile time of a jitted optax update: Layca on each base against ``optax.adamw``, ``lamb`` and ``lars``.
+
+    python -m benchmarks.compile_time [--leaves 50 150 400] [--bases momentum adam ...] [--rounds 3] [--threads 1]
+
+The parameters are ``leaves / 2`` dense layers of 32x16 and their biases. Per round, every optimizer's step
+``jax.jit(step).lower(params, state, grads).compile()`` is traced and compiled once, in a fixed order (A B C A B C
+...), each from a fresh ``jax.jit`` with the compilation cache off; the table gives per optimizer the median over
+rounds of the seconds (tracing and lowering, then XLA's compile) and of the ratio to ``optax.lamb`` in the same round.
+"""
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from benchmarks.timing import describe, pin_threads
+
+BASES = ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adagrad")
+PEERS = ("adamw", "lamb", "lars")
+
+
+def optimizers(bases: list[str]) -> dict[str, Callable]:
+    """Name -> a fresh optimizer: the peers, then Layca on each base."""
+    import optax
+
+    import layca_optax
+
+    peers = {"adamw": lambda: optax.adamw(1e-3), "lamb": lambda: optax.lamb(1e-3), "lars": lambda: optax.lars(0.01)}
+    return {**peers, **{f"Layca {base}": lambda base=base: layca_optax.layca(base=base) for base in bases}}
+
+
+def params_of(leaves: int) -> dict:
+    """``leaves / 2`` dense 32x16 layers and their biases, as a dict of float32 arrays."""
+    import jax.numpy as jnp
+
+    tree = {}
+    for i in range(leaves // 2):
+        tree[f"layer{i:03d}"] = {"w": jnp.full((32, 16), 0.1 + i / leaves), "b": jnp.full((16,), 0.01)}
+    return tree
+
+
+def compile_seconds(make: Callable, params: dict) -> tuple[float, float]:
+    """``(trace and lower, compile)`` seconds of one jitted update of a fresh optimizer."""
+    import jax
+    import optax
+
+    optimizer = make()
+
+    def step(params, state, grads):
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    state = optimizer.init(params)
+    start = time.perf_counter()
+    lowered = jax.jit(step).lower(params, state, params)
+    traced = time.perf_counter()
+    lowered.compile()
+    return traced - start, time.perf_counter() - traced
+
+
+def run(leaf_counts: list[int], bases: list[str], rounds: int) -> list[str]:
+    """The table's lines: per leaf count and optimizer, median seconds and the ratio to ``optax.lamb``."""
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    makers = optimizers(bases)
+    lines = [
+        "| leaves | optimizer | total s | trace + lower s | compile s | ratio to lamb, median (IQR) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for leaves in leaf_counts:
+        params = params_of(leaves)
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in makers}
+        for _ in range(rounds):
+            for name, make in makers.items():
+                times[name].append(compile_seconds(make, params))
+        lamb = [sum(t) for t in times["lamb"]]
+        for name, measured in times.items():
+            total = [sum(t) for t in measured]
+            trace, compiled = (statistics.median(t[k] for t in measured) for k in (0, 1))
+            ratio = describe([t / b for t, b in zip(total, lamb)])
+            lines.append(
+                f"| {leaves} | {name} | {statistics.median(total):.2f} | {trace:.2f} | {compiled:.2f} | {ratio} |"
+            )
+            print(lines[-1], flush=True)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leaves", nargs="+", type=int, default=[50, 150, 400])
+    parser.add_argument("--bases", nargs="+", default=list(BASES), choices=BASES)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="cores to pin the process and XLA to")
+    args = parser.parse_args(argv)
+    pin_threads(args.threads)
+    print("\n".join(run(args.leaves, args.bases, args.rounds)))
+
+
+if __name__ == "__main__":
+    main()
