@@ -3,8 +3,7 @@
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
 parameter-sized temporary: the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
-and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it. JAX is looked
-up, never imported: the policy chooses this executor for JAX arrays only.
+and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it.
 
 Compile time: XLA's CPU compiler generates the code of identical loops once, so the loops of two layers of one
 shape cost one loop, unless a layer's loop reads its factors at its own index of a per-layer vector (a static slice
@@ -12,8 +11,9 @@ fused into the loop). A traced step therefore takes each layer's factor out of t
 -inf))`` with a constant one-hot ``mask``: one small reduction per layer and factor, the same loop for every layer.
 """
 
-import sys
 from typing import Any, NamedTuple
+
+import jax
 
 from layca_core.engine import ReferenceExecutor
 
@@ -27,7 +27,7 @@ class _Factored(NamedTuple):
 
 
 def _traced(x: Any) -> bool:
-    return isinstance(x, sys.modules["jax"].core.Tracer)  # imported already: the policy chose this executor for JAX
+    return isinstance(x, jax.core.Tracer)
 
 
 class XlaExecutor(ReferenceExecutor):
@@ -82,7 +82,7 @@ class XlaExecutor(ReferenceExecutor):
         the other entries read as -inf)."""
         xp, size = self.xp, values.shape[-1]
         if size not in self._masks:
-            with sys.modules["jax"].ensure_compile_time_eval():  # constants: XLA keeps them out of the loops
+            with jax.ensure_compile_time_eval():  # constants: XLA keeps them out of the loops
                 self._masks[size] = [xp.arange(size) == i for i in range(size)]
         lowest = xp.full_like(values, -xp.inf)
         return [xp.max(xp.where(mask, values, lowest), axis=-1) for mask in self._masks[size]]
@@ -91,7 +91,6 @@ class XlaExecutor(ReferenceExecutor):
         """``values`` where every layer passes the screen; otherwise ``recipe``'s for all layers, taken where ``keep``
         is False. Traced, one ``lax.cond`` for the whole step (their number does not grow with the layers); an eager
         step reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
-        jax = sys.modules["jax"]  # imported already: the policy chose this executor for JAX arrays
 
         def again() -> tuple:
             exact = XlaExecutor(self.xp, self.like, self.stacked).prepare(ws)

@@ -3,9 +3,11 @@ module or attribute) and of each other, take the engine's names from ``layca_cor
 what they use; importing ``layca_core`` loads no framework, and its source names none."""
 
 import ast
+import importlib
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,8 @@ def core_uses(path):
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "layca_core":
             for alias in node.names:
                 uses.append((node.module, alias.name))
-                modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                if isinstance(getattr(importlib.import_module(node.module), alias.name, None), types.ModuleType):
+                    modules[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
             uses.append((modules[node.value.id], node.attr))
