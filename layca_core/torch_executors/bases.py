@@ -8,6 +8,7 @@ form rounds after each operation: the two forms agree to a few ulps (``tests/cor
 from typing import Any
 
 from layca_core.directions import BaseDirection
+from layca_core.primitives import ARRAY
 from layca_core.torch_executors.tensors import finite_copy, per_layer, torch_module
 
 
@@ -77,6 +78,10 @@ class TorchPrimitives:
         torch._foreach_mul_(steps, rate)
         torch._foreach_sub_(params, steps)
         return params
+
+    def orthogonalized(self, xs: list[Any], out_axis: int) -> list[Any]:
+        """Per tensor, by the array-API form (matrix products; torch has no multi-tensor matmul)."""
+        return ARRAY.orthogonalized(xs, out_axis)
 
 
 TORCH = TorchPrimitives()
