@@ -105,8 +105,10 @@ def hyperball_update(w: np.ndarray, s: np.ndarray, rate: float, r0: float) -> np
 
 def hyperball_angle(w: np.ndarray, s: np.ndarray, rate: float) -> float:
     """The angle a hyperball step turns ``w``: ``atan2(rate sin(theta), 1 - rate cos(theta))``, theta the angle
-    between ``s`` and ``w``."""
-    theta = np.arccos(np.clip(np.vdot(w, s) / (np.linalg.norm(w) * np.linalg.norm(s)), -1.0, 1.0))
+    between ``s`` and ``w`` (any finite magnitudes)."""
+    u, v = (x.ravel() / np.abs(x).max() for x in (w, s))
+    u, v = u / np.linalg.norm(u), v / np.linalg.norm(v)
+    theta = 2 * np.arctan2(np.linalg.norm(u - v), np.linalg.norm(u + v))
     return float(np.arctan2(rate * np.sin(theta), 1 - rate * np.cos(theta)))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import layca_core
+from layca_conformance import reference
 from layca_conformance.backends import Backend, to_numpy
 from layca_core import engine
 from layca_core.engine.policy import build_executor
@@ -40,10 +41,19 @@ def step_of(magnitude: float, shape: tuple[int, ...], seed: int) -> np.ndarray:
     return g / np.abs(g).max() * magnitude
 
 
-def check_turn(before: np.ndarray, after: np.ndarray, dtype: str, rate: float = RATE) -> None:
+def normal_step_of(magnitude: float, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """A random step whose entries all lie in ``[magnitude / 2, magnitude)`` in absolute value: no subnormal entry,
+    which some backends flush to zero (the hyperball angle depends on the step's direction, Layca's does not)."""
+    g = np.random.default_rng(1000 + seed).standard_normal(shape)
+    return np.sign(g) * (1 + np.abs(g) / np.abs(g).max()) / 2 * magnitude * (1 - 2**-10)
+
+
+def check_turn(before: np.ndarray, after: np.ndarray, dtype: str, rate: float = RATE, step=None) -> None:
+    """Turned by ``arctan(rate)`` (Layca), or by the hyperball angle of ``step``, with the norm kept."""
     assert np.isfinite(after).all()
     angle = float(layca_core.step_angle(before, after))
-    assert angle == pytest.approx(math.atan(rate), rel=ANGLE_TOLERANCE[dtype])
+    turned = math.atan(rate) if step is None else reference.hyperball_angle(before, step.astype(np.float64), rate)
+    assert angle == pytest.approx(turned, rel=ANGLE_TOLERANCE[dtype])
     assert np.linalg.norm(after) == pytest.approx(np.linalg.norm(before), rel=ANGLE_TOLERANCE[dtype])
 
 
@@ -52,29 +62,31 @@ def weights():
     return np.random.default_rng(0).standard_normal((24, 16))
 
 
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 def test_every_magnitude_turns_on_every_backend(backend_dtype, weights, variant):
     backend, dtype = backend_dtype
     w = backend.asarray(weights, dtype)
     w64, norm = to_numpy(w), layca_core.initial_norm(w)
+    make = normal_step_of if variant == "hyperball" else step_of
     for index, magnitude in enumerate(magnitudes(dtype)):
-        s = backend.asarray(step_of(magnitude, weights.shape, index), dtype)
+        s = backend.asarray(make(magnitude, weights.shape, index), dtype)
         new = to_numpy(layca_core.layca_steps([w], [s], RATE, [norm], variant=variant)[0])
-        if variant == "layca":
-            check_turn(w64, new, dtype)
+        if variant != "lars":
+            check_turn(w64, new, dtype, step=None if variant == "layca" else to_numpy(s))
         else:
             assert np.isfinite(new).all() and not np.array_equal(new, w64), magnitude
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16", "float16"])
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 def test_torch_executor_matches_the_reference_at_every_magnitude(dtype, variant):
     torch = pytest.importorskip("torch")
     layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate([(24, 16), (3, 3, 2, 5)])]
     ws = [Backend.TORCH.asarray(x, dtype) for x in layers]
     rates = [RATE, 0.5 * RATE]
+    make = normal_step_of if variant == "hyperball" else step_of
     for index, magnitude in enumerate(magnitudes(dtype)):
-        steps = [Backend.TORCH.asarray(step_of(magnitude, x.shape, index), dtype) for x in layers]
+        steps = [Backend.TORCH.asarray(make(magnitude, x.shape, index), dtype) for x in layers]
         turned = {}
         for multi_tensor in (True, False):
             name = "multi_tensor" if multi_tensor else "reference"
@@ -84,11 +96,11 @@ def test_torch_executor_matches_the_reference_at_every_magnitude(dtype, variant)
                 list(ws), [s.clone() for s in steps], executor.vector(rates), norms, executor=executor, variant=variant
             )
             turned[multi_tensor] = [to_numpy(x) for x in new]
-        for fast, reference, w, rate in zip(turned[True], turned[False], ws, rates):
-            scale = float(np.abs(reference).max())
-            np.testing.assert_allclose(fast, reference, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * scale)
-            if variant == "layca":
-                check_turn(to_numpy(w), fast, dtype, rate)
+        for fast, expected, w, s, rate in zip(turned[True], turned[False], ws, steps, rates):
+            scale = float(np.abs(expected).max())
+            np.testing.assert_allclose(fast, expected, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * scale)
+            if variant != "lars":
+                check_turn(to_numpy(w), fast, dtype, rate, step=None if variant == "layca" else to_numpy(s))
         assert torch.equal(ws[0], Backend.TORCH.asarray(layers[0], dtype)), "the pure executor wrote its input"
 
 
