@@ -21,7 +21,7 @@ from layca_core.primitives import Primitives
 
 class MuonState(NamedTuple):
     count: Any
-    """Adam's step count (tensors of fewer than two dimensions; stays 0 for matrices)."""
+    """The step count (Adam's bias corrections use it; every tensor counts, so one count may serve them all)."""
     mu: Any
     """Muon's momentum (matrices) or Adam's first moment."""
     nu: Any
@@ -54,8 +54,9 @@ def muon_steps(momentum: Any, nesterov: bool, adam_steps: Steps, out_axis: int) 
             d = ops.added(g, m, momentum / (1 - momentum)) if nesterov else m
             o = ops.orthogonalized(d, out_axis)
             o = ops.divided(o, [1 / shape_scale(tuple(x.shape), out_axis) for x in o])
-            for i, step, mu in zip(matrices, o, m):
-                new_steps[i], new_states[i] = step, states[i]._replace(mu=mu)
+            counts = ops.counted([states[i].count for i in matrices])
+            for i, step, count, mu in zip(matrices, o, counts, m):
+                new_steps[i], new_states[i] = step, states[i]._replace(count=count, mu=mu)
         if others:
             adam = adam_steps(ops, [grads[i] for i in others], [tuple(states[i]) for i in others])
             for i, step, state in zip(others, *adam):

@@ -62,7 +62,7 @@ class _Layca:
         and its unread norms read from ``params``."""
         _check_params(params)
         selection = self.select(params)
-        layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state))
+        layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state), self.layout)
         init_norms = reference_norms(init_norms, params, selection)
         updates, states = engine.optimizer_step(
             jax.tree.leaves(params), jax.tree.leaves(grads), self.layout.unpack(base_state, params),

@@ -105,7 +105,7 @@ def test_matrices_keep_a_momentum_and_no_second_moment(rng):
     g = rng.standard_normal((4, 6))
     _, state = muon_steps([g], momentum=0.5)
     np.testing.assert_allclose(state.mu, 0.5 * g)
-    assert state.nu.shape == () and float(state.count) == 0
+    assert state.nu.shape == () and float(state.count) == 1
 
 
 @pytest.mark.parametrize(
