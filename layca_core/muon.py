@@ -31,8 +31,14 @@ class MuonState(NamedTuple):
 def muon_init(p: Any) -> MuonState:
     """Zeros: a momentum for a tensor of two or more dimensions, Adam's moments for the others."""
     xp = array_namespace(p)
-    acc = accumulation_dtype(p.dtype, xp)
-    nu = zero_scalar(p, acc, xp) if p.ndim >= 2 else xp.zeros_like(p)
+    complex_ = xp.isdtype(p.dtype, "complex floating")
+    if complex_ and p.ndim >= 2:
+        raise TypeError(
+            f"The muon base orthogonalises real matrices; got one of dtype {p.dtype}: give it another base."
+        )
+    real = xp.real(xp.zeros_like(p)) if complex_ else xp.zeros_like(p)  # Adam's |g|^2 is real
+    acc = accumulation_dtype(real.dtype, xp)
+    nu = zero_scalar(p, acc, xp) if p.ndim >= 2 else real
     return MuonState(zero_scalar(p, acc, xp), xp.zeros_like(p), nu)
 
 
