@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import layca_core
-from layca_conformance import reference
 from layca_conformance.backends import Backend, to_numpy
+from layca_conformance.reference import hyperball_angle
 from layca_core import engine
 from layca_core.engine.policy import build_executor
 from layca_core.engine.reference import ReferenceExecutor, per_layer
@@ -52,7 +52,7 @@ def check_turn(before: np.ndarray, after: np.ndarray, dtype: str, rate: float = 
     """Turned by ``arctan(rate)`` (Layca), or by the hyperball angle of ``step``, with the norm kept."""
     assert np.isfinite(after).all()
     angle = float(layca_core.step_angle(before, after))
-    turned = math.atan(rate) if step is None else reference.hyperball_angle(before, step.astype(np.float64), rate)
+    turned = math.atan(rate) if step is None else hyperball_angle(before, step.astype(np.float64), rate)
     assert angle == pytest.approx(turned, rel=ANGLE_TOLERANCE[dtype])
     assert np.linalg.norm(after) == pytest.approx(np.linalg.norm(before), rel=ANGLE_TOLERANCE[dtype])
 

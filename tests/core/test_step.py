@@ -159,7 +159,7 @@ def step_at_angle(w: np.ndarray, other: np.ndarray, theta: float) -> np.ndarray:
 @pytest.mark.parametrize("degrees", (20, 90, 160))
 def test_hyperball_turns_by_atan2_of_rate_sin_and_one_minus_rate_cos(layer, rate, degrees):
     """The hyperball rule turns ``w`` by ``atan2(rate sin(theta), 1 - rate cos(theta))``, theta the angle between the
-    step and ``w`` (docs/algorithm.md): Layca's ``arctan(rate)`` at 90 degrees, more against an uphill step."""
+    step and ``w`` (docs/algorithm.md): Layca's ``arctan(rate)`` at 90 degrees."""
     backend, dtype, w, s = layer
     w64 = to_numpy(w)
     theta = math.radians(degrees)
