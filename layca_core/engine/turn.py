@@ -45,7 +45,6 @@ from typing import Any, Protocol
 from layca_core._namespace import accumulation_dtype, parallel_tolerance
 from layca_core.engine.variants import VARIANTS
 
-
 ONE_PASS = ("prepare", "finite", "sums", "scale", "combine")
 """The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (every variant)."""
 TWO_PASSES = {
