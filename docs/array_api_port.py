@@ -4,15 +4,31 @@ import array_api_strict as xp
 import numpy as np
 
 
+def orthogonalize(x, a=3.4445, b=-4.7750, c=2.0315):
+    """Muon's five quintic Newton-Schulz steps on ``x`` as a ``(rows, last axis)`` matrix, made wide first."""
+    shape = x.shape
+    x = xp.reshape(x, (-1, shape[-1]))
+    tall = x.shape[0] > x.shape[1]
+    x = x.mT if tall else x
+    x = x / norm(x)
+    for _ in range(5):
+        gram = x @ x.mT
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return xp.reshape(x.mT if tall else x, shape)
+
+
 def direction(base, o, g, m, v, t):
-    """The base step ``s`` and the new state ``(m, v)`` (SPEC section 3)."""
+    """The base step ``s`` and the new state ``(m, v)`` (docs/algorithm.md, "Base directions")."""
     if base in ("momentum", "nesterov"):
         m = o["momentum"] * m + g
         return (g + o["momentum"] * m if base == "nesterov" else m), m, v
     if base == "amom":
         m = o["beta"] * m + (1 - o["beta"]) * g
         return m, m, v
-    if base == "adam":
+    if base == "muon" and g.ndim >= 2:  # a layer: only the direction of its step matters
+        m = o["momentum"] * m + (1 - o["momentum"]) * g
+        return orthogonalize((1 - o["momentum"]) * g + o["momentum"] * m if o["nesterov"] else m), m, v
+    if base in ("adam", "muon"):
         m, v = o["b1"] * m + (1 - o["b1"]) * g, o["b2"] * v + (1 - o["b2"]) * g * g
         return m / (1 - o["b1"] ** t) / (xp.sqrt(v / (1 - o["b2"] ** t)) + o["eps"]), m, v
     if base in ("rmsprop", "adagrad"):
@@ -48,6 +64,9 @@ def run(case, dtype, device="cpu"):
             elif case.variant == "lars":
                 w_new = w - rate * mult[i] * norm(w) / norm(s) * s
                 params[i] = w_new * xp.minimum(xp.ones_like(r0[i]), (norm(w) + 1e-4 * r0[i]) / norm(w_new))
+            elif case.variant == "hyperball":  # no projection, back to the initial norm
+                w_new = w - rate * mult[i] * norm(w) / norm(s) * s
+                params[i] = w_new * (r0[i] / norm(w_new))
             else:
                 s = s - xp.sum(s * w) / xp.sum(w * w) * w  # onto the tangent space
                 w_new = w - rate * mult[i] * norm(w) / norm(s) * s  # rotation-based normalization

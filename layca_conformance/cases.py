@@ -30,12 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CASES_VERSION = 1
+CASES_VERSION = 2
 """The version of the case table (``CASES``)."""
 
 UNIT_ROUNDOFF = {"float64": 2.0**-53, "float32": 2.0**-24, "bfloat16": 2.0**-8, "float16": 2.0**-11}
 
 SMALL = ((16, 8, 3, 3), (16,), (64, 32), (2, 1))
+MATRICES = ((48, 16), (16,), (24, 40), (2, 1))
+"""Muon's cases: matrices (either orientation) and a vector, whose matrix is the same in every framework's layout."""
 
 BASE_DEFAULTS = {
     "sgd": {},
@@ -45,6 +47,7 @@ BASE_DEFAULTS = {
     "adam": {"b1": 0.9, "b2": 0.999, "eps": 1e-7},
     "rmsprop": {"rho": 0.9, "eps": 1e-7},
     "adagrad": {"eps": 1e-7},
+    "muon": {"momentum": 0.95, "nesterov": True, "b1": 0.9, "b2": 0.999, "eps": 1e-7},
 }
 """Every hyperparameter of each base direction, with the value a case uses unless it sets another."""
 
@@ -54,7 +57,7 @@ class Case:
     name: str
     shapes: tuple[tuple[int, ...], ...] = SMALL
     base: str = "sgd"
-    hyperparameters: tuple[tuple[str, float], ...] = ()
+    hyperparameters: tuple[tuple[str, float | bool], ...] = ()
     rate: float = 3.0**-3
     alpha: float = 0.0
     other_rate: float = 0.01
@@ -80,7 +83,7 @@ class Case:
         """``C u``: the rounding error one step may add, with ``C = 8 + log2(n)`` for the largest layer."""
         return (8 + math.log2(max(math.prod(s) for s in self.shapes))) * UNIT_ROUNDOFF[dtype]
 
-    def options(self) -> dict[str, float]:
+    def options(self) -> dict[str, float | bool]:
         """Every hyperparameter of the base direction: the defaults of ``BASE_DEFAULTS``, updated by the case's own."""
         return {**BASE_DEFAULTS[self.base], **dict(self.hyperparameters)}
 
@@ -120,6 +123,10 @@ CASES = (
     Case("rmsprop", base="rmsprop", rate=3.0**-4),
     Case("adagrad", base="adagrad"),
     Case("lars", variant="lars", rate=3.0**-2),
+    Case("hyperball", variant="hyperball", base="momentum", rate=3.0**-2, alpha=0.2),
+    Case("muon", base="muon", shapes=MATRICES, alpha=-0.3),
+    Case("muon-plain-momentum", base="muon", shapes=MATRICES, hyperparameters=(("momentum", 0.9), ("nesterov", False))),
+    Case("muon-hyperball", base="muon", shapes=MATRICES, variant="hyperball", rate=3.0**-2),
     Case("step-decay-warmup", base="momentum", steps=40, milestones=(4, 6), factor=0.2, warmup_epochs=2),
     Case("high-rate", rate=9.0, steps=10, shapes=SMALL[:3]),
     Case("nan-gradients", base="adam", rate=3.0**-5, nan_step=3),

@@ -54,6 +54,6 @@ def errors(case: Case, trajectory: list[list[np.ndarray]], expected: list[list[n
             if want.ndim >= 2:
                 drift = abs(reference.cosine_distance(got, w0) - reference.cosine_distance(want, w0))
                 rotation = _worst(rotation, drift)
-                if case.variant == "layca" and want.size >= NORM_CHECKED_SIZE:
+                if case.variant != "lars" and want.size >= NORM_CHECKED_SIZE:
                     norm = _worst(norm, float(abs(np.linalg.norm(got) / norms[i] - 1)))
     return Errors(weight, rotation, norm)

@@ -23,9 +23,10 @@ class Driver(Protocol):
 
     The optimizer:
         ``case.base`` names the base direction (``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``,
-        ``rmsprop``, ``adagrad``), with every hyperparameter in ``case.options()`` (``momentum``,
-        ``beta``, ``b1``, ``b2``, ``rho``, ``eps``). ``case.variant`` is ``"layca"`` (Algorithm 1) or
-        ``"lars"`` (operations 2 and 3, norm growth capped at 1e-4 of the initial norm per step).
+        ``rmsprop``, ``adagrad``, ``muon``), with every hyperparameter in ``case.options()`` (``momentum``,
+        ``beta``, ``b1``, ``b2``, ``rho``, ``eps``, ``nesterov``). ``case.variant`` is ``"layca"`` (Algorithm 1),
+        ``"lars"`` (operations 2 and 3, norm growth capped at 1e-4 of the initial norm per step) or
+        ``"hyperball"`` (operations 2 to 4 without the projection).
         ``case.alpha`` sets the layer-wise multipliers of Equation 1. The other parameters step by
         ``p - case.other_rate * s``, with ``s`` their base step.
 

@@ -1,7 +1,8 @@
 """An independent float64 NumPy reference of Layca, written from the algorithm, not from layca_core.
 
 Kept deliberately plain: one loop per step, one function per formula, no guards beyond what
-the algorithm states (random test gradients never trigger the parallel-step guard).
+the algorithm states (random test gradients never trigger the parallel-step guard). Muon's matrices
+follow the ``(..., in, out)`` layout: the last axis is the fan-out.
 """
 
 import numpy as np
@@ -17,8 +18,29 @@ def multipliers(num_layers: int, alpha: float) -> list[float]:
     return [(1 - alpha) ** (5 * (last - i) / last) for i in range(num_layers)]
 
 
+NEWTON_SCHULZ = ((3.4445, -4.7750, 2.0315), 5)
+"""Muon's quintic Newton-Schulz coefficients and step count (torch.optim.Muon, optax.contrib.muon, Keras)."""
+
+
+def orthogonalize(x: np.ndarray, coefficients=NEWTON_SCHULZ[0], steps: int = NEWTON_SCHULZ[1]) -> np.ndarray:
+    """Muon's Newton-Schulz iteration on ``x`` as a ``(prod(shape[:-1]), shape[-1])`` matrix: transposed to be wide,
+    divided by its Frobenius norm, then ``X <- a X + b (X X^T) X + c (X X^T)^2 X``."""
+    m = x.reshape(-1, x.shape[-1])
+    tall = m.shape[0] > m.shape[1]
+    m = m.T if tall else m
+    norm = np.linalg.norm(m)
+    m = m / norm if norm > 0 else m
+    a, b, c = coefficients
+    for _ in range(steps):
+        gram = m @ m.T
+        m = a * m + b * gram @ m + c * gram @ gram @ m
+    return (m.T if tall else m).reshape(x.shape)
+
+
 class BaseOptimizer:
     """The base directions (every hyperparameter given), state kept per parameter as float64 arrays."""
+
+    orthogonalize = staticmethod(orthogonalize)
 
     def __init__(self, name: str, **h: float) -> None:
         self.name, self.h, self.state = name, h, {}
@@ -37,7 +59,13 @@ class BaseOptimizer:
             st["m"] = beta * st["m"] + (1 - beta) * g
             return st["m"]
         eps = h["eps"]
-        if self.name == "adam":
+        if self.name == "muon" and g.ndim >= 2:
+            mu = h["momentum"]
+            st["m"] = mu * st["m"] + (1 - mu) * g
+            d = (1 - mu) * g + mu * st["m"] if h["nesterov"] else st["m"]
+            fan_out = g.shape[-1]
+            return self.orthogonalize(d) * np.sqrt(max(1.0, fan_out * fan_out / g.size))
+        if self.name in ("adam", "muon"):
             b1, b2, t = h["b1"], h["b2"], st["t"]
             st["m"] = b1 * st["m"] + (1 - b1) * g
             st["v"] = b2 * st["v"] + (1 - b2) * g * g
@@ -69,6 +97,25 @@ def lars_update(w: np.ndarray, s: np.ndarray, rate: float, r0: float) -> np.ndar
     return w_prime * (cap / new_norm) if new_norm > cap else w_prime
 
 
+def hyperball_update(w: np.ndarray, s: np.ndarray, rate: float, r0: float) -> np.ndarray:
+    """Operations 2 to 4 without the projection: the normalized step is taken, then back onto the initial sphere."""
+    w_prime = w - rate * s * np.linalg.norm(w) / np.linalg.norm(s)
+    return w_prime * r0 / np.linalg.norm(w_prime)
+
+
+def hyperball_angle(w: np.ndarray, s: np.ndarray, rate: float) -> float:
+    """The angle a hyperball step turns ``w``: ``atan2(rate sin(theta), 1 - rate cos(theta))``, theta the angle
+    between ``s`` and ``w`` (any finite magnitudes)."""
+    u, v = (x.ravel() / np.abs(x).max() for x in (w, s))
+    u, v = u / np.linalg.norm(u), v / np.linalg.norm(v)
+    theta = 2 * np.arctan2(np.linalg.norm(u - v), np.linalg.norm(u + v))
+    return float(np.arctan2(rate * np.sin(theta), 1 - rate * np.cos(theta)))
+
+
+UPDATES = {"layca": layca_update, "lars": lars_update, "hyperball": hyperball_update}
+"""Each variant's layer update."""
+
+
 def cosine_distance(w: np.ndarray, w0: np.ndarray) -> float:
     u, v = w.ravel() / np.linalg.norm(w), w0.ravel() / np.linalg.norm(w0)
     return float(np.sum((u - v) ** 2) / 2)
@@ -82,7 +129,7 @@ def run(case, params: list[np.ndarray], grads: list[list[np.ndarray]], rates: li
     layer_mult = [next(mult) if flag else None for flag in is_layer]
     r0 = [float(np.linalg.norm(p)) for p in params]
     base = BaseOptimizer(case.base, **case.options())
-    update = lars_update if case.variant == "lars" else layca_update
+    update = UPDATES[case.variant]
     trajectory = []
     for rate, step_grads in zip(rates, grads):
         new = []

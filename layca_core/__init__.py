@@ -17,11 +17,14 @@ from layca_core.directions import (
     amom,
     direction,
     momentum,
+    muon,
     nesterov,
     rmsprop,
     sgd,
 )
 from layca_core.history import RotationHistory
+from layca_core.muon import MuonState
+from layca_core.orthogonal import newton_schulz
 from layca_core.plotting import plot_layer_rotation
 from layca_core.rates import (
     PAPER_SCHEDULES,
@@ -32,7 +35,7 @@ from layca_core.rates import (
     rate_to_angle,
 )
 from layca_core.rotation import cosine_distance, layer_rotations, rate_from_cosine_distance, step_angle
-from layca_core.step import initial_norm, lars_step, layca_step, layca_steps
+from layca_core.step import hyperball_step, initial_norm, lars_step, layca_step, layca_steps
 
 __version__ = "0.1.0"
 
@@ -44,6 +47,7 @@ __all__ = [
     "BaseDirection",
     "EmptyState",
     "MomentumState",
+    "MuonState",
     "RotationHistory",
     "StepDecay",
     "__version__",
@@ -56,13 +60,16 @@ __all__ = [
     "cosine_distance",
     "default_rate",
     "direction",
+    "hyperball_step",
     "initial_norm",
     "lars_step",
     "layca_step",
     "layca_steps",
     "layer_rotations",
     "momentum",
+    "muon",
     "nesterov",
+    "newton_schulz",
     "paper_schedule",
     "plot_layer_rotation",
     "rate_from_cosine_distance",

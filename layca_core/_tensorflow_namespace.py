@@ -18,6 +18,7 @@ _SAME_NAME = (
     "asin",
     "abs",
     "floor",
+    "matmul",
     "pow",
     "reshape",
     "stack",
@@ -113,3 +114,11 @@ def log2(x: Any, /) -> Any:
 
 def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = None) -> Any:
     return _tf().fill(_tf().shape(x), _tf().constant(fill_value, dtype or x.dtype))
+
+
+def matrix_transpose(x: Any, /) -> Any:
+    return _tf().linalg.matrix_transpose(x)
+
+
+def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Any:
+    return _tf().transpose(x, perm=axes)

@@ -25,6 +25,20 @@ MIN_LAYER_NDIM = 2
 """By default a parameter is a Layca layer when it has at least this many dimensions."""
 
 
+MUON_MOMENTUM = 0.95
+"""Muon's momentum (torch.optim.Muon, optax.contrib.muon, keras.optimizers.Muon)."""
+
+MUON_NESTEROV = True
+"""Muon's Nesterov form: ``(1 - mu) g + mu m`` is orthogonalised (as the reference implementations do)."""
+
+NEWTON_SCHULZ_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+"""The quintic Newton-Schulz iteration's ``(a, b, c)``: ``X <- a X + (b A + c A^2) X`` with ``A = X X^T``."""
+
+NEWTON_SCHULZ_STEPS = 5
+"""Newton-Schulz iterations per Muon step."""
+
+
 def default_rate(base: str) -> float:
-    """The paper's rho(0) for a base direction."""
+    """The paper's rho(0) for a base direction; Muon, a momentum method whose step is orthogonalised, takes
+    SGD's 3^-3 (docs/algorithm.md, "Muon")."""
     return ADAPTIVE_RATE if base in ("adam", "amom") else RATE

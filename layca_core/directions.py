@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, array_namespace, zero_scalar
+from layca_core.muon import muon_init, muon_steps
 from layca_core.primitives import ARRAY, Primitives
 from layca_core.validation import concrete_value
 
@@ -180,6 +181,22 @@ def adagrad(eps: float = defaults.EPS, initial_accumulator: float = 0.0) -> Base
     return _direction("adagrad", init, steps)
 
 
+def muon(
+    momentum: float = defaults.MUON_MOMENTUM,
+    nesterov: bool = defaults.MUON_NESTEROV,
+    b1: float = defaults.ADAM_BETA1,
+    b2: float = defaults.ADAM_BETA2,
+    eps: float = defaults.EPS,
+    out_axis: int = -1,
+) -> BaseDirection:
+    """Muon (``layca_core.muon``): ``m = mu m + (1 - mu) g``, then the Newton-Schulz orthogonalisation of
+    ``(1 - mu) g + mu m`` (``nesterov``) or ``m``, for tensors of two or more dimensions, whose fan-out axis is
+    ``out_axis`` (torch's kernels: 0); Adam's step (``b1``, ``b2``, ``eps``) for the others."""
+    adam_steps = adam(b1, b2, eps).steps
+    steps = muon_steps(momentum, nesterov, lambda ops, g, s: adam_steps(ops, g, [AdamState(*x) for x in s]), out_axis)
+    return _direction("muon", muon_init, steps)
+
+
 DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {
     "sgd": sgd,
     "momentum": momentum,
@@ -188,6 +205,7 @@ DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {
     "adam": adam,
     "rmsprop": rmsprop,
     "adagrad": adagrad,
+    "muon": muon,
 }
 
 
@@ -199,7 +217,10 @@ _RANGES = {
     "rho": ("0 <= {} < 1", lambda v: 0 <= v < 1),
     "eps": ("{} > 0", lambda v: v > 0),
     "initial_accumulator": ("{} >= 0", lambda v: v >= 0),
+    "nesterov": ("{} True or False", lambda v: v in (0, 1)),
+    "out_axis": ("{} 0 or -1", lambda v: v in (0, -1)),
 }
+_STATIC = {"nesterov": bool, "out_axis": int}
 
 
 def base_defaults(name: str) -> dict[str, Any]:
@@ -221,6 +242,9 @@ def direction(name: str, *, spelling: Mapping[str, str] | None = None, **hyperpa
         raise TypeError(f"Base {name!r} takes {takes}; got {', '.join(word.get(key, key) for key in unknown)}.")
     for key, value in hyperparameters.items():
         rule, holds = _RANGES[key]
+        if key in _STATIC and not isinstance(value, _STATIC[key]):
+            kind = _STATIC[key].__name__
+            raise ValueError(f"Base {name!r} needs {word[key]} as a Python {kind} (never traced); got {value!r}.")
         concrete = concrete_value(value)
         if (concrete is None and not hasattr(value, "shape")) or not (
             concrete is None or (math.isfinite(concrete) and holds(concrete))

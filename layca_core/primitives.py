@@ -12,6 +12,7 @@ and ``addcmul`` round once where the array API rounds after each operation (see 
 from typing import Any, Protocol
 
 from layca_core._namespace import array_namespace
+from layca_core.orthogonal import newton_schulz
 
 
 class Primitives(Protocol):
@@ -44,6 +45,9 @@ class Primitives(Protocol):
 
     def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
         """``param - rate * step`` in each parameter's dtype (the rule of parameters that are not layers)."""
+
+    def orthogonalized(self, xs: list[Any], out_axis: int) -> list[Any]:
+        """Each tensor's Newton-Schulz orthogonalisation (``layca_core.orthogonal.newton_schulz``), as new tensors."""
 
 
 def _as(x: Any, like: Any) -> Any:
@@ -99,6 +103,9 @@ class ArrayPrimitives:
 
     def descended(self, params: list[Any], steps: list[Any], rate: Any) -> list[Any]:
         return [_as(p - rate * s, p) for p, s in zip(params, steps)]
+
+    def orthogonalized(self, xs: list[Any], out_axis: int) -> list[Any]:
+        return [newton_schulz(x, out_axis=out_axis) for x in xs]
 
 
 ARRAY = ArrayPrimitives()

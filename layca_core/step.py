@@ -1,4 +1,4 @@
-r"""The Layca step (Algorithm 1 of arXiv 1806.01603) and its LARS variant, on any array API.
+r"""The Layca step (Algorithm 1 of arXiv 1806.01603), its LARS variant and the hyperball rule, on any array API.
 
 For one layer with weights :math:`w`, a base step :math:`s` (pointing uphill, like a
 gradient), a rotation rate :math:`\rho` and the stored initial norm :math:`r_0`:
@@ -59,6 +59,13 @@ def lars_step(weight: Any, step: Any, rate: Any, init_norm: Any, *, xp: ModuleTy
     more than that. No projection and no renormalization to ``init_norm``.
     """
     return layca_steps([weight], [step], [rate], [init_norm], variant="lars", xp=xp)[0]
+
+
+def hyperball_step(weight: Any, step: Any, rate: Any, init_norm: Any, *, xp: ModuleType | None = None) -> Any:
+    """The hyperball rule: ``w' = w - rate * ||w|| s / ||s||`` (no projection), back onto the sphere of radius
+    ``init_norm``; it turns the layer by ``atan2(rate sin(theta), 1 - rate cos(theta))``, theta the angle between
+    ``step`` and ``weight`` (docs/algorithm.md)."""
+    return layca_steps([weight], [step], [rate], [init_norm], variant="hyperball", xp=xp)[0]
 
 
 def layca_steps(

@@ -11,6 +11,7 @@ NON_DEFAULT = {
     "adam": {"b1": 0.8, "b2": 0.99, "eps": 1e-6},
     "rmsprop": {"rho": 0.8, "eps": 1e-6},
     "adagrad": {"eps": 1e-6, "initial_accumulator": 0.1},
+    "muon": {"momentum": 0.9, "b1": 0.8, "b2": 0.99, "eps": 1e-6},
 }
 
 

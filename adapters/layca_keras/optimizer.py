@@ -23,6 +23,8 @@ HYPERPARAMETER_NAMES = {
     "epsilon": "eps",
     "rho": "rho",
     "initial_accumulator_value": "initial_accumulator",
+    "nesterov": "nesterov",
+    "out_axis": "out_axis",
 }
 """The base hyperparameters in Keras's words (``keras.optimizers.Adam``...), and the core's name for each."""
 
@@ -67,10 +69,11 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
 
     Args:
         learning_rate: rotation rate; default 3^-3, or 3^-5 with the adam and amom bases.
-        base: ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop`` or ``adagrad``;
+        base: ``sgd``, ``momentum``, ``nesterov``, ``amom``, ``adam``, ``rmsprop``, ``adagrad`` or ``muon``;
             its hyperparameters are keyword arguments in Keras's words (``HYPERPARAMETER_NAMES``):
             ``momentum``, ``beta`` (amom), ``beta_1``, ``beta_2``, ``epsilon``, ``rho``,
-            ``initial_accumulator_value``.
+            ``initial_accumulator_value``, ``nesterov`` and ``out_axis`` (muon: a kernel ``(..., in, out)`` is
+            its ``(kh*kw*in, out)`` matrix; Adam's step for variables of fewer than two dimensions).
         alpha: layer-wise multipliers of Equation 1.
         layers: which variables are layers: a regex searched in ``variable.path`` (a raw
             ``tf.Variable``'s ``name``) or a callable; default: ndim >= 2. To leave some out, say so

@@ -47,7 +47,7 @@ class LaycaWrapper(ReanchoredNorms, keras.optimizers.Optimizer):
             (``layca_core.defaults.RATE``); the paper used 3^-5 with Adam-like bases.
         alpha: layer-wise multipliers of Equation 1.
         layers: which variables are layers, as in ``Layca`` (a regex on ``variable.path`` or a callable).
-        variant: ``layca`` or ``lars``, as in ``Layca``.
+        variant: ``layca``, ``lars`` or ``hyperball``, as in ``Layca``.
         **kwargs: the usual Keras optimizer arguments (``name``, ``clipnorm``...).
 
     Example:

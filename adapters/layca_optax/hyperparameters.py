@@ -13,6 +13,8 @@ HYPERPARAMETER_NAMES: dict[str, str] = {
     "eps": "eps",
     "decay": "rho",
     "initial_accumulator_value": "initial_accumulator",
+    "nesterov": "nesterov",
+    "out_axis": "out_axis",
 }
 """``layca_optax.layca``'s keyword for each base hyperparameter -> its name in ``layca_core.directions``."""
 

@@ -42,8 +42,19 @@ class BaseLayout:
     that are one scalar per leaf (Adam's count), kept once for all leaves."""
 
     def __init__(self, direction: BaseDirection) -> None:
+        self.direction = direction
         self.template = jax.eval_shape(direction.init, jax.ShapeDtypeStruct((2,), jnp.float32))
         self.shared = tuple(field.shape == () for field in self.template)
+        self._shapes: dict[tuple, tuple] = {}
+
+    def shapes(self, like: Any) -> tuple:
+        """The shapes of the params-shaped fields of the state of a leaf like ``like`` (its own shape, or 0-d where
+        the base keeps nothing for such a leaf: muon's second moment of a matrix)."""
+        key = (jnp.shape(like), jnp.dtype(getattr(like, "dtype", None) or jnp.result_type(like)))
+        if key not in self._shapes:
+            state = jax.eval_shape(self.direction.init, jax.ShapeDtypeStruct(*key))
+            self._shapes[key] = tuple(f.shape for f, shared in zip(state, self.shared) if not shared)
+        return self._shapes[key]
 
     def pack(self, states: Sequence[Any], params: Any, updated: Sequence[int] = ()) -> Any:
         """Per-leaf states -> one state of params-shaped trees; a shared field is read from the first
@@ -71,8 +82,11 @@ class BaseLayout:
         return [field for field, shared in zip(base_state, self.shared) if not shared]
 
 
-def check_matches(params: Any, init_norms: jax.Array, selection: Selection, trees: Sequence[Any] = ()) -> None:
-    """Refuse a state built for other parameters: another layer count, tree structure or leaf shape."""
+def check_matches(
+    params: Any, init_norms: jax.Array, selection: Selection, trees: Sequence[Any] = (), base: BaseLayout | None = None
+) -> None:
+    """Refuse a state built for other parameters: another layer count, tree structure or leaf shape (``base``'s
+    shapes for the leaves of ``trees``, its params-shaped fields)."""
     layers = sum(max(count, 1) for layer, count in zip(selection.is_layer, selection.stack) if layer)
     advice = "build it with init(params) for these parameters."
     if init_norms.shape != (layers,):
@@ -81,11 +95,11 @@ def check_matches(params: Any, init_norms: jax.Array, selection: Selection, tree
             f"layers: the state was built for other parameters; {advice}"
         )
     structure = jax.tree.structure(params)
-    for tree in trees:
+    for k, tree in enumerate(trees):
         if jax.tree.structure(tree) != structure:
             raise ValueError(f"This Layca state's tree structure differs from the parameters'; {advice}")
         for name, leaf, like in zip(selection.names, jax.tree.leaves(tree), jax.tree.leaves(params)):
-            if jnp.shape(leaf) != jnp.shape(like):
+            if jnp.shape(leaf) != (jnp.shape(like) if base is None else base.shapes(like)[k]):
                 raise ValueError(
                     f"This Layca state holds shape {jnp.shape(leaf)} for {name}, whose shape is {jnp.shape(like)}; "
                     f"{advice}"

@@ -62,7 +62,7 @@ class _Layca:
         and its unread norms read from ``params``."""
         _check_params(params)
         selection = self.select(params)
-        layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state))
+        layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state), self.layout)
         init_norms = reference_norms(init_norms, params, selection)
         updates, states = engine.optimizer_step(
             jax.tree.leaves(params), jax.tree.leaves(grads), self.layout.unpack(base_state, params),
@@ -108,7 +108,7 @@ def scale_by_layca(
             tree-flatten order.
         other_learning_rate: plain learning rate of the other leaves.
         freeze_others: keep the other leaves unchanged (the paper's setting).
-        variant: ``"layca"`` or ``"lars"``.
+        variant: ``"layca"``, ``"lars"`` or ``"hyperball"`` (``docs/algorithm.md``).
     """
     names = engine.RATE_NAMES["layca_optax"]
     engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=names)
@@ -149,13 +149,17 @@ def layca(
     eps: Number | None = None,
     decay: Number | None = None,
     initial_accumulator_value: Number | None = None,
+    nesterov: bool | None = None,
+    out_axis: int | None = None,
     **kwargs: Any,
 ) -> optax.GradientTransformationExtraArgs:
     """Layca on one of the core's base directions: the same arithmetic as the torch and Keras adapters.
 
     ``base`` is ``sgd``, ``momentum``, ``nesterov`` (``momentum``), ``amom`` (``beta``), ``adam``
-    (``b1``, ``b2``, ``eps``), ``rmsprop`` (``decay``, ``eps``) or ``adagrad`` (``eps``,
-    ``initial_accumulator_value``); a hyperparameter left None takes the base's default
+    (``b1``, ``b2``, ``eps``), ``rmsprop`` (``decay``, ``eps``), ``adagrad`` (``eps``,
+    ``initial_accumulator_value``) or ``muon`` (``momentum``, ``nesterov``, ``out_axis``, and ``b1``, ``b2``,
+    ``eps`` for Adam's step on leaves of fewer than two dimensions; ``nesterov`` and ``out_axis``, Python values,
+    go in ``inject_hyperparams``'s ``static_args``); a hyperparameter left None takes the base's default
     (``layca_core.defaults``), one the base does not take is refused. ``learning_rate`` left None is
     ``layca_core.defaults.default_rate(base)``: 3**-3, or 3**-5 for ``adam`` and ``amom``. The rest is as in ``scale_by_layca``.
 
@@ -174,7 +178,7 @@ def layca(
     """
     given = {
         "momentum": momentum, "beta": beta, "b1": b1, "b2": b2, "eps": eps, "decay": decay,
-        "initial_accumulator_value": initial_accumulator_value,
+        "initial_accumulator_value": initial_accumulator_value, "nesterov": nesterov, "out_axis": out_axis,
     }  # fmt: skip
     kwargs = {**kwargs.pop("kwargs", {}), **kwargs}  # optax.inject_hyperparams passes **kwargs nested
     learning_rate, direction = engine.checked_options(

@@ -16,6 +16,8 @@ HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
     "eps": "eps",
     "rho": "rho",
     "initial_accumulator_value": "initial_accumulator",
+    "nesterov": "nesterov",
+    "out_axis": "out_axis",
 }
 """torch name -> core name. torch's RMSprop calls ``rho`` ``alpha``, which is Layca's Equation 1 exponent here."""
 
@@ -28,6 +30,8 @@ def torch_defaults(base: str) -> Mapping[str, Any]:
     """The torch-named hyperparameters of ``base`` with the core's defaults (e.g. adam: betas, eps); read-only,
     built once per base (every step asks)."""
     core = base_defaults(base)
+    if "out_axis" in core:  # torch weights are (out, in, *kernel)
+        core["out_axis"] = engine.FAN_OUT_AXIS["layca_torch"]
     named = {}
     for torch_name, core_name in HYPERPARAMETER_NAMES.items():
         if isinstance(core_name, tuple):

@@ -53,10 +53,13 @@ class Layca(torch.optim.Optimizer):
             becomes two: its layers, then its other parameters (a ``layca=False`` group).
         lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
             A ``torch.optim.lr_scheduler`` schedules it like any learning rate.
-        base: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"amom"``, ``"adam"``, ``"rmsprop"``
-            or ``"adagrad"``; its hyperparameters are keyword arguments (``momentum=0.9``...).
+        base: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"amom"``, ``"adam"``, ``"rmsprop"``, ``"adagrad"``
+            or ``"muon"``; its hyperparameters are keyword arguments (``momentum=0.9``...). Muon
+            (``momentum=0.95``, ``nesterov=True``, ``out_axis=0``) orthogonalises tensors of two or more dimensions,
+            a kernel as its ``(out, in*kh*kw)`` matrix, and takes Adam's step (``betas``, ``eps``) for the others.
         alpha: layer-wise multipliers of Equation 1 (0: uniform).
-        variant: ``"layca"``, or ``"lars"`` for the paper's LARS variant.
+        variant: ``"layca"``, ``"lars"`` for the paper's LARS variant, or ``"hyperball"`` (no projection, back on
+            the initial sphere; ``docs/algorithm.md`` gives the angle each turns).
         other_lr: plain learning rate of non-layer parameters (default: the group's ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
         maximize: ascend instead of descend.

@@ -8,19 +8,21 @@
 - ``optimizer_step``: base directions and Layca over all parameters, for adapters without an optimizer step of
   their own;
 - ``checked_options``: what adapters check at construction;
-- ``RATE_NAMES`` and ``spelling_of``: the words adapters name rates and hyperparameters with, in messages.
+- ``RATE_NAMES`` and ``spelling_of``: the words adapters name rates and hyperparameters with, in messages;
+- ``FAN_OUT_AXIS``: the axis of each framework's weights that holds the fan-out (the muon base's matrices).
 
 Users call ``layca_core.layca_step`` and the adapters; this module is for adapters and executors.
 """
 
 from layca_core.engine.optimizer import optimizer_step
-from layca_core.engine.options import RATE_NAMES, checked_options, spelling_of
+from layca_core.engine.options import FAN_OUT_AXIS, RATE_NAMES, checked_options, spelling_of
 from layca_core.engine.plan import LayerPlan
 from layca_core.engine.policy import executors_for, register_executors
 from layca_core.engine.reference import ReferenceExecutor
 from layca_core.engine.turn import Executor, turn_layers
 
 __all__ = [
+    "FAN_OUT_AXIS",
     "RATE_NAMES",
     "Executor",
     "LayerPlan",

@@ -16,6 +16,10 @@ RATE_NAMES: Mapping[str, tuple[str, str]] = {
 }
 """Per package, its names for the rotation rate and the other parameters' rate (each framework's own word)."""
 
+FAN_OUT_AXIS: Mapping[str, int] = {"layca_core": -1, "layca_torch": 0, "layca_optax": -1, "layca_keras": -1}
+"""Per package, the axis of its weights that holds the fan-out (the ``out_axis`` default of the muon base): torch
+stores ``(out, in, *kernel)``, Keras and Flax ``(*kernel, in, out)``."""
+
 
 def spelling_of(hyperparameter_names: Mapping[str, str | tuple[str, ...]]) -> dict[str, str]:
     """An adapter's word for each core hyperparameter name it spells differently, for error messages.

@@ -32,7 +32,9 @@ Two recipes reach :math:`|P|^2` without overflow or underflow for any finite ste
 
 Guards: non-finite entries of the step count as 0; a layer whose :math:`|P|` is zero or within
 ``parallel_tolerance`` of :math:`|S|`, whose weights are zero, or whose rate is negative or not
-finite does not move (adapters refuse such rates eagerly where they can see them).
+finite does not move (adapters refuse such rates eagerly where they can see them). The LARS and hyperball
+variants (``layca_core.engine.variants``) skip the projection: they need only :math:`|w|^2, \langle w,S\rangle,
+|S|^2`, in one pass or two.
 """
 
 import math
@@ -40,19 +42,21 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
-from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, parallel_tolerance
+from layca_core.engine.variants import VARIANTS
 
 ONE_PASS = ("prepare", "finite", "sums", "scale", "combine")
-"""The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (both variants)."""
+"""The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (every variant)."""
 TWO_PASSES = {
     "layca": ("prepare", "finite", "amax", "scale", "sums", "perp", "squares", "combine"),
     "lars": ("prepare", "finite", "amax", "scale", "sums", "combine"),
+    "hyperball": ("prepare", "finite", "amax", "scale", "sums", "combine"),
 }
 """The engine's calls on an executor, in order, otherwise (``tests/core/test_executor_hook.py`` records them)."""
 SCREENED = {
     "layca": ("prepare", "finite", "sums", "recompute", "scale", "perp", "combine"),
     "lars": ("prepare", "finite", "sums", "recompute", "scale", "combine"),
+    "hyperball": ("prepare", "finite", "sums", "recompute", "scale", "combine"),
 }
 """The engine's calls, in order, when ``prepare`` sets ``screens`` (``recompute`` runs ``TWO_PASSES`` per layer)."""
 
@@ -150,7 +154,7 @@ def turn_layers(
     executor: Executor,
     variant: str = "layca",
 ) -> list[Any]:
-    """The new weights of every layer after one Layca (or LARS) step.
+    """The new weights of every layer after one Layca (or LARS, or hyperball) step.
 
     Args:
         ws: the layers' weights.
@@ -158,7 +162,7 @@ def turn_layers(
         rates: one rate per layer (the rate times Equation 1's multiplier), a vector.
         init_norms: one stored initial norm per layer, a vector.
         executor: the batched primitives (``ReferenceExecutor`` for any array-API namespace).
-        variant: ``"layca"`` or ``"lars"``.
+        variant: ``"layca"``, ``"lars"`` or ``"hyperball"``.
     """
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}.")
@@ -188,12 +192,12 @@ def turn_layers(
 
 
 def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: str) -> tuple:
-    """``(scaled, perp, sigma, |w|^2, <w,S>, |S|^2, |P|^2)`` by the two-pass recipe (``perp`` None for LARS, whose
-    ``|P|^2`` is ``|S|^2``, unused)."""
+    """``(scaled, perp, sigma, |w|^2, <w,S>, |S|^2, |P|^2)`` by the two-pass recipe (``perp`` None for LARS and
+    hyperball, which never project: their ``|P|^2`` is ``|S|^2``, unused)."""
     xp = executor.xp
     sigma = scale_factors(executor.amax(steps), executor, ws)
     scaled = executor.scale(steps, sigma)
-    if variant == "lars":
+    if variant != "layca":
         ww, w_s, s_s = executor.sums(ws, scaled, with_squares=True)
         return scaled, None, sigma, ww, w_s, s_s, s_s
     ww, w_s = executor.sums(ws, scaled)
@@ -201,47 +205,3 @@ def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: st
     perp = executor.perp(scaled, ws, c)
     pp = executor.squares(perp)
     return scaled, perp, sigma, ww, w_s, pp + c * w_s, pp
-
-
-def _valid(rates: Any, ww: Any, xp: ModuleType) -> Any:
-    return xp.isfinite(rates) & (rates >= 0) & (ww > 0) & xp.isfinite(ww)
-
-
-def _cos_sin(rho: Any, xp: ModuleType) -> tuple[Any, Any]:
-    """``cos(arctan rho)`` and ``sin(arctan rho)`` without overflow for any finite rate."""
-    big = rho > 1
-    u = xp.where(big, 1 / xp.where(big, rho, xp.ones_like(rho)), rho)
-    root = xp.sqrt(1 + u * u)
-    return xp.where(big, u, xp.ones_like(u)) / root, xp.where(big, xp.ones_like(u), u) / root
-
-
-def _layca(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
-    """``w_new = k w - k gamma P`` with ``k = r0 cos / |w|`` and ``k gamma = r0 sin / |P|`` (angle arctan rho);
-    without ``perp`` (one pass) ``P = S - c w`` is folded into the coefficients."""
-    xp = ex.xp
-    moves = _valid(rates, ww, xp) & (pp > tolerance * tolerance * s_s) & xp.isfinite(pp)
-    one = xp.ones_like(ww)
-    cos, sin = _cos_sin(xp.where(moves, rates, 0 * one), xp)
-    norm = xp.sqrt(xp.where(moves, ww, one))
-    k = xp.where(moves, init_norms * cos / norm, one)
-    k_gain = init_norms * sin / xp.sqrt(xp.where(moves, pp, one))
-    if perp is None:
-        return ex.combine(ws, scaled, k + k_gain * w_s / (norm * norm), -k_gain)
-    return ex.combine(ws, perp, k, -k_gain)
-
-
-def _lars(ex: Executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance) -> list[Any]:  # noqa: ANN001
-    """``w - rho |w| S / |S|``, shrunk to ``|w| + 1e-4 r0`` if it grew more (no projection, no renormalization)."""
-    xp = ex.xp
-    moves = _valid(rates, ww, xp) & (s_s > 0) & xp.isfinite(s_s)
-    one = xp.ones_like(ww)
-    rho = xp.where(moves, rates, 0 * one)
-    norm = xp.sqrt(xp.where(moves, ww, one))
-    b = -rho * norm / xp.sqrt(xp.where(moves, s_s, one))
-    new_norm = xp.sqrt(xp.clip(ww + 2 * b * w_s + b * b * s_s, min=0.0))
-    cap = norm + defaults.LARS_MAX_NORM_GROWTH * init_norms
-    shrink = xp.where(moves & (new_norm > cap), cap / xp.where(new_norm > 0, new_norm, one), one)
-    return ex.combine(ws, scaled, shrink, shrink * b)
-
-
-VARIANTS = {"layca": _layca, "lars": _lars}

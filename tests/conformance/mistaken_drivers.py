@@ -1,8 +1,8 @@
 """Classic mistakes of a Layca port, each a small deliberately wrong driver that the suite must reject.
 
 ``numpy_port`` is a correct port in NumPy, computing in the case's dtype; each mistake swaps one of
-its pieces: the layer update, the rate it is given, the Equation 1 multipliers, or the guard on
-non-finite gradients.
+its pieces: the layer update, the rate it is given, the Equation 1 multipliers, the guard on
+non-finite gradients, or Muon's orthogonalisation.
 """
 
 import functools
@@ -12,17 +12,18 @@ import numpy as np
 from layca_conformance import Case, reference
 
 
-def numpy_port(case: Case, dtype: str, device: str, update=None, rate=None, multipliers=None, finite=True):
-    """A correct port by default; ``update(w, s, rate, w0)``, ``rate(case, t, rate)``, ``multipliers(n, alpha)`` swap its pieces."""
+def numpy_port(case: Case, dtype: str, device: str, update=None, rate=None, multipliers=None, finite=True, base=None):
+    """A correct port by default; ``update(w, s, rate, w0)`` (of Layca cases), ``rate(case, t, rate)``,
+    ``multipliers(n, alpha)`` and ``base`` (a ``reference.BaseOptimizer`` class) swap its pieces."""
     update = update or (lambda w, s, r, w0: reference.layca_update(w, s, r, np.linalg.norm(w0)))
-    if case.variant == "lars":
-        update = lambda w, s, r, w0: reference.lars_update(w, s, r, np.linalg.norm(w0))
+    if case.variant != "layca":
+        update = lambda w, s, r, w0: reference.UPDATES[case.variant](w, s, r, np.linalg.norm(w0))
     params = [p.astype(dtype) for p in case.initial_params()]
     init = [p.copy() for p in params]
     flags = [p.ndim >= 2 for p in params]
     factors = iter((multipliers or reference.multipliers)(sum(flags), case.alpha))
     layer_factor = [next(factors) if flag else None for flag in flags]
-    base = reference.BaseOptimizer(case.base, **case.options())
+    base = (base or reference.BaseOptimizer)(case.base, **case.options())
     trajectory = []
     for t, (global_rate, grads) in enumerate(zip(case.rates(), case.gradients())):
         layer_rate = rate(case, t, global_rate) if rate else global_rate
@@ -69,6 +70,12 @@ def adam_bias_correction(case: Case, t: int, rate: float) -> float:
     return rate * np.sqrt(1 - options["b2"] ** (t + 1)) / (1 - options["b1"] ** (t + 1))
 
 
+class FourNewtonSchulzSteps(reference.BaseOptimizer):
+    """Muon's orthogonalisation stopped after four Newton-Schulz steps instead of five."""
+
+    orthogonalize = staticmethod(functools.partial(reference.orthogonalize, steps=4))
+
+
 MISTAKES = {
     "rate used as the angle": functools.partial(numpy_port, update=rate_as_angle),
     "no tangent projection (Hyperball)": functools.partial(numpy_port, update=no_projection),
@@ -82,6 +89,7 @@ MISTAKES = {
         numpy_port, multipliers=lambda n, alpha: reference.multipliers(n, alpha)[::-1]
     ),
     "per-shard norms (a layer split in two halves)": functools.partial(numpy_port, update=per_shard),
+    "four Newton-Schulz steps instead of five (Muon)": functools.partial(numpy_port, base=FourNewtonSchulzSteps),
 }
 """Each mistake as a driver ``run(case, dtype, device)``."""
 

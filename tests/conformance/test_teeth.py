@@ -15,8 +15,9 @@ CAUGHT_IN_FLOAT64 = {
     "Adam bias correction in the layers' rate": {"adam", "nan-gradients"},
     "base learning rate in the layers' rate": {c.name for c in layca_conformance.CASES},
     "non-finite gradients passed through": {"nan-gradients"},
-    "Equation 1 multipliers in reverse layer order": {"momentum", "nesterov", "adam"},
+    "Equation 1 multipliers in reverse layer order": {"momentum", "nesterov", "adam", "hyperball", "muon"},
     "per-shard norms (a layer split in two halves)": EVERY_LAYCA_CASE,
+    "four Newton-Schulz steps instead of five (Muon)": {c.name for c in layca_conformance.CASES if c.base == "muon"},
 }
 """The cases that reject each mistake in float64 (the table of docs/conformance.md)."""
 

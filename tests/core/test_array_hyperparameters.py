@@ -20,7 +20,9 @@ def test_0d_array_hyperparameters_give_the_number_steps(backend_wide_dtype, rng,
     state_n, state_a = numbers.init(grads[0]), arrays.init(grads[0])
     for g in grads:
         (step_n, state_n), (step_a, state_a) = numbers.update(g, state_n), arrays.update(g, state_a)
-        np.testing.assert_allclose(to_numpy(step_a), to_numpy(step_n), rtol={"float64": 1e-12}.get(dtype, 1e-5))
+        rtol = {"float64": 1e-12}.get(dtype, 1e-5)
+        atol = rtol * np.abs(to_numpy(step_n)).max() if name == "muon" else 0  # Newton-Schulz mixes the entries
+        np.testing.assert_allclose(to_numpy(step_a), to_numpy(step_n), rtol=rtol, atol=atol)
         assert [field.dtype for field in state_a] == [field.dtype for field in state_n]
 
 

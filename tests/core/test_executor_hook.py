@@ -101,6 +101,9 @@ class Recording:
         ("float64", "lars", TWO_PASSES["lars"]),
         ("screened", "layca", SCREENED["layca"]),  # the reference executor told to screen (as the XLA one does)
         ("screened", "lars", SCREENED["lars"]),
+        ("float32", "hyperball", ONE_PASS),
+        ("float64", "hyperball", TWO_PASSES["hyperball"]),
+        ("screened", "hyperball", SCREENED["hyperball"]),
     ],
 )
 def test_the_engine_uses_only_declared_members_in_the_declared_order(dtype, variant, order):

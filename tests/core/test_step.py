@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import layca_core
+from layca_conformance import reference
 from layca_conformance.backends import to_numpy
 
 RATES = (3.0**-3, 3.0**-7, 1.0, 9.0)
@@ -144,3 +145,44 @@ def test_lars_zero_step_leaves_the_layer_as_it_was(layer):
     backend, dtype, w, s = layer
     new = layca_core.lars_step(w, s * 0, 0.1, 1.0)
     np.testing.assert_array_equal(to_numpy(new), to_numpy(w))
+
+
+def step_at_angle(w: np.ndarray, other: np.ndarray, theta: float) -> np.ndarray:
+    """A step at the angle ``theta`` to ``w``: ``cos(theta) w_hat + sin(theta) u``, ``u`` a unit vector orthogonal
+    to ``w`` built from ``other``."""
+    w_hat = w / np.linalg.norm(w)
+    u = other - np.vdot(other, w_hat) * w_hat
+    return math.cos(theta) * w_hat + math.sin(theta) * u / np.linalg.norm(u)
+
+
+@pytest.mark.parametrize("rate", (3.0**-3, 0.5, 1.0, 3.0))
+@pytest.mark.parametrize("degrees", (20, 90, 160))
+def test_hyperball_turns_by_atan2_of_rate_sin_and_one_minus_rate_cos(layer, rate, degrees):
+    """The hyperball rule turns ``w`` by ``atan2(rate sin(theta), 1 - rate cos(theta))``, theta the angle between the
+    step and ``w`` (docs/algorithm.md): Layca's ``arctan(rate)`` at 90 degrees."""
+    backend, dtype, w, s = layer
+    w64 = to_numpy(w)
+    theta = math.radians(degrees)
+    step = backend.asarray(step_at_angle(w64, to_numpy(s), theta), dtype)
+    r0 = 1.7
+    new = to_numpy(layca_core.layca_steps([w], [step], rate, [r0], variant="hyperball")[0])
+    expected = math.atan2(rate * math.sin(theta), 1 - rate * math.cos(theta))
+    # w - rho |w| s_hat rounds each entry against parts (1 + rho) times |w|: relative to |w'|, that is ``sharp``
+    sharp = (1 + rate) / math.sqrt(1 - 2 * rate * math.cos(theta) + rate * rate)
+    assert angle(w64, new) == pytest.approx(expected, abs=8 * sharp * eps(dtype))
+    assert np.linalg.norm(new) == pytest.approx(r0, rel=8 * sharp * eps(dtype))
+    if degrees == 90:
+        assert angle(w64, new) == pytest.approx(math.atan(rate), abs=8 * eps(dtype))
+    want = reference.hyperball_update(w64, to_numpy(step).astype(np.float64), rate, r0)
+    np.testing.assert_allclose(new, want, atol=8 * sharp * eps(dtype) * np.abs(want).max())
+
+
+def test_hyperball_leaves_a_layer_with_a_zero_step_or_a_vanishing_w_prime(layer):
+    backend, dtype, w, s = layer
+    np.testing.assert_array_equal(
+        to_numpy(layca_core.layca_steps([w], [s * 0], 0.3, [1.0], variant="hyperball")[0]), to_numpy(w)
+    )
+    along = layca_core.layca_steps([w], [w], 1.0, [1.0], variant="hyperball")[0]  # w' = w - w = 0: no direction
+    np.testing.assert_array_equal(to_numpy(along), to_numpy(w))
+    back = to_numpy(layca_core.layca_steps([w], [w], 3.0, [2.0], variant="hyperball")[0])  # w' = -2 w: turned round
+    np.testing.assert_allclose(back, -2.0 * to_numpy(w) / np.linalg.norm(to_numpy(w)), atol=8 * eps(dtype))

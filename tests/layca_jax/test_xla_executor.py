@@ -70,7 +70,7 @@ def test_the_screen_keeps_ordinary_layers_and_recomputes_the_others(dtype):
     assert executor.kept == [True, False, False, False, False, True]
 
 
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 def test_screened_layers_turn_as_the_two_passes_turn_them(dtype, variant):
     ws, steps = layers(dtype)

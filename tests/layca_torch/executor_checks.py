@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 
+from layca_conformance.reference import hyperball_angle
+
 RATE = 3**-3
 
 
@@ -40,15 +42,21 @@ def magnitude_sweep(dtype, size, device="cpu"):
 
 
 def check_magnitude_sweep(ws, steps, new, variant, reference):
-    """Every layer turned by ``arctan(RATE)`` with its norm kept (Layca), or as ``reference()`` turned it (LARS,
-    whose norm cap decides how far it moves)."""
+    """Every layer turned by ``arctan(RATE)`` (Layca) or by the hyperball angle of its step, with its norm kept, or
+    as ``reference()`` turned it (LARS, whose norm cap decides how far it moves; hyperball too)."""
     dtype = ws[0].dtype
     assert all(torch.isfinite(s).all() and torch.isfinite(n).all() for s, n in zip(steps, new))
-    if variant == "lars":
+    if variant != "layca":
         assert_close(new, reference(), dtype)
-        return
+        if variant == "lars":
+            return
     tolerance = 8 * torch.finfo(dtype).eps
-    for w, n in zip(ws, new):
-        assert angle(w, n) == pytest.approx(math.atan(RATE), abs=tolerance)
+    for w, s, n in zip(ws, steps, new):
+        turned = (
+            math.atan(RATE)
+            if variant == "layca"
+            else hyperball_angle(w.double().cpu().numpy(), s.double().cpu().numpy(), RATE)
+        )
+        assert angle(w, n) == pytest.approx(turned, abs=tolerance)
         norms = [float(torch.linalg.vector_norm(v.double())) for v in (n, w)]
         assert norms[0] == pytest.approx(norms[1], rel=tolerance)

@@ -31,7 +31,7 @@ def turn(ws, steps, rates, variant="layca", compiled=True, in_place=False):
     return engine.turn_layers(ws, list(steps), rates, norms, executor=executor, variant=variant)
 
 
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_matches_the_reference_with_its_guards_and_never_writes_the_steps(dtype_name, variant):
     dtype = getattr(torch, dtype_name)
@@ -62,7 +62,7 @@ def test_in_place_writes_the_weights_and_matches(dtype_name):
     assert_close(ws, expected, dtype)
 
 
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name, variant):
     ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 300)

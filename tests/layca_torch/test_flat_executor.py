@@ -29,7 +29,7 @@ def batch_entries(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", ["float32", "bfloat16", "float16"])
 def test_matches_the_reference_with_its_guards_and_never_writes_the_steps(dtype_name, variant, batch_entries):
     dtype = getattr(torch, dtype_name)
@@ -63,7 +63,7 @@ def test_in_place_writes_the_weights_and_matches(dtype_name, batch_entries):
     assert_close(ws, expected, dtype)
 
 
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", ["float32", "bfloat16", "float16"])
 def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name, variant):
     ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 300)

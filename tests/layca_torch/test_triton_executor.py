@@ -79,7 +79,7 @@ def test_kernels_compile_for_an_h100_without_one_with_vector_loads(kernels, name
 
 
 @kernel_test
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_matches_the_reference_with_its_guards(dtype_name, variant):
     dtype = getattr(torch, dtype_name)
@@ -122,7 +122,7 @@ def test_mixed_dtypes_in_one_call_and_in_place():
 
 
 @kernel_test
-@pytest.mark.parametrize("variant", ["layca", "lars"])
+@pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name, variant):
     ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 64, DEVICE)

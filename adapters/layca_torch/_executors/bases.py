@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from layca_core.directions import BaseDirection
+from layca_core.primitives import ARRAY
 from layca_torch._executors.tensors import finite_copy, per_layer
 
 
@@ -74,6 +75,10 @@ class TorchPrimitives:
         torch._foreach_mul_(steps, rate)
         torch._foreach_sub_(params, steps)
         return params
+
+    def orthogonalized(self, xs: list[Any], out_axis: int) -> list[Any]:
+        """Per tensor, by the array-API form (matrix products; torch has no multi-tensor matmul)."""
+        return ARRAY.orthogonalized(xs, out_axis)
 
 
 TORCH = TorchPrimitives()
