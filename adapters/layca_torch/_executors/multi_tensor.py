@@ -176,11 +176,24 @@ class TorchExecutor:
         return largest
 
     def _local_squares(self, xs: list[Any]) -> Any:
-        """Per layer, the sum of squares of its local entries: chunk norms, added in float64."""
+        """Per layer, the sum of squares of its local entries: chunk norms, added in float64 (a 16-bit tensor's
+        norms computed and returned in float32: a bfloat16 norm is off by up to 2^-9, its layer's norm with it)."""
         torch = self.torch
         if all(x.numel() <= CHUNK for x in xs):
-            return torch.stack(torch._foreach_norm(xs, 2)).to(self.acc) ** 2
-        return self._per_chunk(xs, lambda rows, _: torch.linalg.vector_norm(rows, dim=-1).to(self.acc) ** 2)
+            low = [self._is_low(x) for x in xs]
+            if any(low):
+                norms = (
+                    torch._foreach_norm(xs, 2, dtype=torch.float32) if all(low) else torch._foreach_norm(self._work(xs))
+                )
+            else:
+                norms = torch._foreach_norm(xs, 2)
+            return torch.stack(norms).to(self.acc) ** 2
+
+        def reduce(rows: Any, _: int) -> Any:
+            wide = torch.float32 if self._is_low(rows) else None
+            return torch.linalg.vector_norm(rows, dim=-1, dtype=wide).to(self.acc) ** 2
+
+        return self._per_chunk(xs, reduce)
 
     def _local_projected_squares(self, ws: list[Any], xs: list[Any], c: Any) -> Any:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
