@@ -5,7 +5,7 @@ import numpy as np
 
 
 def direction(base, o, g, m, v, t):
-    """The base step ``s`` and the new state ``(m, v)`` (SPEC section 3)."""
+    """The base step ``s`` and the new state ``(m, v)`` (docs/algorithm.md, "Base directions")."""
     if base in ("momentum", "nesterov"):
         m = o["momentum"] * m + g
         return (g + o["momentum"] * m if base == "nesterov" else m), m, v
