@@ -1,11 +1,12 @@
 """The engine adapters and executors build on: one Layca step over a list of layers, and its plumbing.
 
 - ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only there), and
-  ``executors_for``, the one executor policy (``policy.choose_executor``: the array-API reference, or for
-  torch tensors the multi-tensor, compiled or Triton executor of ``layca_core.torch_executors``, each
-  imported only when chosen);
+  ``executors_for``, the one executor policy (``policy.choose_executor``: the array-API reference, the XLA
+  executor for JAX arrays, or for torch tensors the multi-tensor, flat, compiled or Triton executor of
+  ``layca_core.torch_executors``, each imported only when chosen);
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
-- ``optimizer_step``: base directions and Layca over all parameters, for adapters without executors of their own;
+- ``optimizer_step``: base directions and Layca over all parameters, each layer on its chosen executor (Optax,
+  Keras and torch's per-tensor path call it once per step);
 - ``checked_options``: what adapters check at construction;
 - ``RATE_NAMES`` and ``spelling_of``: the words adapters name rates and hyperparameters with, in messages.
 
