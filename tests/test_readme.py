@@ -50,3 +50,8 @@ def test_each_quickstart_runs_as_written_and_trains(block, tmp_path):
 def test_every_relative_link_of_the_readme_points_at_a_file():
     links = re.findall(r"\]\(((?!https?://)[^)#]+)\)", README)
     assert links and [link for link in links if not (ROOT / link).exists()] == []
+
+
+def test_the_package_description_shows_the_readmes_quickstarts():
+    description = (ROOT / "docs" / "pypi.md").read_text()
+    assert re.findall(r"```python\n(.*?)```", description, re.S) == BLOCKS
