@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${1:-.venv/bin/python}"
 "$python" -m sphinx -W --keep-going -q -b html docs docs/_build/html
-echo "API reference: docs/_build/html/index.html"
+echo "Documentation: docs/_build/html/index.html"
