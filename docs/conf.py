@@ -1,4 +1,4 @@
-"""Sphinx configuration: the API reference, built from the docstrings (``bash scripts/docs.sh``)."""
+"""Sphinx configuration: the Markdown pages (MyST) and the API reference from the docstrings (``bash scripts/docs.sh``)."""
 
 import os
 import sys
@@ -15,10 +15,11 @@ author = "layca developers"
 copyright = "2026, layca developers"  # noqa: A001 (the name Sphinx reads)
 release = version = layca_core.__version__
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon"]
 root_doc = "index"
-source_suffix = {".rst": "restructuredtext"}
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
+myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}

@@ -1,4 +1,4 @@
-"""The paper's claims (SPEC section 7) as checks on a study's runs, each with a verdict from 95% intervals.
+"""The claims of the paper (arXiv 1806.01603) as checks on a study's runs, each with a verdict from 95% intervals.
 
 A verdict is *reproduced*, *contradicted* or *inconclusive at this n*. The thresholds are fixed here,
 before any run, and are not tuned toward a verdict:

@@ -7,7 +7,12 @@ by side (the layout of the paper's Figure 1), a results table in markdown and JS
 curves as CSV. 4,000 samples (3,200 for training) for 100 epochs: with fewer samples the task is
 hard enough for the methods to separate (with 10,000 all reach 98.7-99.3%).
 
-    python -m examples.demo [--framework torch|jax|keras-jax|...] [--epochs 100] [--out-dir results/demo]
+The run is pinned to one thread (the thread count changes the order of float32 sums, and so a single run's
+numbers), so that it gives the committed ``results/demo/results.json`` on any machine with the same packages;
+each test accuracy is printed beside the ``mnist1d-100`` study's 95% interval for the same method (over seeds).
+It writes to ``runs/demo`` unless told otherwise: ``--out-dir results/demo`` rewrites the committed results.
+
+    python -m examples.demo [--framework torch|jax|keras-jax|...] [--epochs 100] [--out-dir runs/demo]
 """
 
 import argparse
@@ -15,12 +20,12 @@ import math
 from pathlib import Path
 
 import layca_core
-from examples import experiment, networks, report
-from examples.runs import provenance
+from examples import documents, experiment, networks, report, runs
 from examples.data import mnist1d
 from examples.experiment import Method, Run, adam, layca, sgd
 
 BATCH = 128
+THREADS = 1
 HEADLINE = (
     "Compare each method's test accuracy with how far and how evenly its layers rotate: in the paper, "
     "larger and more uniform rotations go with better accuracy, and Layca brings them to SGD and Adam."
@@ -43,24 +48,32 @@ def step_decay(epochs: int) -> layca_core.StepDecay:
 
 
 def train_and_report(
-    args: argparse.Namespace, methods: list[Method], figure_name: str, columns: int | None = None, headline: str = ""
+    args: argparse.Namespace,
+    methods: list[Method],
+    figure_name: str,
+    columns: int | None = None,
+    headline: str = "",
+    intervals: tuple[str, dict[str, str]] | None = None,
 ) -> list[Run]:
-    """Every method from the same initial CNN on the same MNIST-1D batches; the report goes to ``args.out_dir``."""
+    """Every method from the same initial CNN on the same MNIST-1D batches, on ``THREADS`` threads; the report goes
+    to ``args.out_dir`` (``intervals``: as for ``report.table``)."""
+    runs.pin_threads(args.framework, THREADS)
     trainer = experiment.trainer(args.framework)
     data, network = mnist1d(args.samples), networks.cnn()
     weights = networks.initial_weights(network, args.seed)
     schedule = step_decay(args.epochs)
     plan = experiment.plan(len(data.y_train), args.epochs, BATCH, schedule, args.seed)
-    runs = [trainer.train(network, weights, method, data, plan) for method in methods]
+    trained = [trainer.train(network, weights, method, data, plan) for method in methods]
     about = {
         "framework": experiment.framework_label(args.framework),
         "epochs": args.epochs,
         "samples": args.samples,
         "seed": args.seed,
-        "commit": provenance()["commit"],
+        "threads": THREADS,
+        "commit": runs.provenance()["commit"],
     }
-    report.write(runs, args.out_dir, figure_name, about, columns, schedule.milestones, headline)
-    return runs
+    report.write(trained, args.out_dir, figure_name, about, columns, schedule.milestones, headline, intervals)
+    return trained
 
 
 def main(argv: list[str] | None = None) -> list[Run]:
@@ -69,11 +82,13 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--samples", type=int, default=4000, help="MNIST-1D samples (80%% train)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out-dir", type=Path, default=Path("results/demo"))
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/demo"))
     args = parser.parse_args(argv)
-    runs = train_and_report(args, methods(), "layer_rotation_curves.png", headline=HEADLINE)
+    default_task = (args.samples, args.epochs) == (parser.get_default("samples"), parser.get_default("epochs"))
+    intervals = documents.demo_intervals(runs.ROOT) if default_task else None
+    trained = train_and_report(args, methods(), "layer_rotation_curves.png", headline=HEADLINE, intervals=intervals)
     print(f"Wrote {args.out_dir / 'layer_rotation_curves.png'}, results.md, results.json and per-run CSV curves.")
-    return runs
+    return trained
 
 
 if __name__ == "__main__":

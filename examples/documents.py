@@ -7,7 +7,7 @@ says which study, commit, n and command it comes from.
 import json
 from pathlib import Path
 
-from examples import claims, figures, runs, studies, tables
+from examples import claims, figures, runs, stats, studies, tables
 from examples.report import table
 from examples.study import DEFAULT_OUT, study_dir
 
@@ -17,6 +17,7 @@ STUDY = "mnist1d"
 LONGER = "mnist1d-100"
 STUDY_COMMAND = f"python -m examples.study {STUDY} --jobs 2"
 C5_COMMAND = f"python -m examples.study {STUDY} --framework jax keras-jax --jobs 2"
+DEMO_COMMAND = f"python -m examples.demo --out-dir {DEMO_RESULTS.parent}"
 
 
 def _commits(found: dict) -> str:
@@ -57,13 +58,14 @@ def study_sections(root: Path) -> dict[str, str]:
     link = f"../{DEFAULT_OUT}/{STUDY}/{FIGURES}"
     caption = _caption(study, found, STUDY_COMMAND)
     seeds = len({seed for by_seed in found.values() for seed in by_seed})
-    groups = {}
-    for c in verdicts:
-        groups.setdefault(c.verdict, []).append(c.id)
-    summary = "; ".join(f"{verdict}: {', '.join(ids)}" for verdict, ids in groups.items())
+    summary = "\n".join(f"| {c.id}: {c.statement} | **{c.verdict}** |" for c in verdicts)
     return {
         "claims": f"{caption}\n\n{claims.table(verdicts)}",
-        "claims-summary": f"Study `{STUDY}`, n = {seeds} seeds, runs at commit {_commits(found)}: {summary}.\n",
+        "claims-summary": (
+            f"Study `{STUDY}` (MNIST-1D, torch), n = {seeds} seeds, runs at commit {_commits(found)}; "
+            f"`{STUDY_COMMAND}`. Effects and 95% intervals: `examples/README.md`.\n\n"
+            f"| the paper's claim | verdict |\n|---|---|\n{summary}\n"
+        ),
         "configurations": (
             f"{caption}\n\n{tables.configurations(found)}\n"
             f"![test accuracy against final layer rotation]({link}/rotation_accuracy.png)\n\n"
@@ -94,15 +96,28 @@ def budget_sections(root: Path, default: dict) -> dict[str, str]:
     }
 
 
+def demo_intervals(root: Path) -> tuple[str, dict[str, str]] | None:
+    """The demo's column of study intervals: each method's test accuracy in the ``mnist1d-100`` study (the demo's
+    task, over seeds), as a 95% t interval; ``None`` when the study's results are not in ``root``."""
+    study = studies.get(LONGER)
+    found = runs.load(study, study_dir(root / DEFAULT_OUT, LONGER, quick=False))
+    if not found:
+        return None
+    seeds = min(len(by_seed) for by_seed in found.values())
+    estimates = {name: stats.estimate(claims.accuracy(found, name).values()) for name in found}
+    beside = {name: f"[{e.low:.1f}, {e.high:.1f}]" for name, e in estimates.items()}
+    return f"study `{LONGER}` (torch), n = {seeds} seeds: 95% interval", beside
+
+
 def demo_section(root: Path) -> dict[str, str]:
-    """The demo's table, from the committed ``results/demo/results.json``."""
+    """The demo's table, from the committed ``results/demo/results.json``, beside the study's intervals."""
     results = json.loads((root / DEMO_RESULTS).read_text())
     caption = (
-        f"`python -m examples.demo` ({results['framework']}, seed {results['seed']}, {results['samples']} samples, "
-        f"{results['epochs']} epochs), commit `{results['commit']}`, n = 1 seed "
-        f"(`{DEMO_RESULTS}`, then `python -m examples.report`):"
+        f"`{DEMO_COMMAND}` ({results['framework']}, seed {results['seed']}, {results['samples']} samples, "
+        f"{results['epochs']} epochs, {results.get('threads', 1)} thread), commit `{results['commit']}`, n = 1 seed, "
+        f"beside the study's interval for the same method (`{DEMO_RESULTS}`, then `python -m examples.report`):"
     )
-    return {"demo": f"{caption}\n\n{table(results['runs'])}"}
+    return {"demo": f"{caption}\n\n{table(results['runs'], demo_intervals(root))}"}
 
 
 def sections(root: Path) -> dict[str, str]:

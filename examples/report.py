@@ -8,9 +8,9 @@ the committed result files; ``--check`` changes nothing and fails when a section
 
 import argparse
 import json
-import sys
 import math
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -28,13 +28,22 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", name.replace("+", "plus").replace("-", "minus")).strip("_")
 
 
-def table(summaries: list[dict]) -> str:
-    """One row per run, from ``Run.summary()`` dicts."""
-    lines = ["| method | test acc. | train acc. | final rotation per layer (first -> last) |", "|---|---|---|---|"]
+def table(summaries: list[dict], intervals: tuple[str, dict[str, str]] | None = None) -> str:
+    """One row per run, from ``Run.summary()`` dicts.
+
+    ``intervals``: a column header and, per method, a text put beside its test accuracy (the study's interval).
+    """
+    header, beside = intervals or ("", {})
+    extra = f" {header} |" if header else ""
+    lines = [
+        f"| method | test acc. |{extra} train acc. | final rotation per layer (first -> last) |",
+        "|---|---|" + ("---|" if header else "") + "---|---|",
+    ]
     for run in summaries:
         rotation = " ".join(f"{d:.2f}" for d in run["final_rotation"].values())
         test, train = 100 * run["test_accuracy"], 100 * run["train_accuracy"]
-        lines.append(f"| {run['method']} | {test:.1f}% | {train:.1f}% | {rotation} |")
+        cell = f" {beside.get(run['method'], '-')} |" if header else ""
+        lines.append(f"| {run['method']} | {test:.1f}% |{cell} {train:.1f}% | {rotation} |")
     return "\n".join(lines) + "\n"
 
 
@@ -46,11 +55,12 @@ def write(
     columns: int | None = None,
     marks: tuple[float, ...] = (),
     headline: str = "",
+    intervals: tuple[str, dict[str, str]] | None = None,
 ) -> None:
     """``figure_name`` (PNG), ``results.md``, ``results.json`` (``about`` and each run) and one CSV per run.
 
     ``marks``: epochs drawn on every panel (the learning-rate decays); ``headline``: one sentence saying
-    what to look at, under the figure's title and above the table.
+    what to look at, under the figure's title and above the table; ``intervals``: as for ``table``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     columns = columns or len(runs)
@@ -74,7 +84,7 @@ def write(
     for run in runs:
         run.history.save(str(out_dir / f"rotation_{_slug(run.method)}.csv"))
     (out_dir / "results.json").write_text(json.dumps({**about, "runs": [r.summary() for r in runs]}, indent=1))
-    text = (f"{headline}\n\n" if headline else "") + table([r.summary() for r in runs])
+    text = (f"{headline}\n\n" if headline else "") + table([r.summary() for r in runs], intervals)
     (out_dir / "results.md").write_text(text)
     print(text)
 

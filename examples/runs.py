@@ -94,16 +94,21 @@ def dataset(task: Task, data_dir: str | None):
     raise ValueError(f"task dataset must be 'mnist1d' or 'cifar10'; got {task.dataset!r}.")
 
 
-def prepare(framework: str, threads: int) -> None:
-    """A worker process: its framework's trainer imported (Keras's backend set), ``threads`` threads, no epoch bars."""
+def pin_threads(framework: str, threads: int) -> None:
+    """Run ``framework`` on ``threads`` threads (the order of float32 sums, and so a run's numbers, depend on it)."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    experiment.SHOW_PROGRESS = False
     experiment.trainer(framework)
-    provenance()  # read now, with the code this process imported, not when its first run ends
     if framework == "torch":
         import torch
 
         torch.set_num_threads(threads)
+
+
+def prepare(framework: str, threads: int) -> None:
+    """A worker process: its framework's trainer imported (Keras's backend set), ``threads`` threads, no epoch bars."""
+    experiment.SHOW_PROGRESS = False
+    pin_threads(framework, threads)
+    provenance()  # read now, with the code this process imported, not when its first run ends
 
 
 def train(

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything, then run the whole test suite: one pytest process for the core, torch,
-# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), the examples'
-# quick study (it writes to a temporary folder), then the docs;
-# then the conformance suite from the built wheel in a fresh virtual environment (scripts/wheel_check.sh).
+# optax and the conformance suite, one per Keras backend (Keras fixes its backend per process), then ruff (lint and
+# format) and mypy, the examples' quick study (it writes to a temporary folder), the docs, and the built wheel in a
+# fresh virtual environment: the README's quickstarts and the conformance matrix (scripts/wheel_check.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "install failed"; exit 1; }
@@ -25,14 +25,18 @@ for keras_backend in tensorflow jax torch; do
     KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras tests/conformance/test_keras_adapter.py "$@" || status=1
   fi
 done
+echo "=== lint and types: ruff check, ruff format --check, mypy (versions pinned by constraints.txt)"
+.venv/bin/python -m ruff check . || { echo "FAILED: ruff check (.venv/bin/python -m ruff check --fix)"; status=1; }
+.venv/bin/python -m ruff format --check . || { echo "FAILED: ruff format --check (.venv/bin/python -m ruff format)"; status=1; }
+.venv/bin/python -m mypy || { echo "FAILED: mypy (files and options: [tool.mypy] in pyproject.toml)"; status=1; }
 echo "=== examples: the --quick study (every claim; torch, JAX, Keras on JAX) into a temporary folder"
 quick_dir=$(mktemp -d)
 .venv/bin/python -m examples.study mnist1d --quick --framework torch jax keras-jax --jobs 2 --out-dir "$quick_dir" \
   || { echo "FAILED: the quick study (python -m examples.study mnist1d --quick)"; status=1; }
 rm -rf "$quick_dir"
-echo "=== docs: the API reference, warnings as errors"
+echo "=== docs: every page and the API reference, warnings as errors"
 bash scripts/docs.sh || status=1
-echo "=== wheel: built, installed with [conformance,torch] into a fresh venv, one command on the torch driver"
+echo "=== wheel: sdist and wheel built and checked, the wheel installed into a fresh venv: quickstarts, conformance"
 PYTHON=.venv/bin/python bash scripts/wheel_check.sh || { echo "FAILED: wheel check (scripts/wheel_check.sh)"; status=1; }
 [ "$status" -eq 0 ] && echo "ALL TEST RUNS PASSED" || echo "SOME TEST RUNS FAILED"
 exit "$status"

@@ -5,8 +5,8 @@
   (``register_executors``: torch's multi-tensor, compiled and Triton executors by ``import layca_torch``, the XLA
   one by ``import layca_jax``) and gives every other array the array-API ``ReferenceExecutor``;
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
-- ``optimizer_step``: base directions and Layca over all parameters, for adapters without an optimizer step of
-  their own;
+- ``optimizer_step``: base directions and Layca over all parameters, each layer on its chosen executor (Optax,
+  Keras and torch's per-tensor path call it once per step);
 - ``checked_options``: what adapters check at construction;
 - ``RATE_NAMES`` and ``spelling_of``: the words adapters name rates and hyperparameters with, in messages;
 - ``FAN_OUT_AXIS``: the axis of each framework's weights that holds the fan-out (the muon base's matrices).

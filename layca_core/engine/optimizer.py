@@ -1,5 +1,6 @@
-"""One optimizer step over all parameters, with the reference executor: the form adapters without
-a faster executor call once per step.
+"""One optimizer step over all parameters: the base directions, then Layca on the layers, each turned by the
+executor the policy chooses for it (``policy.executors_for``). ``layca_optax``, ``layca_keras`` and torch's
+per-tensor path (``foreach=False``) call it once per step; torch's multi-tensor path assembles the same parts itself.
 
 Parameters come in a fixed order with a ``LayerPlan``: a Layca layer has a rate multiplier
 (Equation 1), any other parameter has ``None`` and gets the plain base step

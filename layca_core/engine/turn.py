@@ -1,6 +1,7 @@
-r"""One Layca step over a list of layers: reduce, decide, apply. The module adapters build on.
+r"""One Layca step over a list of layers: reduce, decide, apply.
 
-Every executor (the array-API reference below, torch multi-tensor, a GPU kernel) supplies the
+Every executor (``reference.ReferenceExecutor`` for any array-API library, ``xla.XlaExecutor`` for JAX, and torch's
+multi-tensor, flat, compiled and Triton executors in ``layca_core.torch_executors``) supplies the
 batched primitives of ``Executor``; ``turn_layers`` alone decides, on short per-layer vectors,
 the guards, the gain and the renormalization. For one layer with weights :math:`w`, a base step
 :math:`s` scaled by a power of two to :math:`S = \sigma s` (Layca discards the scale of the step,
@@ -13,7 +14,7 @@ so :math:`\sigma` changes nothing but the range of the sums), rate :math:`\rho` 
     k = \frac{r_0}{|w|\sqrt{1+\rho^2}}, \quad \gamma = \rho\,\frac{|w|}{|P|}, \quad
     w_{new} = k\,w - k\gamma\,P = k(1+\gamma c)\,w - k\gamma\,S
 
-Two recipes reach :math:`|P|^2` without overflow or underflow for any finite step:
+Three recipes reach :math:`|P|^2` without overflow or underflow for any finite step:
 
 - **one pass**, where the executor's sums hold products of the layer's dtype exactly (float64 sums
   of float32, bfloat16 or float16 layers): :math:`|w|^2, \langle w,s\rangle, |s|^2` in one pass, then

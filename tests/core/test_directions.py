@@ -1,4 +1,4 @@
-"""Base directions (SPEC section 3) against their formulas, worked in float64 NumPy."""
+"""Base directions (docs/algorithm.md, "Base directions") against their formulas, worked in float64 NumPy."""
 
 import re
 
@@ -12,7 +12,7 @@ MU, BETA, B1, B2, RHO, EPS = 0.8, 0.7, 0.6, 0.9, 0.5, 1e-3
 
 
 def expected_steps(name: str, grads: list[np.ndarray]) -> list[np.ndarray]:
-    """The formulas of SPEC section 3, one step at a time."""
+    """The formulas of docs/algorithm.md, "Base directions", one step at a time."""
     m = v = np.zeros_like(grads[0])
     a = np.full_like(grads[0], 0.25) if name == "adagrad" else np.zeros_like(grads[0])
     out = []

@@ -1,4 +1,4 @@
-"""The Layca step's invariants (SPEC section 2) on every backend and dtype.
+"""The Layca step's invariants (the paper's Algorithm 1; docs/algorithm.md) on every backend and dtype.
 
 Tolerances: the inputs are already in the tested dtype, so the only errors are the rounding
 of the output to that dtype (half an ulp per entry: at most ``eps`` in angle and relative

@@ -52,3 +52,12 @@ def test_rewrite_replaces_only_marked_sections_and_names_unknown_ones():
     assert report.rewrite(text, {"a": "new\n"}) == "keep\n<!-- generated:a -->\nnew\n<!-- /generated:a -->\nkeep too\n"
     with pytest.raises(KeyError, match="no generator for the section"):
         report.rewrite(text, {"b": ""})
+
+
+def test_the_demo_table_shows_the_study_interval_of_each_method(sections):
+    from examples import demo
+
+    header, beside = documents.demo_intervals(ROOT)
+    assert set(beside) == {method.name for method in demo.methods()}
+    assert all(re.fullmatch(r"\[\d+\.\d, \d+\.\d\]", interval) for interval in beside.values())
+    assert header in sections["demo"] and all(f"| {interval} |" in sections["demo"] for interval in beside.values())

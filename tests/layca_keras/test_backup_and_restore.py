@@ -1,4 +1,4 @@
-"""RotationMonitor across a ``BackupAndRestore`` crash and a resume in a new process (issue 21, item 3).
+"""RotationMonitor across a ``BackupAndRestore`` crash and a resume in a new process.
 
 Each run is a subprocess on this process's Keras backend. The crashing run kills itself (``os._exit``)
 at the end of its second epoch, from a callback listed where the case says: after both savers, or

@@ -1,4 +1,4 @@
-"""The Keras LoRA recipe of docs/lora.md, run as written (issue 21, item 4)."""
+"""The Keras LoRA recipe of docs/lora.md, run as written."""
 
 import pathlib
 import re

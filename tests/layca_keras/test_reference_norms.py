@@ -1,4 +1,4 @@
-"""A layer's reference norm is read at its first step (issue 21): loading weights after ``build`` keeps them.
+"""A layer's reference norm is read at its first step: loading weights after ``build`` keeps them.
 
 Steps run as training runs them on this backend: ``train_on_batch`` (jitted on JAX, a ``tf.function`` on
 TensorFlow, eager on torch).

@@ -1,4 +1,4 @@
-"""``LaycaWrapper``: the gradients it cleans, its default rate, and the rate rule under schedules (issues 21, 23)."""
+"""``LaycaWrapper``: the gradients it cleans, its default rate, and the rate rule under schedules."""
 
 import inspect
 import math

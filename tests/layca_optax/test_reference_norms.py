@@ -1,6 +1,6 @@
 """A layer's reference norm is read at the first update, not at ``init``; ``reset_layer_norms`` re-anchors it.
 
-Fine-tuning order (issue 21): ``state = tx.init(random_params)`` followed by pretrained or restored
+Fine-tuning order: ``state = tx.init(random_params)`` followed by pretrained or restored
 parameters must turn the restored layers on their own sphere, in every Optax composition and under jit.
 """
 
