@@ -1,6 +1,7 @@
 """Compile time of a jitted optax update: Layca on each base against ``optax.adamw``, ``lamb`` and ``lars``.
 
     python -m benchmarks.compile_time [--leaves 50 150 400] [--bases momentum adam ...] [--rounds 3] [--threads 1]
+                                      [--chain]
 
 The parameters are ``leaves / 2`` dense layers of 32x16 and their biases. Per round, every optimizer's step
 ``jax.jit(step).lower(params, state, grads).compile()`` is traced and compiled once, in a fixed order (A B C A B C
@@ -19,14 +20,18 @@ BASES = ("sgd", "momentum", "nesterov", "amom", "adam", "rmsprop", "adagrad")
 PEERS = ("adamw", "lamb", "lars")
 
 
-def optimizers(bases: list[str]) -> dict[str, Callable]:
-    """Name -> a fresh optimizer: the peers, then Layca on each base."""
+def optimizers(bases: list[str], chained: bool = False) -> dict[str, Callable]:
+    """Name -> a fresh optimizer: the peers, Layca on each base, and (``chained``) Layca after optax's Adam."""
     import optax
 
     import layca_optax
 
     peers = {"adamw": lambda: optax.adamw(1e-3), "lamb": lambda: optax.lamb(1e-3), "lars": lambda: optax.lars(0.01)}
-    return {**peers, **{f"Layca {base}": lambda base=base: layca_optax.layca(base=base) for base in bases}}
+    chain = {
+        "chain(scale_by_adam, scale_by_layca)": lambda: optax.chain(optax.scale_by_adam(), layca_optax.scale_by_layca())
+    }
+    layca = {f"Layca {base}": lambda base=base: layca_optax.layca(base=base) for base in bases}
+    return {**peers, **layca, **(chain if chained else {})}
 
 
 def params_of(leaves: int) -> dict:
@@ -58,12 +63,12 @@ def compile_seconds(make: Callable, params: dict) -> tuple[float, float]:
     return traced - start, time.perf_counter() - traced
 
 
-def run(leaf_counts: list[int], bases: list[str], rounds: int) -> list[str]:
+def run(leaf_counts: list[int], bases: list[str], rounds: int, chained: bool = False) -> list[str]:
     """The table's lines: per leaf count and optimizer, median seconds and the ratio to ``optax.lamb``."""
     import jax
 
     jax.config.update("jax_enable_compilation_cache", False)
-    makers = optimizers(bases)
+    makers = optimizers(bases, chained)
     lines = [
         "| leaves | optimizer | total s | trace + lower s | compile s | ratio to lamb, median (IQR) |",
         "|---|---|---|---|---|---|",
@@ -92,9 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bases", nargs="+", default=list(BASES), choices=BASES)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="cores to pin the process and XLA to")
+    parser.add_argument("--chain", action="store_true", help="also chain(scale_by_adam(), scale_by_layca())")
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    print("\n".join(run(args.leaves, args.bases, args.rounds)))
+    print("\n".join(run(args.leaves, args.bases, args.rounds, args.chain)))
 
 
 if __name__ == "__main__":

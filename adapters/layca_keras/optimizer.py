@@ -154,6 +154,8 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
     def _steps(self, indices: list[int], grads: list[Any], variables: list[Any], learning_rate: Any) -> None:
         """The step of ``variables`` (their indices in the optimizer's variables) in one ``optimizer_step``."""
         kept = [k for k, i in enumerate(indices) if not (self._plan.multipliers[i] is None and self.freeze_others)]
+        if not kept:
+            return
         indices, variables = [indices[k] for k in kept], [variables[k] for k in kept]
         states = [self._state_type(*(read(slot) for slot in self._base_slots[i])) for i in indices]
         weights = [read(v) for v in variables]
