@@ -25,10 +25,12 @@ for keras_backend in tensorflow jax torch; do
     KERAS_BACKEND=$keras_backend run_pytest "keras on $keras_backend" tests/layca_keras adapters/layca_keras tests/conformance/test_keras_adapter.py "$@" || status=1
   fi
 done
-echo "=== examples: the --quick study (every claim; torch, JAX, Keras on JAX) into a temporary folder"
+echo "=== examples: the --quick studies, mnist1d and lm (every claim; torch, JAX, Keras on JAX) into a temporary folder"
 quick_dir=$(mktemp -d)
 .venv/bin/python -m examples.study mnist1d --quick --framework torch jax keras-jax --jobs 2 --out-dir "$quick_dir" \
   || { echo "FAILED: the quick study (python -m examples.study mnist1d --quick)"; status=1; }
+.venv/bin/python -m examples.study lm --quick --framework torch jax keras-jax --jobs 2 --out-dir "$quick_dir" \
+  || { echo "FAILED: the quick language-model study (python -m examples.study lm --quick)"; status=1; }
 rm -rf "$quick_dir"
 echo "=== docs: the API reference, warnings as errors"
 bash scripts/docs.sh || status=1
