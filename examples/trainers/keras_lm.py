@@ -36,8 +36,10 @@ class TransformerLayer(keras.layers.Layer):
         s = self.shape_
         embed, *blocks, head = self.matrices
         time = tokens.shape[1]
-        x = ops.take(embed, ops.cast(tokens, "int32"), axis=0) + self.positions[:time]
-        future = np.triu(np.ones((time, time), dtype=bool), 1)
+        # a one-hot product, not a gather: TensorFlow's sparse gradient of a gather takes another Adam path
+        positions = ops.convert_to_tensor(self.positions[:time])
+        x = ops.matmul(ops.one_hot(ops.cast(tokens, "int32"), s.vocab), embed) + positions
+        future = ops.convert_to_tensor(np.triu(np.ones((time, time), dtype=bool), 1))
         split = lambda a: ops.transpose(ops.reshape(a, (-1, time, s.heads, s.head_width)), (0, 2, 1, 3))
         for qkv, out, up, down in zip(*[iter(blocks)] * 4):
             q, k, v = (split(a) for a in ops.split(ops.matmul(self._norm(x), ops.transpose(qkv)), 3, axis=-1))
