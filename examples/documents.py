@@ -7,7 +7,7 @@ says which study, commit, n and command it comes from.
 import json
 from pathlib import Path
 
-from examples import claims, figures, runs, stats, studies, tables
+from examples import claims, figures, lm_documents, runs, stats, studies, tables
 from examples.report import table
 from examples.study import DEFAULT_OUT, study_dir
 
@@ -36,7 +36,8 @@ def _caption(study: studies.Study, found: dict, command: str) -> str:
 
 
 def write_figures(root: Path) -> Path:
-    """The study's rotation-accuracy figure and rotation curves, into its ``figures`` folder (returned)."""
+    """The study's rotation-accuracy figure and rotation curves, into its ``figures`` folder (returned); the language
+    model's figures into its own."""
     study = studies.get(STUDY)
     out_dir = study_dir(root / DEFAULT_OUT, STUDY, quick=False)
     found = runs.load(study, out_dir)
@@ -46,6 +47,7 @@ def write_figures(root: Path) -> Path:
     figures.rotation_accuracy(found, figure_dir / "rotation_accuracy.png", f"{title}; bars: 95% t intervals")
     marks = study.task.schedule().milestones
     figures.rotation_curves(found, figure_dir / "rotation_curves.png", f"{title}; bands: 95% t intervals", marks)
+    lm_documents.write_figures(root)
     return figure_dir
 
 
@@ -121,4 +123,4 @@ def demo_section(root: Path) -> dict[str, str]:
 
 
 def sections(root: Path) -> dict[str, str]:
-    return {**study_sections(root), **demo_section(root)}
+    return {**study_sections(root), **demo_section(root), **lm_documents.sections(root)}

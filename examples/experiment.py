@@ -9,7 +9,7 @@ import argparse
 import importlib
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import ModuleType
 
 import numpy as np
@@ -22,7 +22,9 @@ FRAMEWORKS = ("torch", "jax", "keras", "keras-tensorflow", "keras-jax", "keras-t
 
 @dataclass(frozen=True)
 class Method:
-    """An optimizer in framework-neutral terms: ``sgd`` (coupled weight decay, as torch's), ``adam`` or ``layca``."""
+    """An optimizer in framework-neutral terms: ``sgd`` (coupled weight decay, as torch's), ``adam``, ``adamw``,
+    ``muon`` (matrices of hidden layers; AdamW, same rate and decay, on the rest) or ``layca`` (``variant``
+    ``"layca"`` or ``"hyperball"``)."""
 
     name: str
     optimizer: str
@@ -31,6 +33,14 @@ class Method:
     weight_decay: float = 0.0
     base: str = "sgd"
     alpha: float = 0.0
+    variant: str = "layca"
+
+    def as_dict(self) -> dict:
+        """Every field, ``variant`` only when set (so the keys of runs stored before it existed stay valid)."""
+        fields = asdict(self)
+        if fields["variant"] == "layca":
+            del fields["variant"]
+        return fields
 
 
 def sgd(name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Method:
@@ -41,8 +51,16 @@ def adam(name: str, lr: float = 1e-3) -> Method:
     return Method(name, "adam", lr)
 
 
-def layca(name: str, rate: float, base: str = "sgd", alpha: float = 0.0) -> Method:
-    return Method(name, "layca", rate, base=base, alpha=alpha)
+def adamw(name: str, lr: float, weight_decay: float) -> Method:
+    return Method(name, "adamw", lr, weight_decay=weight_decay)
+
+
+def muon(name: str, lr: float, weight_decay: float) -> Method:
+    return Method(name, "muon", lr, weight_decay=weight_decay)
+
+
+def layca(name: str, rate: float, base: str = "sgd", alpha: float = 0.0, variant: str = "layca") -> Method:
+    return Method(name, "layca", rate, base=base, alpha=alpha, variant=variant)
 
 
 @dataclass(frozen=True)
@@ -112,8 +130,9 @@ def add_framework_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def trainer(framework: str) -> ModuleType:
-    """The trainer module of ``framework`` (one of ``FRAMEWORKS``), imported now."""
+def trainer(framework: str, kind: str = "trainer") -> ModuleType:
+    """The trainer module of ``framework`` (one of ``FRAMEWORKS``), imported now: ``kind`` ``"trainer"`` for the
+    classifiers of ``examples.networks``, ``"lm"`` for the language model of ``examples.transformer``."""
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework must be one of {', '.join(FRAMEWORKS)}; got {framework!r}.")
     name, _, keras_backend = framework.partition("-")
@@ -122,7 +141,7 @@ def trainer(framework: str) -> ModuleType:
         if current and current != keras_backend:
             raise RuntimeError(f"Keras is already running on {current}; start a new process for {framework}.")
         os.environ["KERAS_BACKEND"] = keras_backend
-    return importlib.import_module(f"examples.trainers.{name}_trainer")
+    return importlib.import_module(f"examples.trainers.{name}_{kind}")
 
 
 def framework_label(framework: str) -> str:

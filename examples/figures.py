@@ -65,8 +65,18 @@ def _band(curves: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, mean - half, mean + half
 
 
-def rotation_curves(found: dict[str, dict[int, dict]], path: Path, title: str, marks=(), columns: int = 5) -> None:
-    """One panel per configuration: each layer's rotation curve, mean over seeds, with its 95% band."""
+def _test_accuracy(found: dict[str, dict[int, dict]], name: str) -> str:
+    test = stats.estimate(accuracy(found, name).values())
+    return f"test {test.mean:.1f}% [{test.low:.1f}, {test.high:.1f}], n={test.n}"
+
+
+def rotation_curves(
+    found: dict[str, dict[int, dict]], path: Path, title: str, marks=(), columns: int = 5, subtitle=_test_accuracy
+) -> None:
+    """One panel per configuration: each layer's rotation curve, mean over seeds, with its 95% band.
+
+    ``subtitle(found, name)``: the line under each panel's name (default: test accuracy with its interval).
+    """
     rows = -(-len(found) // columns)
     size = (3 * columns + 1, 2.8 * rows)
     figure, axes = plt.subplots(rows, columns, figsize=size, layout="constrained", squeeze=False)
@@ -84,12 +94,33 @@ def rotation_curves(found: dict[str, dict[int, dict]], path: Path, title: str, m
             color = cmap(layer / max(layers - 1, 1))
             ax.fill_between(epochs, np.clip(low, 0, 1), np.clip(high, 0, 1), color=color, alpha=0.3, linewidth=0)
             ax.plot(epochs, mean, color=color, linewidth=1.2)
-        test = stats.estimate(accuracy(found, name).values())
         ax.set(xlim=(0, epochs[-1]), ylim=(0, 1), xlabel="epoch", ylabel="cosine distance to init")
-        ax.set_title(f"{name}\ntest {test.mean:.1f}% [{test.low:.1f}, {test.high:.1f}], n={test.n}", fontsize=9)
+        ax.set_title(f"{name}\n{subtitle(found, name)}", fontsize=9)
     for ax in panels[len(found) :]:
         ax.axis("off")
     layer_colorbar(panels[: len(found)], pad=0.01, fraction=0.02)
+    figure.suptitle(title, fontsize=10)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def loss_curves(found: dict[str, dict[int, dict]], panels: dict[str, list[str]], path: Path, title: str) -> None:
+    """One panel per group of ``panels`` (title -> configuration names): validation loss per epoch, mean over seeds,
+    with its 95% band."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), layout="constrained", squeeze=False)
+    for ax, (panel, names) in zip(axes.flat, panels.items()):
+        for index, name in enumerate(names):
+            records = list(found[name].values())
+            curves = np.array([r["curves"]["val_loss"] for r in records])
+            mean, low, high = _band(curves)
+            epochs = records[0]["curves"]["epoch"]
+            color = plt.get_cmap("tab10")(index % 10)
+            ax.fill_between(epochs, low, high, color=color, alpha=0.25, linewidth=0)
+            ax.plot(epochs, mean, color=color, linewidth=1.3, label=f"{name} ({mean[-1]:.3f})")
+        ax.set(xlabel="epoch", ylabel="validation loss (nats per token)", title=panel)
+        ax.set_ylim(top=min(ax.get_ylim()[1], 3.0))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, title="final mean in brackets", title_fontsize=7)
     figure.suptitle(title, fontsize=10)
     figure.savefig(path, dpi=100)
     plt.close(figure)

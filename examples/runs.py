@@ -23,7 +23,15 @@ from examples.studies import Config, Study, Task
 
 ROOT = Path(__file__).resolve().parents[1]
 # What decides a run's numbers: a change here leaves the commit "dirty" in the record.
-NUMERIC_PATHS = ("layca_core", "adapters", "examples/trainers", "examples/experiment.py", "examples/networks.py")
+NUMERIC_PATHS = (
+    "layca_core",
+    "adapters",
+    "examples/trainers",
+    "examples/experiment.py",
+    "examples/networks.py",
+    "examples/transformer.py",
+    "examples/corpus.py",
+)
 PACKAGES = ("numpy", "torch", "jax", "jaxlib", "optax", "keras", "tensorflow-cpu", "mnist1d")
 
 
@@ -85,13 +93,17 @@ def dataset(task: Task, data_dir: str | None):
         from examples.data import mnist1d
 
         return mnist1d(task.samples)
+    if task.dataset == "synthlm":
+        from examples.corpus import corpus
+
+        return corpus(task.samples)
     if task.dataset == "cifar10":
         if data_dir is None:
             raise ValueError("the cifar10 study needs --data-dir: the extracted cifar-10-batches-py folder.")
         from examples.cifar10 import load_cifar10
 
         return load_cifar10(data_dir)
-    raise ValueError(f"task dataset must be 'mnist1d' or 'cifar10'; got {task.dataset!r}.")
+    raise ValueError(f"task dataset must be 'mnist1d', 'synthlm' or 'cifar10'; got {task.dataset!r}.")
 
 
 def pin_threads(framework: str, threads: int) -> None:
@@ -121,6 +133,8 @@ def train(
     if device is not None and framework != "torch":
         raise ValueError(f"--device is for --framework torch; {framework} picks its own device.")
     task = study.task
+    if task.network == "transformer":
+        return lm_record(study, framework, config, seed)
     network = getattr(networks, task.network)()
     data = dataset(task, data_dir)
     weights = networks.initial_weights(network, seed)
@@ -140,6 +154,36 @@ def train(
             "epoch": history.epochs,
             "train_loss": [float(v) for v in run.epoch_loss],
             "train_accuracy": [float(v) for v in run.epoch_accuracy],
+            "layer_names": list(history.layer_names),
+            "rotation": np.asarray(history.distances).round(6).tolist(),
+        },
+    }
+
+
+def lm_record(study: Study, framework: str, config: Config, seed: int) -> dict:
+    """Train the language model (``config.width`` times the base width) and return its record, as ``train``."""
+    from examples import transformer
+
+    task, shape = study.task, transformer.shape(config.width)
+    data = dataset(task, None)
+    weights = transformer.initial_weights(shape, seed)
+    plan = experiment.plan(len(data.train), task.epochs, task.batch, task.schedule(config.warmup_epochs), seed)
+    start = time.perf_counter()
+    run = experiment.trainer(framework, "lm").train(shape, weights, config.method, data, plan)
+    history = run.history
+    return {
+        "key": key(study, framework, config, seed),
+        **provenance(),
+        "corpus_sha256": data.sha256,
+        "framework_label": experiment.framework_label(framework),
+        "wall_time_s": round(time.perf_counter() - start, 2),
+        "steps": len(plan.multipliers),
+        "val_loss": run.val_loss,
+        "val_accuracy": run.val_accuracy,
+        "curves": {
+            "epoch": history.epochs,
+            "train_loss": [float(v) for v in run.epoch_loss],
+            "val_loss": [float(v) for v in run.val_losses],
             "layer_names": list(history.layer_names),
             "rotation": np.asarray(history.distances).round(6).tolist(),
         },

@@ -29,10 +29,12 @@ echo "=== lint and types: ruff check, ruff format --check, mypy (versions pinned
 .venv/bin/python -m ruff check . || { echo "FAILED: ruff check (.venv/bin/python -m ruff check --fix)"; status=1; }
 .venv/bin/python -m ruff format --check . || { echo "FAILED: ruff format --check (.venv/bin/python -m ruff format)"; status=1; }
 .venv/bin/python -m mypy || { echo "FAILED: mypy (files and options: [tool.mypy] in pyproject.toml)"; status=1; }
-echo "=== examples: the --quick study (every claim; torch, JAX, Keras on JAX) into a temporary folder"
+echo "=== examples: the --quick studies, mnist1d and lm (every claim; torch, JAX, Keras on JAX) into a temporary folder"
 quick_dir=$(mktemp -d)
 .venv/bin/python -m examples.study mnist1d --quick --framework torch jax keras-jax --jobs 2 --out-dir "$quick_dir" \
   || { echo "FAILED: the quick study (python -m examples.study mnist1d --quick)"; status=1; }
+.venv/bin/python -m examples.study lm --quick --framework torch jax keras-jax --jobs 2 --out-dir "$quick_dir" \
+  || { echo "FAILED: the quick language-model study (python -m examples.study lm --quick)"; status=1; }
 rm -rf "$quick_dir"
 echo "=== docs: every page and the API reference, warnings as errors"
 bash scripts/docs.sh || status=1

@@ -47,7 +47,7 @@ def test_one_record_per_run_with_provenance_and_curves(ran):
     found = records(ran / "tiny")
     assert sorted(found) == [f"torch/{c}/seed{s}.json" for c in "ABC" for s in (0, 1)]
     record = found["torch/C/seed1.json"]
-    assert record["key"]["config"] == {**dataclasses.asdict(sgd("C", 0.05)), "warmup_epochs": 1}
+    assert record["key"]["config"] == {**sgd("C", 0.05).as_dict(), "warmup_epochs": 1}
     assert record["key"]["seed"] == 1 and record["key"]["task"]["epochs"] == 2 and record["key"]["version"] == 1
     assert record["commit"] and record["versions"]["torch"] and record["wall_time_s"] > 0
     curves = record["curves"]

@@ -8,6 +8,7 @@ import pytest
 
 import layca_core
 from examples import experiment
+from tests.examples import lm_agreement
 from tests.examples import trainer_agreement as agreement
 
 matplotlib.use("Agg")
@@ -26,6 +27,17 @@ def test_keras_and_torch_train_the_same_way(method):
     # so the two agree on SGD only while the rate is constant.
     schedule = layca_core.StepDecay(2) if method.optimizer == "sgd" else layca_core.StepDecay(2, (1,), 0.2, 0.5)
     agreement.assert_same_run(keras_trainer, torch_trainer, method, schedule)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_keras_computes_the_language_models_reference_function(width):
+    lm_agreement.assert_reference_function(experiment.trainer("keras", "lm"), width)
+
+
+@pytest.mark.parametrize("method", lm_agreement.METHODS[:2], ids=lambda m: m.name)
+def test_keras_and_torch_train_the_language_model_the_same_way(method):
+    torch_lm = pytest.importorskip("examples.trainers.torch_lm")
+    lm_agreement.assert_same_run(experiment.trainer("keras", "lm"), torch_lm, method)
 
 
 def test_demo_on_this_backend(tmp_path):
