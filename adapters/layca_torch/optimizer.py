@@ -191,7 +191,7 @@ class Layca(torch.optim.Optimizer):
         return self._multipliers
 
     def _layout(self) -> tuple:
-        return tuple((g["alpha"], g["layca"], len(g["params"])) for g in self.param_groups)
+        return tuple((g["alpha"], g["layca"], tuple(g["is_layer"]), len(g["params"])) for g in self.param_groups)
 
     def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
