@@ -119,7 +119,7 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         learning_rate, direction = _checked_options(
             learning_rate, alpha, variant, base, other_learning_rate, base_hyperparameters, weight_decay
         )
-        super().__init__(learning_rate=learning_rate, name=name, weight_decay=weight_decay, **kwargs)
+        super().__init__(learning_rate=learning_rate, name=name, weight_decay=weight_decay or None, **kwargs)
         self.base_hyperparameters, self.direction = base_hyperparameters, direction
         self.base, self.alpha, self.layers = base, alpha, layers
         self.include, self.log_layers = tuple(include), log_layers
@@ -140,6 +140,13 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         if self.built and self._plan.multipliers[self._get_variable_index(variable)] is not None:
             return False
         return super()._use_weight_decay(variable)
+
+    def _apply_weight_decay(self, variables: list[Any]) -> None:
+        """Keras's decay on the variables it applies to, skipped when none does (Keras's torch backend fails on an
+        empty list)."""
+        decayed = [v for v in variables if self._use_weight_decay(v)]
+        if decayed:
+            super()._apply_weight_decay(decayed)
 
     def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
         """Keras's ``apply``, after refusing a layer whose first step would read a zero or infinite norm."""
