@@ -1,5 +1,6 @@
 """Layca as Optax ``GradientTransformation``s: ``scale_by_layca`` (after any direction) and ``layca``."""
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,12 +11,14 @@ import optax
 import layca_core
 from layca_core import defaults, engine
 from layca_core.directions import BaseDirection
+from layca_core.selection import check_include
 from layca_optax import state as layout
-from layca_optax.norms import reference_norms, unread_norms
 from layca_optax.hyperparameters import SPELLING, core_hyperparameters
-from layca_optax.selection import MaskOrFn, Selection
+from layca_optax.norms import reference_norms, unread_norms
+from layca_optax.selection import MaskOrFn, Selection, describe
 from layca_optax.state import LaycaState, ScaleByLaycaState
 
+logger = logging.getLogger("layca_optax")
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
 Number = float | jax.Array
 
@@ -46,6 +49,12 @@ class _Layca:
 
     def select(self, params: Any) -> Selection:
         return Selection.build(params, alpha=self.alpha, **self.selection)
+
+    def log_roles(self, params: Any) -> None:
+        """Log every leaf's role and the reason (``describe``), at INFO on the ``layca_optax`` logger."""
+        chosen = {k: self.selection[k] for k in ("layers", "include")}
+        table = describe(params, freeze_others=self.options["freeze_others"], **chosen)
+        logger.info("Layca's layers and other leaves:\n%s", table)
 
     def init(self, params: Any) -> tuple[jax.Array, jax.Array, Any]:
         """``(count, init_norms, base_state)``, the norms unread (zeros); an abstract tree (``ShapeDtypeStruct``
@@ -82,8 +91,11 @@ def scale_by_layca(
     layers: MaskOrFn = None,
     stacked: MaskOrFn = None,
     order: Sequence[str] | None = None,
+    include: Sequence[str] = (),
+    log_layers: bool = False,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
+    weight_decay: Number = defaults.WEIGHT_DECAY,
     variant: str = "layca",
 ) -> optax.GradientTransformationExtraArgs:
     """Turn the incoming updates (any Optax direction, pointing uphill) into Layca updates.
@@ -102,22 +114,35 @@ def scale_by_layca(
             3^-3 (``RATE`` of ``layca_core.defaults``), the paper's rate after an SGD-like direction (after
             ``optax.scale_by_adam`` the paper's is 3^-5, ``ADAPTIVE_RATE``: pass it).
         alpha: layer-wise multipliers of Equation 1 over the layers in ``order``.
-        layers: mask pytree (or callable params -> mask) of layer leaves; default ndim >= 2.
+        layers: mask pytree (or callable params -> mask) of layer leaves; default: by path and shape, not
+            embedding tables, biases (``(n, 1, ...)`` ones included) or normalisation parameters
+            (``layca_optax.describe(params)`` shows each decision; ``docs/selection.md``).
         stacked: mask of leaves that stack layers along axis 0 (e.g. from ``nn.scan``).
         order: the layers' tree paths (``jax.tree_util.keystr``) in forward order; default
             tree-flatten order.
+        include: kinds the default leaves out to turn as layers after all: ``"embedding"``, ``"bias"``, ``"norm"``.
+        log_layers: log every leaf's role and the reason at ``init`` (``logging`` INFO, ``layca_optax`` logger).
         other_learning_rate: plain learning rate of the other leaves.
         freeze_others: keep the other leaves unchanged (the paper's setting).
+        weight_decay: ``weight_decay * params`` added to the incoming updates first, as ``optax.add_decayed_weights``
+            placed before this transformation adds it; on a layer the tangent projection removes it
+            (``docs/algorithm.md``, "Weight decay").
         variant: ``"layca"``, ``"lars"`` or ``"hyperball"`` (``docs/algorithm.md``).
     """
     names = engine.RATE_NAMES["layca_optax"]
-    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=names)
+    engine.checked_options(
+        learning_rate, alpha, variant, None, other_learning_rate, names=names, weight_decay=weight_decay
+    )
+    check_include(include)
+    chosen = {"layers": layers, "stacked": stacked, "order": order, "include": tuple(include)}
     step = _Layca(
-        layca_core.direction("sgd"), learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
-        other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
+        layca_core.direction("sgd"), learning_rate, alpha, chosen,
+        other_rate=other_learning_rate, freeze_others=freeze_others, weight_decay=weight_decay, variant=variant,
     )  # fmt: skip
 
     def init(params: Any) -> ScaleByLaycaState:
+        if log_layers:
+            step.log_roles(params)
         count, norms, _ = step.init(params)
         return ScaleByLaycaState(count, norms)
 
@@ -139,8 +164,11 @@ def layca(
     layers: MaskOrFn = None,
     stacked: MaskOrFn = None,
     order: Sequence[str] | None = None,
+    include: Sequence[str] = (),
+    log_layers: bool = False,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
+    weight_decay: Number = defaults.WEIGHT_DECAY,
     variant: str = "layca",
     momentum: Number | None = None,
     beta: Number | None = None,
@@ -161,7 +189,9 @@ def layca(
     ``eps`` for Adam's step on leaves of fewer than two dimensions; ``nesterov`` and ``out_axis``, Python values,
     go in ``inject_hyperparams``'s ``static_args``); a hyperparameter left None takes the base's default
     (``layca_core.defaults``), one the base does not take is refused. ``learning_rate`` left None is
-    ``layca_core.defaults.default_rate(base)``: 3**-3, or 3**-5 for ``adam`` and ``amom``. The rest is as in ``scale_by_layca``.
+    ``layca_core.defaults.default_rate(base)``: 3**-3, or 3**-5 for ``adam`` and ``amom``. ``weight_decay`` is L2
+    added to the gradient before the base direction (``optax.chain(optax.add_decayed_weights(wd), ...)``, torch's
+    ``weight_decay``; not ``optax.adamw``'s decoupled decay). The rest is as in ``scale_by_layca``.
 
     Every number is injectable: ``optax.inject_hyperparams(layca)(learning_rate=0.1, alpha=0.2,
     base="momentum", momentum=0.9)`` (pass a callable ``layers`` or ``stacked`` in ``static_args``).
@@ -183,14 +213,18 @@ def layca(
     kwargs = {**kwargs.pop("kwargs", {}), **kwargs}  # optax.inject_hyperparams passes **kwargs nested
     learning_rate, direction = engine.checked_options(
         learning_rate, alpha, variant, base, other_learning_rate, names=engine.RATE_NAMES["layca_optax"],
-        spelling=SPELLING, **core_hyperparameters(given, kwargs),
+        spelling=SPELLING, weight_decay=weight_decay, **core_hyperparameters(given, kwargs),
     )  # fmt: skip
+    check_include(include)
+    chosen = {"layers": layers, "stacked": stacked, "order": order, "include": tuple(include)}
     step = _Layca(
-        direction, learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
-        other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
+        direction, learning_rate, alpha, chosen,
+        other_rate=other_learning_rate, freeze_others=freeze_others, weight_decay=weight_decay, variant=variant,
     )  # fmt: skip
 
     def init(params: Any) -> LaycaState:
+        if log_layers:
+            step.log_roles(params)
         return LaycaState(*step.init(params))
 
     def update(grads: Any, state: LaycaState, params: Any = None, **extra_args: Any) -> tuple[Any, LaycaState]:

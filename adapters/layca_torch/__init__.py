@@ -13,6 +13,7 @@ from layca_torch.groups import layca_param_groups
 from layca_torch.hyperparameters import HYPERPARAMETER_NAMES
 from layca_torch.monitor import RotationMonitor, layer_angles
 from layca_torch.optimizer import Layca
+from layca_torch.roles import describe
 from layca_torch.wrapper import LaycaWrapper
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Layca",
     "LaycaWrapper",
     "RotationMonitor",
+    "describe",
     "layca_param_groups",
     "layer_angles",
 ]

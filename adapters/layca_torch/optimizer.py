@@ -1,20 +1,22 @@
 """``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults, engine
-from layca_torch import checkpoint
+from layca_core.directions import with_weight_decay
+from layca_core.selection import check_include
+from layca_torch import checkpoint, roles
 from layca_torch import state as param_state
-from layca_torch._executors.bases import other_steps
+from layca_torch._executors.bases import TORCH, other_steps
 from layca_torch._executors.multi_tensor import TorchExecutor
 from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.norms import store_new_norms
-from layca_torch.params import check_group, check_step, is_layer
+from layca_torch.params import check_group, check_step, layer_flags
 from layca_torch.reference_path import reference_step
 from layca_torch.sharding import local, local_shards, mesh_of
 
@@ -33,10 +35,13 @@ class Layca(torch.optim.Optimizer):
 
     Every option is a param-group key, so groups may differ in any of them (``base`` included)
     and schedulers may change ``lr``, ``momentum`` or ``betas`` between steps, as in torch's own
-    optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default
-    (None) each parameter with ``ndim >= 2``. ``layers=`` (or ``layca_torch.layca_param_groups(model,
-    layers)``) selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
-    multipliers follow that order across all groups.
+    optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default (None)
+    the weights of dense and conv layers, not embedding tables (nor output heads tied to them), biases or
+    normalisation parameters: by module type when the model itself is passed, else by name (named
+    parameters) and shape (``docs/selection.md``; ``layca_torch.describe(model)`` shows each decision, kept
+    per parameter in the group's ``is_layer`` key). ``layers=`` (or ``layca_torch.layca_param_groups(model,
+    layers)``) selects by module type, name pattern or callable instead. Layers are ordered as given:
+    Equation 1's multipliers follow that order across all groups.
 
     Base hyperparameters use torch's words: ``momentum``, ``betas=(b1, b2)``, ``eps``,
     ``initial_accumulator_value``, and ``beta`` for amom. RMSprop's decay is ``rho``: torch's
@@ -46,10 +51,11 @@ class Layca(torch.optim.Optimizer):
     the other parameters' rate and ``freeze_others``.
 
     Args:
-        params: parameters, named parameters or param groups; with ``layers``, also the model itself.
+        params: the model itself, its named parameters (for the name rules), parameters or param groups.
         layers: which parameters are layers, as in ``layca_param_groups``: module types (pass the model),
-            a regex on parameter names (pass named parameters or the model), or a callable
-            ``(name, param) -> bool`` (``name`` is None for plain parameters). Each group given then
+            a regex on parameter names (pass named parameters or the model), the model itself (its default
+            selection, for parameters given without names, as the Hugging Face ``Trainer`` gives them), or a
+            callable ``(name, param) -> bool`` (``name`` is None for plain parameters). Each group given then
             becomes two: its layers, then its other parameters (a ``layca=False`` group).
         lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
             A ``torch.optim.lr_scheduler`` schedules it like any learning rate.
@@ -62,6 +68,14 @@ class Layca(torch.optim.Optimizer):
             the initial sphere; ``docs/algorithm.md`` gives the angle each turns).
         other_lr: plain learning rate of non-layer parameters (default: the group's ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
+        include: kinds of tensor the default selection leaves out to turn as layers after all: any of
+            ``"embedding"``, ``"bias"``, ``"norm"`` (tensors of 2 dimensions or more only).
+        log_layers: log every parameter's role and the reason once, at the first step (``logging`` INFO on the
+            ``layca_torch`` logger).
+        weight_decay: L2 decay added to the gradient, ``g + weight_decay * p``, as torch's SGD, Adam, RMSprop and
+            Adagrad add it (not AdamW's decoupled decay); a param-group key like every option. On the other
+            parameters it acts as in torch's optimizer of the same base; on a layer the tangent projection removes
+            its part along the weights (``docs/algorithm.md``, "Weight decay", says what remains for each base).
         maximize: ascend instead of descend.
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
             ``False`` runs the core's per-tensor reference path.
@@ -87,16 +101,26 @@ class Layca(torch.optim.Optimizer):
         variant: str = "layca",
         other_lr: float | None = None,
         freeze_others: bool = False,
+        include: Sequence[str] = (),
+        log_layers: bool = False,
+        weight_decay: float = defaults.WEIGHT_DECAY,
         maximize: bool = False,
         foreach: bool | None = None,
         fused: bool | None = None,
         **base_hyperparameters: Any,
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
+        check_include(include)
+        module = params if isinstance(params, torch.nn.Module) else None
         if layers is not None:
-            params = split_by_layers(params, layers)
+            params = split_by_layers(params, layers, include)
+        elif module is not None:
+            params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        self._kinds = None if module is None or layers is not None else roles.module_kinds(module)
+        self._log_layers = log_layers
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
+        options |= {"weight_decay": weight_decay, "include": tuple(include)}
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
         options["layca"] = None
         self._reset_caches()
@@ -104,6 +128,8 @@ class Layca(torch.optim.Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        self.__dict__.setdefault("_kinds", None)
+        self.__dict__.setdefault("_log_layers", False)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -115,12 +141,20 @@ class Layca(torch.optim.Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
         the constructor's where both bases have them (``momentum``, ``eps``), else the base's defaults. Keys
-        naming a hyperparameter of torch's optimizers that Layca does not use (``weight_decay``...) are refused."""
+        naming a hyperparameter of torch's optimizers that Layca does not use (``amsgrad``, ``dampening``...) are
+        refused, the message naming the group by its index."""
         base = param_group.get("base", self.defaults["base"])
-        check_names(base, param_group, strict=False)
+        try:
+            check_names(base, param_group, strict=False)
+        except TypeError as error:
+            raise TypeError(f"Param group {len(self.param_groups)}: {error}") from None
         own = torch_defaults(base)
         super().add_param_group({**{k: self.defaults.get(k, v) for k, v in own.items()}, **param_group})
         group = self.param_groups[-1]
+        if "is_layer" not in param_group:
+            names = group.get("param_names") or [None] * len(group["params"])
+            kinds, include = self._kinds, group["include"]
+            group["is_layer"] = [roles.role(n, p, kinds, include).is_layer for n, p in zip(names, group["params"])]
         for stale in set(torch_defaults(self.defaults["base"])) - set(own) - set(param_group):
             del group[stale]
         try:
@@ -152,7 +186,7 @@ class Layca(torch.optim.Optimizer):
         """
         layout = self._layout()
         if layout != self._groups_layout:
-            layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if is_layer(g, p)]
+            layers = [(g["alpha"], p) for g in self.param_groups for p, f in zip(g["params"], layer_flags(g)) if f]
             plans = {
                 a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a in {a for a, _ in layers}
             }
@@ -161,7 +195,7 @@ class Layca(torch.optim.Optimizer):
         return self._multipliers
 
     def _layout(self) -> tuple:
-        return tuple((g["alpha"], g["layca"], len(g["params"])) for g in self.param_groups)
+        return tuple((g["alpha"], g["layca"], tuple(g["is_layer"]), len(g["params"])) for g in self.param_groups)
 
     def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
@@ -197,16 +231,20 @@ class Layca(torch.optim.Optimizer):
         if self._layout() != self._norms_layout:
             self._read_new_norms()
         self.layer_multipliers()
+        if self._log_layers:
+            roles.log_roles(self.param_groups, self._kinds)
+            self._log_layers = False
         for group in self.param_groups:
+            flags = layer_flags(group)
             for layers in (True, False):
-                params = [p for p in group["params"] if p.grad is not None and is_layer(group, p) == layers]
+                params = [p for p, f in zip(group["params"], flags) if p.grad is not None and f == layers]
                 if params and (layers or not group["freeze_others"]):
                     self._step_params(group, params, layers)
         return loss
 
     def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
         grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
-        base = base_of(group)
+        base, decay = base_of(group), group["weight_decay"]
         states = param_state.base_states(self.state, base, params)
         if group["foreach"] is False:
             multipliers = self.layer_multipliers()
@@ -216,12 +254,13 @@ class Layca(torch.optim.Optimizer):
             self._multi_tensor_step(group, params, grads, states)
         else:
             shards, grads, states = local_shards(params, grads, states)
-            other_steps(shards, grads, states, other_rate(group), base=base)
+            other_steps(shards, with_weight_decay(TORCH, grads, shards, decay), states, other_rate(group), base=base)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``_executors.bases``, the turn by the executors torch's policy picks (``_executors.policy``
         through ``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
         shards, grads, states = local_shards(params, grads, states)
+        grads = with_weight_decay(TORCH, grads, shards, group["weight_decay"])
         chosen = engine.executors_for(
             torch_namespace, shards, meshes=[mesh_of(p) for p in params], sizes=[p.numel() for p in params],
             foreach=group["foreach"], fused=group["fused"], in_place=True,
