@@ -64,4 +64,6 @@ def test_route_2_the_trainer_builds_layca_from_the_class(tmp_path, monkeypatch):
     trainer = page["trainer"]
     assert isinstance(trainer.optimizer.optimizer, page["layca_torch"].Layca)  # under Accelerate's wrapper
     assert {g["weight_decay"] for g in trainer.optimizer.param_groups} == {0.0}
-    assert_trains_and_keeps_norms(page["class_losses"], trainer.model, page["small_gpt2"](), page["monitor"], page["steps"])
+    assert_trains_and_keeps_norms(
+        page["class_losses"], trainer.model, page["small_gpt2"](), page["monitor"], page["steps"]
+    )
