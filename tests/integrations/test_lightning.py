@@ -47,5 +47,5 @@ def test_resume_with_ckpt_path_continues_the_uninterrupted_run(page):
             torch.testing.assert_close(resumed_state[index][key], value, rtol=1e-5, atol=1e-6, msg=key)
     assert resumed_optimizer.param_groups[0]["lr"] == pytest.approx(optimizer.param_groups[0]["lr"])
     monitor, resumed_monitor = page["monitor"], page["resumed_monitor"]
-    assert resumed_monitor.history.steps == monitor.history.steps
+    assert resumed_monitor.history.steps == monitor.history.steps == list(range(1, page["steps"] + 1))
     np.testing.assert_allclose(resumed_monitor.history.distances, monitor.history.distances, rtol=1e-5, atol=1e-7)
