@@ -18,6 +18,10 @@ RMSPROP_RHO = 0.9
 EPS = 1e-7
 """Denominator offset of Adam, RMSprop and Adagrad (the Keras value the paper used)."""
 
+WEIGHT_DECAY = 0.0
+"""L2 weight decay added to the gradient before the base direction, as torch.optim's SGD/Adam/RMSprop/Adagrad do:
+none by default (on a layer the tangent projection removes its component along the weights, docs/algorithm.md)."""
+
 LARS_MAX_NORM_GROWTH = 1e-4
 """LARS variant: a step may grow a layer's norm by at most this fraction of its initial norm."""
 

@@ -180,6 +180,16 @@ def adagrad(eps: float = defaults.EPS, initial_accumulator: float = 0.0) -> Base
     return _direction("adagrad", init, steps)
 
 
+def with_weight_decay(ops: Primitives, grads: list[Any], params: list[Any], weight_decay: Any) -> list[Any]:
+    """``g + weight_decay * p``: L2 weight decay added to the gradients before the base direction, as torch.optim's
+    SGD, Adam, RMSprop and Adagrad do (the decay then enters momentum and Adam's moments); the gradients
+    themselves for a number 0. On a Layca layer the tangent projection removes the part of the base step along
+    the weights (docs/algorithm.md, "Weight decay")."""
+    if isinstance(weight_decay, (int, float)) and weight_decay == 0:
+        return grads
+    return ops.added(grads, params, weight_decay)
+
+
 DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {
     "sgd": sgd,
     "momentum": momentum,

@@ -72,8 +72,11 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
             here, e.g. ``layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path``.
         other_learning_rate, freeze_others, variant: as in ``layca_torch.Layca``.
         **kwargs: base hyperparameters, then the usual Keras optimizer arguments (``name``,
-            ``clipnorm``, ``use_ema``, ``gradient_accumulation_steps``...). ``weight_decay`` does
-            nothing to a layer (Layca removes it).
+            ``clipnorm``, ``use_ema``, ``gradient_accumulation_steps``...). ``weight_decay`` is Keras's own
+            decoupled decay, ``v -= learning_rate * weight_decay * v`` before the step, as in every Keras
+            optimizer (``exclude_from_weight_decay`` works as usual), on the variables that are not layers;
+            layers are left out of it, as Layca would remove it (a shrink along the weights) and their
+            reference norm is their own (``docs/algorithm.md``, "Weight decay").
 
     Each layer keeps the norm it has at its first step (``initial`` means when training starts), unless a
     restored optimizer state supplies it: weights loaded after ``build`` keep their norms. A layer whose
@@ -114,6 +117,12 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.alpha)
         self._base_slots = [base_slots(self, v, self.direction) for v in variables]
         self._state_type = type(self.direction.init(ops.zeros((1,))))
+
+    def _use_weight_decay(self, variable: Any) -> bool:
+        """Keras's rule (``exclude_from_weight_decay``) for the other variables; never for a layer."""
+        if self.built and self._plan.multipliers[self._get_variable_index(variable)] is not None:
+            return False
+        return super()._use_weight_decay(variable)
 
     def apply(self, grads: list[Any], trainable_variables: list[Any] | None = None) -> None:
         """Keras's ``apply``, after refusing a layer whose first step would read a zero or infinite norm."""

@@ -11,8 +11,8 @@ import layca_core
 from layca_core import defaults, engine
 from layca_core.directions import BaseDirection
 from layca_optax import state as layout
-from layca_optax.norms import reference_norms, unread_norms
 from layca_optax.hyperparameters import SPELLING, core_hyperparameters
+from layca_optax.norms import reference_norms, unread_norms
 from layca_optax.selection import MaskOrFn, Selection
 from layca_optax.state import LaycaState, ScaleByLaycaState
 
@@ -84,6 +84,7 @@ def scale_by_layca(
     order: Sequence[str] | None = None,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
+    weight_decay: Number = defaults.WEIGHT_DECAY,
     variant: str = "layca",
 ) -> optax.GradientTransformationExtraArgs:
     """Turn the incoming updates (any Optax direction, pointing uphill) into Layca updates.
@@ -108,13 +109,18 @@ def scale_by_layca(
             tree-flatten order.
         other_learning_rate: plain learning rate of the other leaves.
         freeze_others: keep the other leaves unchanged (the paper's setting).
+        weight_decay: ``weight_decay * params`` added to the incoming updates first, as ``optax.add_decayed_weights``
+            placed before this transformation adds it; on a layer the tangent projection removes it
+            (``docs/algorithm.md``, "Weight decay").
         variant: ``"layca"`` or ``"lars"``.
     """
     names = engine.RATE_NAMES["layca_optax"]
-    engine.checked_options(learning_rate, alpha, variant, None, other_learning_rate, names=names)
+    engine.checked_options(
+        learning_rate, alpha, variant, None, other_learning_rate, names=names, weight_decay=weight_decay
+    )
     step = _Layca(
         layca_core.direction("sgd"), learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
-        other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
+        other_rate=other_learning_rate, freeze_others=freeze_others, weight_decay=weight_decay, variant=variant,
     )  # fmt: skip
 
     def init(params: Any) -> ScaleByLaycaState:
@@ -141,6 +147,7 @@ def layca(
     order: Sequence[str] | None = None,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
+    weight_decay: Number = defaults.WEIGHT_DECAY,
     variant: str = "layca",
     momentum: Number | None = None,
     beta: Number | None = None,
@@ -157,7 +164,9 @@ def layca(
     (``b1``, ``b2``, ``eps``), ``rmsprop`` (``decay``, ``eps``) or ``adagrad`` (``eps``,
     ``initial_accumulator_value``); a hyperparameter left None takes the base's default
     (``layca_core.defaults``), one the base does not take is refused. ``learning_rate`` left None is
-    ``layca_core.defaults.default_rate(base)``: 3**-3, or 3**-5 for ``adam`` and ``amom``. The rest is as in ``scale_by_layca``.
+    ``layca_core.defaults.default_rate(base)``: 3**-3, or 3**-5 for ``adam`` and ``amom``. ``weight_decay`` is L2
+    added to the gradient before the base direction (``optax.chain(optax.add_decayed_weights(wd), ...)``, torch's
+    ``weight_decay``; not ``optax.adamw``'s decoupled decay). The rest is as in ``scale_by_layca``.
 
     Every number is injectable: ``optax.inject_hyperparams(layca)(learning_rate=0.1, alpha=0.2,
     base="momentum", momentum=0.9)`` (pass a callable ``layers`` or ``stacked`` in ``static_args``).
@@ -179,11 +188,11 @@ def layca(
     kwargs = {**kwargs.pop("kwargs", {}), **kwargs}  # optax.inject_hyperparams passes **kwargs nested
     learning_rate, direction = engine.checked_options(
         learning_rate, alpha, variant, base, other_learning_rate, names=engine.RATE_NAMES["layca_optax"],
-        spelling=SPELLING, **core_hyperparameters(given, kwargs),
+        spelling=SPELLING, weight_decay=weight_decay, **core_hyperparameters(given, kwargs),
     )  # fmt: skip
     step = _Layca(
         direction, learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
-        other_rate=other_learning_rate, freeze_others=freeze_others, variant=variant,
+        other_rate=other_learning_rate, freeze_others=freeze_others, weight_decay=weight_decay, variant=variant,
     )  # fmt: skip
 
     def init(params: Any) -> LaycaState:

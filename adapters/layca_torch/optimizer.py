@@ -7,7 +7,8 @@ import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults, engine
-from layca_core.torch_executors.bases import other_steps
+from layca_core.directions import with_weight_decay
+from layca_core.torch_executors.bases import TORCH, other_steps
 from layca_torch import checkpoint
 from layca_torch import state as param_state
 from layca_torch.groups import Selector, split_by_layers
@@ -58,6 +59,10 @@ class Layca(torch.optim.Optimizer):
         variant: ``"layca"``, or ``"lars"`` for the paper's LARS variant.
         other_lr: plain learning rate of non-layer parameters (default: the group's ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
+        weight_decay: L2 decay added to the gradient, ``g + weight_decay * p``, as torch's SGD, Adam, RMSprop and
+            Adagrad add it (not AdamW's decoupled decay); a param-group key like every option. On the other
+            parameters it acts as in torch's optimizer of the same base; on a layer the tangent projection removes
+            its part along the weights (``docs/algorithm.md``, "Weight decay", says what remains for each base).
         maximize: ascend instead of descend.
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
             ``False`` runs the core's per-tensor reference path.
@@ -83,6 +88,7 @@ class Layca(torch.optim.Optimizer):
         variant: str = "layca",
         other_lr: float | None = None,
         freeze_others: bool = False,
+        weight_decay: float = defaults.WEIGHT_DECAY,
         maximize: bool = False,
         foreach: bool | None = None,
         fused: bool | None = None,
@@ -93,6 +99,7 @@ class Layca(torch.optim.Optimizer):
             params = split_by_layers(params, layers)
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
+        options["weight_decay"] = weight_decay
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
         options["layca"] = None
         self._reset_caches()
@@ -111,9 +118,13 @@ class Layca(torch.optim.Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
         the constructor's where both bases have them (``momentum``, ``eps``), else the base's defaults. Keys
-        naming a hyperparameter of torch's optimizers that Layca does not use (``weight_decay``...) are refused."""
+        naming a hyperparameter of torch's optimizers that Layca does not use (``amsgrad``, ``dampening``...) are
+        refused, the message naming the group by its index."""
         base = param_group.get("base", self.defaults["base"])
-        check_names(base, param_group, strict=False)
+        try:
+            check_names(base, param_group, strict=False)
+        except TypeError as error:
+            raise TypeError(f"Param group {len(self.param_groups)}: {error}") from None
         own = torch_defaults(base)
         super().add_param_group({**{k: self.defaults.get(k, v) for k, v in own.items()}, **param_group})
         group = self.param_groups[-1]
@@ -202,7 +213,7 @@ class Layca(torch.optim.Optimizer):
 
     def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
         grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
-        base = base_of(group)
+        base, decay = base_of(group), group["weight_decay"]
         states = param_state.base_states(self.state, base, params)
         if group["foreach"] is False:
             multipliers = self.layer_multipliers()
@@ -212,12 +223,13 @@ class Layca(torch.optim.Optimizer):
             self._multi_tensor_step(group, params, grads, states)
         else:
             shards, grads, states = local_shards(params, grads, states)
-            other_steps(shards, grads, states, other_rate(group), base=base)
+            other_steps(shards, with_weight_decay(TORCH, grads, shards, decay), states, other_rate(group), base=base)
 
     def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
         """Base directions by ``layca_core.torch_executors.bases``, the turn by the executors the core's policy picks
         (``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
         shards, grads, states = local_shards(params, grads, states)
+        grads = with_weight_decay(TORCH, grads, shards, group["weight_decay"])
         chosen = engine.executors_for(
             torch_namespace, shards, meshes=[mesh_of(p) for p in params], sizes=[p.numel() for p in params],
             foreach=group["foreach"], fused=group["fused"], in_place=True,

@@ -57,13 +57,14 @@ def check_step(group: dict[str, Any]) -> None:
 def check_group(group: dict[str, Any]) -> None:
     """A param group's options and parameters, checked when it is added."""
     names = engine.RATE_NAMES["layca_torch"]
-    engine.checked_options(group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=names)
+    engine.checked_options(
+        group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=names,
+        weight_decay=group["weight_decay"],
+    )  # fmt: skip
     base_of(group)
     check_params(group)
     if group["fused"] and group["foreach"] is False:
         raise ValueError("fused=True and foreach=False contradict each other: the fused kernels are multi-tensor.")
     devices = {p.device.type for p in group["params"]} - {"cpu", "cuda"}
     if group["fused"] and devices:
-        raise ValueError(
-            f"fused=True runs on CPU and CUDA tensors; this group has {', '.join(sorted(devices))} ones."
-        )
+        raise ValueError(f"fused=True runs on CPU and CUDA tensors; this group has {', '.join(sorted(devices))} ones.")

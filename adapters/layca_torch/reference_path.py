@@ -23,7 +23,8 @@ def reference_step(
                 chosen, [grads[i] for i in batch], [base_states[i] for i in batch],
                 [states.get(p, {}).get(param_state.INIT_NORM) for p in chosen], group["lr"],
                 engine.LayerPlan(tuple(multipliers[i] for i in batch)),
-                base=base_of(group), other_rate=other_rate, variant=group["variant"], multi_tensor=False,
+                base=base_of(group), other_rate=other_rate, weight_decay=group["weight_decay"], variant=group["variant"],
+                multi_tensor=False,
             )  # fmt: skip
         torch._foreach_copy_([local(p) for p in chosen], [local_like(w, p) for w, p in zip(new, chosen)])
         for p, new_state in zip(chosen, new_states):

@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from layca_core import defaults
 from layca_core._namespace import array_namespace
-from layca_core.directions import BaseDirection
+from layca_core.directions import BaseDirection, with_weight_decay
 from layca_core.engine.plan import LayerPlan
-from layca_core.primitives import ARRAY
 from layca_core.engine.policy import executors_for
 from layca_core.engine.reference import per_layer
 from layca_core.engine.turn import turn_layers
+from layca_core.primitives import ARRAY
 from layca_core.validation import check_rate, check_same_length
 
 
@@ -56,6 +57,7 @@ def optimizer_step(
     base: BaseDirection,
     other_rate: Any,
     freeze_others: bool = False,
+    weight_decay: Any = defaults.WEIGHT_DECAY,
     variant: str = "layca",
     stacked: Sequence[bool] | None = None,
     meshes: Sequence[Any] | None = None,
@@ -67,7 +69,8 @@ def optimizer_step(
 
     A layer's gradient has its non-finite entries zeroed before the base direction sees it,
     so one bad batch cannot poison the base state (and silently freeze the layer). The
-    base state is updated with the raw, unprojected gradient. ``stacked[i]`` marks a parameter
+    base state is updated with the raw, unprojected gradient, plus ``weight_decay * p`` (L2, added before the
+    guard, as torch.optim adds it; ``layca_core.directions.with_weight_decay``). ``stacked[i]`` marks a parameter
     holding one layer per index of axis 0; its multiplier is then a tuple, one per layer.
     ``meshes[i]`` (torch): ``(device_mesh, placements)`` when ``params[i]`` is the local shard of a
     sharded layer, whose sums are then all-reduced; ``multi_tensor=False`` forces the reference
@@ -89,7 +92,8 @@ def optimizer_step(
         if multiplier is None and freeze_others:
             continue
         xp_ = xp or array_namespace(g)
-        (s,), (new_states[i],) = base.steps(ARRAY, ARRAY.finite([g]) if multiplier is not None else [g], [state])
+        g = with_weight_decay(ARRAY, [g], [p], weight_decay)
+        (s,), (new_states[i],) = base.steps(ARRAY, ARRAY.finite(g) if multiplier is not None else g, [state])
         if multiplier is None:
             (new_params[i],) = ARRAY.descended([new_params[i]], [s], other_rate)  # from 0 with as_updates
             continue

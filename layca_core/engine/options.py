@@ -41,6 +41,7 @@ def checked_options(
     *,
     names: tuple[str, str] = RATE_NAMES["layca_core"],
     spelling: Mapping[str, str] | None = None,
+    weight_decay: Any = defaults.WEIGHT_DECAY,
     **base_hyperparameters: Any,
 ) -> tuple[Any, BaseDirection | None]:
     """Check an adapter's options; return the rate (the paper's default for ``base`` when ``rate``
@@ -48,10 +49,11 @@ def checked_options(
 
     Numbers and concrete 0-d arrays are checked; traced values pass through. ``names``: the adapter's
     ``RATE_NAMES``; ``spelling`` maps core hyperparameter names to its own words (``spelling_of``), for the
-    error messages.
+    error messages. ``weight_decay`` must be a finite number >= 0 (``layca_core.directions.with_weight_decay``).
     """
     rate = defaults.default_rate(base or defaults.BASE) if rate is None else rate
-    for value, name in ((rate, names[0]), (0.0 if other_rate is None else other_rate, names[1])):
+    checked = ((rate, names[0]), (0.0 if other_rate is None else other_rate, names[1]), (weight_decay, "weight_decay"))
+    for value, name in checked:
         concrete = concrete_value(value)
         check_rate(value if concrete is None else concrete, name)
     check_alpha(alpha)
