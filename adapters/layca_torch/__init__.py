@@ -11,6 +11,7 @@ from layca_torch.groups import layca_param_groups
 from layca_torch.hyperparameters import HYPERPARAMETER_NAMES
 from layca_torch.monitor import RotationMonitor, layer_angles
 from layca_torch.optimizer import Layca
+from layca_torch.roles import describe
 from layca_torch.wrapper import LaycaWrapper
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Layca",
     "LaycaWrapper",
     "RotationMonitor",
+    "describe",
     "layca_param_groups",
     "layer_angles",
 ]

@@ -1,19 +1,15 @@
 """Choosing which parameters of a model are Layca layers, as torch.optim param groups."""
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from layca_core import defaults
+from layca_torch import roles
 
-Selector = None | str | tuple[type[nn.Module], ...] | type[nn.Module] | Callable[[str, torch.Tensor], bool]
-
-
-def _is_layer_by_default(name: str, param: torch.Tensor) -> bool:
-    return param.ndim >= defaults.MIN_LAYER_NDIM
+Selector = None | str | nn.Module | tuple[type[nn.Module], ...] | type[nn.Module] | Callable[[str, torch.Tensor], bool]
 
 
 def _module_weight_names(model: nn.Module, types: tuple[type[nn.Module], ...]) -> set[str]:
@@ -24,14 +20,23 @@ def _module_weight_names(model: nn.Module, types: tuple[type[nn.Module], ...]) -
     }
 
 
-def layer_predicate(model: nn.Module | None, layers: Selector) -> Callable[[str, torch.Tensor], bool]:
+def layer_predicate(
+    model: nn.Module | None, layers: Selector, include: Sequence[str] = ()
+) -> Callable[[str, torch.Tensor], bool]:
     """Turn ``layers`` into ``(name, param) -> is_layer``.
 
-    ``None``: every parameter with ndim >= 2; a regex string: parameter names it searches;
-    module types: the ``weight`` of modules of those types; a callable: used as is.
+    ``None``: the default (``layca_torch.describe``: module types where ``model`` is given, else names and
+    shapes; ``include`` turns kinds it leaves out back into layers); a regex string: parameter names it searches;
+    module types: the ``weight`` of modules of those types; a model: the default on its module types and names,
+    for parameters given without names (the Hugging Face ``Trainer``'s groups); a callable: used as is.
     """
+    if isinstance(layers, nn.Module):
+        kinds = roles.module_kinds(layers)
+        chosen = {id(p): roles.role(n, p, kinds, include).is_layer for n, p in layers.named_parameters()}
+        return lambda name, param: chosen.get(id(param), roles.role(name, param, None, include).is_layer)
     if layers is None:
-        return _is_layer_by_default
+        kinds = None if model is None else roles.module_kinds(model)
+        return lambda name, param: roles.role(name, param, kinds, include).is_layer
     if isinstance(layers, str):
         pattern = re.compile(layers)
         return lambda name, param: pattern.search(name) is not None
@@ -51,6 +56,7 @@ def layca_param_groups(
     *,
     other_lr: float | None = None,
     freeze_others: bool = False,
+    include: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Param groups for ``layca_torch.Layca``: the selected layers, then everything else.
 
@@ -58,12 +64,12 @@ def layca_param_groups(
     ``other_lr`` is the plain learning rate of the other parameters (the rotation rate when
     omitted); ``freeze_others`` freezes them instead (the paper's setting). Both are explained,
     with ``alpha``, ``base`` and ``variant``, in ``docs/algorithm.md`` (Equation 1 written out).
-    Embedding tables are layers by default (``ndim >= 2``); ``docs/monitoring.md`` gives the
-    ``layers`` that leaves them out.
+    By default the layers are ``Layca``'s (``docs/selection.md``): embedding tables, biases and normalisation
+    parameters are left out, unless ``include`` names their kind.
     """
     module = model if isinstance(model, nn.Module) else None
     named = list(model.named_parameters() if isinstance(model, nn.Module) else model)
-    is_layer = layer_predicate(module, layers)
+    is_layer = layer_predicate(module, layers, include)
     chosen = [(n, p) for n, p in named if p.requires_grad and is_layer(n, p)]
     others = [(n, p) for n, p in named if p.requires_grad and not is_layer(n, p)]
     if not chosen:
@@ -80,7 +86,7 @@ def _group(named: list[tuple[str, torch.Tensor]], **options: Any) -> dict[str, A
     return {"params": [p for _, p in named], "param_names": [n for n, _ in named], **options}
 
 
-def split_by_layers(params: Any, layers: Selector) -> list[dict[str, Any]]:
+def split_by_layers(params: Any, layers: Selector, include: Sequence[str] = ()) -> list[dict[str, Any]]:
     """``Layca(params, layers=...)``'s param groups: each group given (or the parameters, as one group) becomes
     its selected layers (``layca=True``), then its other parameters (``layca=False``), with the group's options.
 
@@ -95,7 +101,7 @@ def split_by_layers(params: Any, layers: Selector) -> list[dict[str, Any]]:
         raise TypeError(
             f"layers={layers!r} selects by module type, which needs the model: pass it, Layca(model, layers=...)."
         )
-    is_layer = layer_predicate(module, layers)
+    is_layer = layer_predicate(module, layers, include)
     groups = []
     for group in params if params and isinstance(params[0], dict) else [{"params": params}]:
         items = list(group["params"])

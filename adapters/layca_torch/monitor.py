@@ -19,10 +19,9 @@ class RotationMonitor:
     Save ``state_dict()`` with your checkpoint and ``load_state_dict`` it after a resume, so that
     rotation is still measured from the first initialization and the curves continue.
 
-    Layers are parameters with ``ndim >= 2`` unless ``layers`` says otherwise (as in
-    ``layca_param_groups``); embedding tables are layers by that rule. To leave them out:
-    ``RotationMonitor(model, layers=lambda name, p: p.ndim >= 2 and "embed" not in name)``
-    (see ``docs/monitoring.md``).
+    Layers are ``Layca``'s default ones (``layca_torch.describe(model)``: not embedding tables, biases or
+    normalisation parameters) unless ``layers`` says otherwise, as in ``layca_param_groups``
+    (``docs/selection.md``).
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))

@@ -7,7 +7,7 @@ import torch
 
 import layca_core
 from layca_core.validation import check_nonzero_norms
-from layca_torch.params import describe, is_layer
+from layca_torch.params import describe, layer_flags
 from layca_torch.sharding import is_dtensor
 from layca_torch.state import INIT_NORM
 
@@ -50,8 +50,8 @@ def store_new_norms(states: Any, param_groups: list[dict[str, Any]]) -> None:
     new = [
         (describe(group, i), p)
         for group in param_groups
-        for i, p in enumerate(group["params"])
-        if is_layer(group, p) and INIT_NORM not in states.get(p, {})
+        for i, (p, layer) in enumerate(zip(group["params"], layer_flags(group)))
+        if layer and INIT_NORM not in states.get(p, {})
     ]
     for (_, p), norm in zip(new, read_norms(new)):
         states[p][INIT_NORM] = norm

@@ -1,6 +1,6 @@
 """``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import array_api_compat.torch as torch_namespace
@@ -8,13 +8,14 @@ import torch
 
 from layca_core import defaults, engine
 from layca_core.directions import with_weight_decay
+from layca_core.selection import check_include
 from layca_core.torch_executors.bases import TORCH, other_steps
-from layca_torch import checkpoint
+from layca_torch import checkpoint, roles
 from layca_torch import state as param_state
 from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.norms import store_new_norms
-from layca_torch.params import check_group, check_step, is_layer
+from layca_torch.params import check_group, check_step, layer_flags
 from layca_torch.reference_path import reference_step
 from layca_torch.sharding import local, local_shards, mesh_of
 
@@ -33,10 +34,13 @@ class Layca(torch.optim.Optimizer):
 
     Every option is a param-group key, so groups may differ in any of them (``base`` included)
     and schedulers may change ``lr``, ``momentum`` or ``betas`` between steps, as in torch's own
-    optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default
-    (None) each parameter with ``ndim >= 2``. ``layers=`` (or ``layca_torch.layca_param_groups(model,
-    layers)``) selects by module type, name pattern or callable. Layers are ordered as given: Equation 1's
-    multipliers follow that order across all groups.
+    optimizers. Which parameters are layers: a group's ``layca`` key (True/False); by default (None)
+    the weights of dense and conv layers, not embedding tables (nor output heads tied to them), biases or
+    normalisation parameters: by module type when the model itself is passed, else by name (named
+    parameters) and shape (``docs/selection.md``; ``layca_torch.describe(model)`` shows each decision, kept
+    per parameter in the group's ``is_layer`` key). ``layers=`` (or ``layca_torch.layca_param_groups(model,
+    layers)``) selects by module type, name pattern or callable instead. Layers are ordered as given:
+    Equation 1's multipliers follow that order across all groups.
 
     Base hyperparameters use torch's words: ``momentum``, ``betas=(b1, b2)``, ``eps``,
     ``initial_accumulator_value``, and ``beta`` for amom. RMSprop's decay is ``rho``: torch's
@@ -46,10 +50,11 @@ class Layca(torch.optim.Optimizer):
     the other parameters' rate and ``freeze_others``.
 
     Args:
-        params: parameters, named parameters or param groups; with ``layers``, also the model itself.
+        params: the model itself, its named parameters (for the name rules), parameters or param groups.
         layers: which parameters are layers, as in ``layca_param_groups``: module types (pass the model),
-            a regex on parameter names (pass named parameters or the model), or a callable
-            ``(name, param) -> bool`` (``name`` is None for plain parameters). Each group given then
+            a regex on parameter names (pass named parameters or the model), the model itself (its default
+            selection, for parameters given without names, as the Hugging Face ``Trainer`` gives them), or a
+            callable ``(name, param) -> bool`` (``name`` is None for plain parameters). Each group given then
             becomes two: its layers, then its other parameters (a ``layca=False`` group).
         lr: the rotation rate (tangent of the per-step angle); default 3^-3, 3^-5 on adam/amom.
             A ``torch.optim.lr_scheduler`` schedules it like any learning rate.
@@ -59,6 +64,10 @@ class Layca(torch.optim.Optimizer):
         variant: ``"layca"``, or ``"lars"`` for the paper's LARS variant.
         other_lr: plain learning rate of non-layer parameters (default: the group's ``lr``).
         freeze_others: leave non-layer parameters unchanged (the paper's setting).
+        include: kinds of tensor the default selection leaves out to turn as layers after all: any of
+            ``"embedding"``, ``"bias"``, ``"norm"`` (tensors of 2 dimensions or more only).
+        log_layers: log every parameter's role and the reason once, at the first step (``logging`` INFO on the
+            ``layca_torch`` logger).
         weight_decay: L2 decay added to the gradient, ``g + weight_decay * p``, as torch's SGD, Adam, RMSprop and
             Adagrad add it (not AdamW's decoupled decay); a param-group key like every option. On the other
             parameters it acts as in torch's optimizer of the same base; on a layer the tangent projection removes
@@ -88,6 +97,8 @@ class Layca(torch.optim.Optimizer):
         variant: str = "layca",
         other_lr: float | None = None,
         freeze_others: bool = False,
+        include: Sequence[str] = (),
+        log_layers: bool = False,
         weight_decay: float = defaults.WEIGHT_DECAY,
         maximize: bool = False,
         foreach: bool | None = None,
@@ -95,11 +106,17 @@ class Layca(torch.optim.Optimizer):
         **base_hyperparameters: Any,
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
+        check_include(include)
+        module = params if isinstance(params, torch.nn.Module) else None
         if layers is not None:
-            params = split_by_layers(params, layers)
+            params = split_by_layers(params, layers, include)
+        elif module is not None:
+            params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        self._kinds = None if module is None or layers is not None else roles.module_kinds(module)
+        self._log_layers = log_layers
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
-        options["weight_decay"] = weight_decay
+        options |= {"weight_decay": weight_decay, "include": tuple(include)}
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
         options["layca"] = None
         self._reset_caches()
@@ -107,6 +124,8 @@ class Layca(torch.optim.Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        self.__dict__.setdefault("_kinds", None)
+        self.__dict__.setdefault("_log_layers", False)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -128,6 +147,10 @@ class Layca(torch.optim.Optimizer):
         own = torch_defaults(base)
         super().add_param_group({**{k: self.defaults.get(k, v) for k, v in own.items()}, **param_group})
         group = self.param_groups[-1]
+        if "is_layer" not in param_group:
+            names = group.get("param_names") or [None] * len(group["params"])
+            kinds, include = self._kinds, group["include"]
+            group["is_layer"] = [roles.role(n, p, kinds, include).is_layer for n, p in zip(names, group["params"])]
         for stale in set(torch_defaults(self.defaults["base"])) - set(own) - set(param_group):
             del group[stale]
         try:
@@ -159,7 +182,7 @@ class Layca(torch.optim.Optimizer):
         """
         layout = self._layout()
         if layout != self._groups_layout:
-            layers = [(g["alpha"], p) for g in self.param_groups for p in g["params"] if is_layer(g, p)]
+            layers = [(g["alpha"], p) for g in self.param_groups for p, f in zip(g["params"], layer_flags(g)) if f]
             plans = {
                 a: engine.LayerPlan.from_flags([True] * len(layers), a).multipliers for a in {a for a, _ in layers}
             }
@@ -204,9 +227,13 @@ class Layca(torch.optim.Optimizer):
         if self._layout() != self._norms_layout:
             self._read_new_norms()
         self.layer_multipliers()
+        if self._log_layers:
+            roles.log_roles(self.param_groups, self._kinds)
+            self._log_layers = False
         for group in self.param_groups:
+            flags = layer_flags(group)
             for layers in (True, False):
-                params = [p for p in group["params"] if p.grad is not None and is_layer(group, p) == layers]
+                params = [p for p, f in zip(group["params"], flags) if p.grad is not None and f == layers]
                 if params and (layers or not group["freeze_others"]):
                     self._step_params(group, params, layers)
         return loss

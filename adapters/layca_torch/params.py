@@ -4,14 +4,17 @@ from typing import Any
 
 import torch
 
-from layca_core import defaults, engine
+from layca_core import engine
 from layca_core.validation import check_rate
 from layca_torch.hyperparameters import base_of
 
 
-def is_layer(group: dict[str, Any], p: torch.Tensor) -> bool:
-    """The group's ``layca`` key, or ``ndim >= 2`` where it is None."""
-    return p.ndim >= defaults.MIN_LAYER_NDIM if group["layca"] is None else bool(group["layca"])
+def layer_flags(group: dict[str, Any]) -> list[bool]:
+    """Per parameter of the group, whether it is a Layca layer: the group's ``layca`` key, or where it is None
+    the default decided when the group was added (its ``is_layer`` key, ``layca_torch.roles``)."""
+    if group["layca"] is not None:
+        return [bool(group["layca"])] * len(group["params"])
+    return list(group["is_layer"])
 
 
 def describe(group: dict[str, Any], i: int) -> str:
@@ -25,6 +28,9 @@ def check_params(group: dict[str, Any]) -> None:
     if group["layca"] not in (None, True, False):
         raise ValueError(f"A param group's 'layca' must be True, False or None; got {group['layca']!r}.")
     seen: set[int] = set()
+    if group["layca"] is None and len(group["is_layer"]) != len(group["params"]):
+        raise ValueError("A param group's 'is_layer' must hold one flag per parameter; set 'layca' instead.")
+    flags = layer_flags(group)
     for i, p in enumerate(group["params"]):
         if id(p) in seen:
             raise ValueError(f"A param group lists {describe(group, i)} twice; list each parameter once.")
@@ -36,7 +42,7 @@ def check_params(group: dict[str, Any]) -> None:
             )
         if p.is_complex() or not p.is_floating_point():
             raise TypeError(f"Layca turns real floating-point parameters; {describe(group, i)} is {p.dtype}.")
-        if is_layer(group, p) and p.numel() == 0:
+        if flags[i] and p.numel() == 0:
             raise ValueError(f"The Layca layer {describe(group, i)} has no elements; set its group's layca=False.")
 
 

@@ -8,9 +8,9 @@ import torch
 import layca_core
 from layca_core import defaults, engine
 from layca_core.validation import check_rate
+from layca_torch import roles
 from layca_torch.norms import read_norms
 from layca_torch.sharding import global_float
-
 
 EXCLUDE = "Leave it out of LaycaWrapper(..., layers=[...]): it then keeps the wrapped optimizer's step."
 
@@ -18,7 +18,8 @@ EXCLUDE = "Leave it out of LaycaWrapper(..., layers=[...]): it then keeps the wr
 class LaycaWrapper(torch.optim.Optimizer):
     """Run ``optimizer.step()``, then replace each layer's move by a Layca turn in its direction.
 
-    The inner optimizer's move ``p_before - p_after`` is the base step ``s`` (its learning rate
+    The layers are ``layers``, else ``Layca``'s default ones by name (an optimizer built on named parameters)
+    and shape (``docs/selection.md``). The inner optimizer's move ``p_before - p_after`` is the base step ``s`` (its learning rate
     and decoupled weight decay only scale ``s`` or add a component along ``w``, which Layca
     removes). Parameters that are not layers keep the inner optimizer's update. Non-finite
     entries of the layers' gradients are zeroed, in place, before the inner step, as ``Layca``
@@ -60,10 +61,16 @@ class LaycaWrapper(torch.optim.Optimizer):
         variant: str = "layca",
     ) -> None:
         engine.checked_options(lr, alpha, variant, names=engine.RATE_NAMES["layca_torch"])
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        chosen = list(layers) if layers is not None else [p for p in params if p.ndim >= defaults.MIN_LAYER_NDIM]
+        named = [
+            (names[i] if names else None, p)
+            for group in optimizer.param_groups
+            for names in [group.get("param_names")]
+            for i, p in enumerate(group["params"])
+        ]
+        params = [p for _, p in named]
+        chosen = list(layers) if layers is not None else [p for n, p in named if roles.role(n, p).is_layer]
         if not chosen:
-            raise ValueError("The wrapped optimizer has no Layca layer (no parameter with ndim >= 2); pass `layers`.")
+            raise ValueError("The wrapped optimizer has no Layca layer by the default rule; pass `layers`.")
         ids = {id(p) for p in chosen}
         if len(ids) != len(chosen):
             raise ValueError("`layers` lists a layer twice; list each layer once.")

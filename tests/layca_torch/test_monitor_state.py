@@ -43,11 +43,13 @@ def test_monitor_state_from_another_model_is_refused():
         monitor.load_state_dict({})
 
 
-def test_embedding_tables_are_layers_unless_excluded_in_one_line():
+def test_embedding_tables_are_left_out_unless_included_in_one_line():
     layers = {"embed": torch.nn.Embedding(10, 4), "flat": torch.nn.Flatten(), "fc": torch.nn.Linear(8, 2)}
     model = torch.nn.Sequential(collections.OrderedDict(layers))
-    no_embeddings = lambda name, p: p.ndim >= 2 and "embed" not in name
-    assert layca_torch.RotationMonitor(model).history.layer_names == ("embed.weight", "fc.weight")
-    assert layca_torch.RotationMonitor(model, layers=no_embeddings).history.layer_names == ("fc.weight",)
-    groups = layca_torch.layca_param_groups(model, layers=no_embeddings)
+    with_embeddings = lambda name, p: p.ndim >= 2
+    assert layca_torch.RotationMonitor(model).history.layer_names == ("fc.weight",)
+    assert layca_torch.RotationMonitor(model, layers=with_embeddings).history.layer_names == ("embed.weight", "fc.weight")
+    groups = layca_torch.layca_param_groups(model)
     assert groups[0]["param_names"] == ["fc.weight"] and "embed.weight" in groups[1]["param_names"]
+    groups = layca_torch.layca_param_groups(model, include=("embedding",))
+    assert groups[0]["param_names"] == ["embed.weight", "fc.weight"]
