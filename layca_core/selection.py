@@ -17,6 +17,7 @@ Example:
     'layer'
 """
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,9 +83,14 @@ def default_role(
     ``kind``, the framework's own verdict (e.g. from a module type: ``"embedding"``, ``"bias"``, ``"norm"``, or
     ``"layer"``; ``why`` says it in words); the name (``kind_by_name``); the shape ``(n, 1, ...)`` of a bias stored
     with broadcast dimensions (Equinox's conv biases), unless the name calls it a kernel or weight; else a layer.
-    A kind listed in ``include`` is a layer after all.
+    A kind listed in ``include`` is a layer after all. Memoised: adapters may ask at every step.
     """
     check_include(include)
+    return _default_role(name, tuple(int(d) for d in shape), kind, why, tuple(include))
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_role(name: str | None, shape: tuple[int, ...], kind: str | None, why: str, include: tuple) -> Role:
     if kind is None and name:
         by_name = kind_by_name(name)
         if by_name is not None:

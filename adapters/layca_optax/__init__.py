@@ -11,6 +11,7 @@ from layca_core import __version__
 from layca_optax.hyperparameters import HYPERPARAMETER_NAMES
 from layca_optax.monitor import RotationMonitor, cosine_distances
 from layca_optax.norms import reset_layer_norms
+from layca_optax.selection import describe
 from layca_optax.state import LaycaState, ScaleByLaycaState
 from layca_optax.transform import layca, scale_by_layca
 
@@ -21,6 +22,7 @@ __all__ = [
     "RotationMonitor",
     "ScaleByLaycaState",
     "cosine_distances",
+    "describe",
     "layca",
     "reset_layer_norms",
     "scale_by_layca",

@@ -39,11 +39,9 @@ class RotationMonitor:
     monitor from the restored parameters and ``load_state_dict`` it, and the curves continue from the
     first initialization (``docs/checkpointing-optax.md`` has a crash-and-resume script).
 
-    Layers are leaves with ``ndim >= 2`` unless ``layers`` (a mask pytree or a callable, as in
-    ``layca_optax.layca``) says otherwise; embedding tables (``nnx.Embed``, ``flax.linen.Embed``) are
-    layers by that rule. To leave them out:
-    ``layers=lambda p: jax.tree_util.tree_map_with_path(lambda k, x: x.ndim >= 2 and "embed" not in jax.tree_util.keystr(k).lower(), p)``
-    (see ``docs/monitoring.md``).
+    Layers are ``layca_optax.layca``'s default ones (``layca_optax.describe(params)``: not embedding tables,
+    biases or normalisation parameters) unless ``layers`` (a mask pytree or a callable, as in
+    ``layca_optax.layca``) says otherwise (``docs/selection.md``).
 
     Example:
         >>> monitor = RotationMonitor({"w": jnp.eye(2)})

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from layca_core import defaults, engine
+from layca_core import engine, selection
 
 MaskOrFn = Any | Callable[[Any], Any] | None
 
@@ -38,11 +38,18 @@ class Selection:
 
     @classmethod
     def build(
-        cls, params: Any, layers: MaskOrFn, stacked: MaskOrFn, order: Sequence[str] | None, alpha: Any
+        cls,
+        params: Any,
+        layers: MaskOrFn,
+        stacked: MaskOrFn,
+        order: Sequence[str] | None,
+        alpha: Any,
+        include: Sequence[str] = (),
     ) -> "Selection":
-        paths, leaves = zip(*jax.tree_util.tree_flatten_with_path(params)[0]) if jax.tree.leaves(params) else ((), ())
-        names = tuple(jax.tree_util.keystr(path) for path in paths)
-        is_layer = _resolve(layers, params, lambda leaf: len(jnp.shape(leaf)) >= defaults.MIN_LAYER_NDIM)
+        names = tuple(name for name, _ in named_leaves(params))
+        leaves = jax.tree.leaves(params)
+        defaults = iter(default_roles(params, include) if layers is None else ())
+        is_layer = _resolve(layers, params, lambda leaf: next(defaults).is_layer)
         is_stack = _resolve(stacked, params, lambda leaf: False)
         stack = tuple(jnp.shape(leaf)[0] if s else 0 for leaf, s in zip(leaves, is_stack))
         complex_layers = [n for n, leaf, layer in zip(names, leaves, is_layer) if layer and _is_complex(leaf)]
@@ -64,6 +71,39 @@ class Selection:
     @property
     def stacked(self) -> tuple[bool, ...]:
         return tuple(count > 0 for count in self.stack)
+
+
+def named_leaves(params: Any) -> list[tuple[str, Any]]:
+    """Each leaf with its path (``jax.tree_util.keystr``), in tree-flatten order."""
+    return [(jax.tree_util.keystr(path), leaf) for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]]
+
+
+def default_roles(params: Any, include: Sequence[str] = ()) -> list[selection.Role]:
+    """Each leaf's default role, by its path and shape (``layca_core.selection.default_role``)."""
+    return [selection.default_role(n, tuple(jnp.shape(leaf)), include=include) for n, leaf in named_leaves(params)]
+
+
+def describe(params: Any, *, layers: MaskOrFn = None, include: Sequence[str] = (), freeze_others: bool = False) -> str:
+    """A table of every leaf of ``params`` with its role (layer, other, or frozen under ``freeze_others``) and the
+    reason, as ``layca_optax.layca(layers=..., include=...)`` decides it (``docs/selection.md``).
+
+    Example:
+        >>> params = {"embed": {"embedding": jnp.ones((10, 4))}, "conv": {"kernel": jnp.ones((3, 3, 4, 8)),
+        ...           "bias": jnp.ones((8, 1, 1))}}
+        >>> print(describe(params))  # doctest: +NORMALIZE_WHITESPACE
+        name                    shape         role    reason
+        ['conv']['bias']        (8, 1, 1)     other   a bias (named 'bias')
+        ['conv']['kernel']      (3, 3, 4, 8)  layer   a weight tensor (4 dimensions)
+        ['embed']['embedding']  (10, 4)       other   an embedding table (named 'embedding')
+        1 layer, 2 other, 0 frozen
+    """
+    roles = default_roles(params, include)
+    if layers is not None:
+        flags = _resolve(layers, params, lambda leaf: False)
+        roles = [selection.Role(selection.LAYER if f else selection.OTHER, "chosen by layers=") for f in flags]
+    if freeze_others:
+        roles = [r if r.is_layer else selection.frozen(f"{r.reason}; freeze_others") for r in roles]
+    return selection.format_roles([(n, tuple(jnp.shape(x)), r) for (n, x), r in zip(named_leaves(params), roles)])
 
 
 def unstack(leaves: Sequence[Any], selection: Selection) -> list[Any]:

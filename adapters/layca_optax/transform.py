@@ -1,5 +1,6 @@
 """Layca as Optax ``GradientTransformation``s: ``scale_by_layca`` (after any direction) and ``layca``."""
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,12 +11,14 @@ import optax
 import layca_core
 from layca_core import defaults, engine
 from layca_core.directions import BaseDirection
+from layca_core.selection import check_include
 from layca_optax import state as layout
 from layca_optax.hyperparameters import SPELLING, core_hyperparameters
 from layca_optax.norms import reference_norms, unread_norms
-from layca_optax.selection import MaskOrFn, Selection
+from layca_optax.selection import MaskOrFn, Selection, describe
 from layca_optax.state import LaycaState, ScaleByLaycaState
 
+logger = logging.getLogger("layca_optax")
 Rate = float | jax.Array | Callable[[jax.Array], jax.Array]
 Number = float | jax.Array
 
@@ -46,6 +49,12 @@ class _Layca:
 
     def select(self, params: Any) -> Selection:
         return Selection.build(params, alpha=self.alpha, **self.selection)
+
+    def log_roles(self, params: Any) -> None:
+        """Log every leaf's role and the reason (``describe``), at INFO on the ``layca_optax`` logger."""
+        chosen = {k: self.selection[k] for k in ("layers", "include")}
+        table = describe(params, freeze_others=self.options["freeze_others"], **chosen)
+        logger.info("Layca's layers and other leaves:\n%s", table)
 
     def init(self, params: Any) -> tuple[jax.Array, jax.Array, Any]:
         """``(count, init_norms, base_state)``, the norms unread (zeros); an abstract tree (``ShapeDtypeStruct``
@@ -82,6 +91,8 @@ def scale_by_layca(
     layers: MaskOrFn = None,
     stacked: MaskOrFn = None,
     order: Sequence[str] | None = None,
+    include: Sequence[str] = (),
+    log_layers: bool = False,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
     weight_decay: Number = defaults.WEIGHT_DECAY,
@@ -103,10 +114,14 @@ def scale_by_layca(
             3^-3 (``RATE`` of ``layca_core.defaults``), the paper's rate after an SGD-like direction (after
             ``optax.scale_by_adam`` the paper's is 3^-5, ``ADAPTIVE_RATE``: pass it).
         alpha: layer-wise multipliers of Equation 1 over the layers in ``order``.
-        layers: mask pytree (or callable params -> mask) of layer leaves; default ndim >= 2.
+        layers: mask pytree (or callable params -> mask) of layer leaves; default: by path and shape, not
+            embedding tables, biases (``(n, 1, ...)`` ones included) or normalisation parameters
+            (``layca_optax.describe(params)`` shows each decision; ``docs/selection.md``).
         stacked: mask of leaves that stack layers along axis 0 (e.g. from ``nn.scan``).
         order: the layers' tree paths (``jax.tree_util.keystr``) in forward order; default
             tree-flatten order.
+        include: kinds the default leaves out to turn as layers after all: ``"embedding"``, ``"bias"``, ``"norm"``.
+        log_layers: log every leaf's role and the reason at ``init`` (``logging`` INFO, ``layca_optax`` logger).
         other_learning_rate: plain learning rate of the other leaves.
         freeze_others: keep the other leaves unchanged (the paper's setting).
         weight_decay: ``weight_decay * params`` added to the incoming updates first, as ``optax.add_decayed_weights``
@@ -118,12 +133,16 @@ def scale_by_layca(
     engine.checked_options(
         learning_rate, alpha, variant, None, other_learning_rate, names=names, weight_decay=weight_decay
     )
+    check_include(include)
+    chosen = {"layers": layers, "stacked": stacked, "order": order, "include": tuple(include)}
     step = _Layca(
-        layca_core.direction("sgd"), learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
+        layca_core.direction("sgd"), learning_rate, alpha, chosen,
         other_rate=other_learning_rate, freeze_others=freeze_others, weight_decay=weight_decay, variant=variant,
     )  # fmt: skip
 
     def init(params: Any) -> ScaleByLaycaState:
+        if log_layers:
+            step.log_roles(params)
         count, norms, _ = step.init(params)
         return ScaleByLaycaState(count, norms)
 
@@ -145,6 +164,8 @@ def layca(
     layers: MaskOrFn = None,
     stacked: MaskOrFn = None,
     order: Sequence[str] | None = None,
+    include: Sequence[str] = (),
+    log_layers: bool = False,
     other_learning_rate: Rate | None = None,
     freeze_others: bool = False,
     weight_decay: Number = defaults.WEIGHT_DECAY,
@@ -190,12 +211,16 @@ def layca(
         learning_rate, alpha, variant, base, other_learning_rate, names=engine.RATE_NAMES["layca_optax"],
         spelling=SPELLING, weight_decay=weight_decay, **core_hyperparameters(given, kwargs),
     )  # fmt: skip
+    check_include(include)
+    chosen = {"layers": layers, "stacked": stacked, "order": order, "include": tuple(include)}
     step = _Layca(
-        direction, learning_rate, alpha, {"layers": layers, "stacked": stacked, "order": order},
+        direction, learning_rate, alpha, chosen,
         other_rate=other_learning_rate, freeze_others=freeze_others, weight_decay=weight_decay, variant=variant,
     )  # fmt: skip
 
     def init(params: Any) -> LaycaState:
+        if log_layers:
+            step.log_roles(params)
         return LaycaState(*step.init(params))
 
     def update(grads: Any, state: LaycaState, params: Any = None, **extra_args: Any) -> tuple[Any, LaycaState]:
