@@ -30,10 +30,6 @@ def test_layca_trains_and_the_weights_keep_their_norms(page):
     assert len(monitor.history.steps) == page["steps"] and min(monitor.history.distances[-1]) > 0.01
 
 
-@pytest.mark.xfail(
-    reason="the ndim >= 2 rule takes Equinox's (out, 1, 1) convolution bias for a layer: pinned to its first norm",
-    strict=True,
-)
 def test_the_convolution_bias_is_not_a_layer(page):
     assert page["monitor"].history.layer_names == (".layers[0].weight", ".layers[3].weight")
     assert page["opt_state"].init_norms.shape == (2,)
@@ -41,3 +37,10 @@ def test_the_convolution_bias_is_not_a_layer(page):
     start = page["eqx"].nn.Conv2d(1, 8, kernel_size=3, padding=1, key=page["conv_key"]).bias
     bias = arrays(page)[".layers[0].bias"]
     assert len(first) == 2 and abs(float(np.linalg.norm(bias) - np.linalg.norm(start))) > 1e-3  # it moved freely
+
+
+def test_the_page_shows_what_describe_prints(page):
+    shown = pages.output("equinox.md", "Which arrays are layers")
+    params = page["eqx"].filter(page["model"], page["eqx"].is_array)
+    assert shown == page["layca_optax"].describe(params) + "\n"
+    assert "2 layer, 2 other" in shown
