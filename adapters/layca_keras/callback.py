@@ -7,7 +7,6 @@ import keras
 import numpy as np
 
 import layca_core
-from layca_core import defaults
 from layca_core.monitor_state import monitor_state, split_monitor_state
 from layca_keras.backup import MonitorBackup
 from layca_keras.variables import LayerSelector, selects
@@ -33,10 +32,9 @@ class RotationMonitor(keras.callbacks.Callback):
     ``fit``. The snapshot needs the model built when ``fit`` starts: start it with ``keras.Input``
     (TensorFlow builds a model without one inside the first step).
 
-    Layers are variables with ``ndim >= 2`` unless ``layers`` (a regex on ``variable.path`` or a
-    callable) says otherwise; ``Embedding`` tables are layers by that rule. To leave them out:
-    ``RotationMonitor(layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path)``
-    (see ``docs/monitoring.md``).
+    Layers are ``layca_keras.Layca``'s default ones (``layca_keras.describe(model)``: not ``Embedding`` tables,
+    biases or normalization parameters) unless ``layers`` (a regex on ``variable.path`` or a callable) says
+    otherwise (``docs/selection.md``).
 
     Example:
         >>> monitor = RotationMonitor(every_n_batches=None)
@@ -94,7 +92,7 @@ class RotationMonitor(keras.callbacks.Callback):
         self._indices = [
             i
             for i, v in enumerate(self.model.trainable_variables)
-            if selects(self.layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM)
+            if selects(self.layers, v)
         ]
         if not self._indices:
             raise ValueError(

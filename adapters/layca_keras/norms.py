@@ -9,13 +9,14 @@ so it traces under ``jax.jit`` and ``tf.function`` and reads a sharded layer's g
 import contextlib
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
 import layca_core
-from layca_core import defaults, engine
+from layca_core import engine
 from layca_core.validation import check_nonzero_norms, concrete_value
 from layca_keras.variables import LayerSelector, eager, path_of, scalar_slot, selects
 
@@ -132,10 +133,10 @@ class InitialNorms:
 
 
 def layer_plan(
-    optimizer: Any, variables: list[Any], layers: LayerSelector, alpha: float
+    optimizer: Any, variables: list[Any], layers: LayerSelector, alpha: float, include: Sequence[str] = ()
 ) -> tuple[engine.LayerPlan, InitialNorms]:
     """Which variables are layers (with their multipliers), and their reference norms."""
-    is_layer = [selects(layers, v, len(v.shape) >= defaults.MIN_LAYER_NDIM) for v in variables]
+    is_layer = [selects(layers, v, include) for v in variables]
     return engine.LayerPlan.from_flags(is_layer, alpha), InitialNorms(optimizer, variables, is_layer)
 
 

@@ -1,14 +1,18 @@
 """``layca_keras.Layca``: the Layca step of ``layca_core`` as a Keras 3 optimizer (any backend)."""
 
 import inspect
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
-from layca_core import defaults, engine
+from layca_core import defaults, engine, selection
 from layca_keras.norms import ReanchoredNorms, layer_plan
-from layca_keras.variables import LayerSelector, base_slots, check_serializable, read
+from layca_keras.variables import LayerSelector, base_slots, check_serializable, path_of, read, role, selects
+
+logger = logging.getLogger("layca_keras")
 
 HYPERPARAMETER_NAMES = {
     "momentum": "momentum",
@@ -25,15 +29,18 @@ SPELLING = engine.spelling_of(HYPERPARAMETER_NAMES)
 """Keras's word for each core name it spells differently."""
 
 
-def _checked_options(rate: Any, alpha: Any, variant: str, base: str, other_rate: Any, hyperparameters: dict) -> Any:
+def _checked_options(
+    rate: Any, alpha: Any, variant: str, base: str, other_rate: Any, hyperparameters: dict, weight_decay: Any
+) -> Any:
     """The core's checks on Keras-named base hyperparameters, its messages in Keras's words."""
     for name in hyperparameters:
         if name in SPELLING:
             raise TypeError(f"Keras calls the base hyperparameter {name!r} {SPELLING[name]!r}; pass that instead.")
     core = {HYPERPARAMETER_NAMES.get(k, k): v for k, v in hyperparameters.items()}
     return engine.checked_options(
-        rate, alpha, variant, base, other_rate, names=engine.RATE_NAMES["layca_keras"], spelling=SPELLING, **core
-    )
+        rate, alpha, variant, base, other_rate, names=engine.RATE_NAMES["layca_keras"], spelling=SPELLING,
+        weight_decay=0.0 if weight_decay is None else weight_decay, **core,
+    )  # fmt: skip
 
 
 def _keras_arguments() -> set[str]:
@@ -68,8 +75,11 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
             ``initial_accumulator_value``.
         alpha: layer-wise multipliers of Equation 1.
         layers: which variables are layers: a regex searched in ``variable.path`` (a raw
-            ``tf.Variable``'s ``name``) or a callable; default: ndim >= 2. To leave some out, say so
-            here, e.g. ``layers=lambda v: len(v.shape) >= 2 and "embedding" not in v.path``.
+            ``tf.Variable``'s ``name``) or a callable; default: by path and shape, not ``Embedding`` tables,
+            biases or normalization parameters (``layca_keras.describe(model)``, ``docs/selection.md``).
+        include: kinds the default leaves out to turn as layers after all: ``"embedding"``, ``"bias"``, ``"norm"``.
+        log_layers: log every variable's role and the reason when the optimizer is built (its first step;
+            ``logging`` INFO on the ``layca_keras`` logger).
         other_learning_rate, freeze_others, variant: as in ``layca_torch.Layca``.
         **kwargs: base hyperparameters, then the usual Keras optimizer arguments (``name``,
             ``clipnorm``, ``use_ema``, ``gradient_accumulation_steps``...). ``weight_decay`` is Keras's own
@@ -99,22 +109,29 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         freeze_others: bool = False,
         variant: str = "layca",
         name: str | None = None,
+        include: Sequence[str] = (),
+        log_layers: bool = False,
+        weight_decay: float | None = defaults.WEIGHT_DECAY,
         **kwargs: Any,
     ) -> None:
+        selection.check_include(include)
         base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in _KERAS_ARGUMENTS}
         learning_rate, direction = _checked_options(
-            learning_rate, alpha, variant, base, other_learning_rate, base_hyperparameters
+            learning_rate, alpha, variant, base, other_learning_rate, base_hyperparameters, weight_decay
         )
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        super().__init__(learning_rate=learning_rate, name=name, weight_decay=weight_decay, **kwargs)
         self.base_hyperparameters, self.direction = base_hyperparameters, direction
         self.base, self.alpha, self.layers = base, alpha, layers
+        self.include, self.log_layers = tuple(include), log_layers
         self.other_learning_rate, self.freeze_others, self.variant = other_learning_rate, freeze_others, variant
 
     def build(self, variables: list[Any]) -> None:
         if self.built:
             return
         super().build(variables)
-        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.alpha)
+        self._plan, self._init_norms = layer_plan(self, variables, self.layers, self.alpha, self.include)
+        if self.log_layers:
+            logger.info("Layca's layers and other variables:\n%s", describe(variables, self.layers, self.include))
         self._base_slots = [base_slots(self, v, self.direction) for v in variables]
         self._state_type = type(self.direction.init(ops.zeros((1,))))
 
@@ -167,6 +184,37 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
             other_learning_rate=self.other_learning_rate,
             freeze_others=self.freeze_others,
             variant=self.variant,
+            include=list(self.include),
+            log_layers=self.log_layers,
             **self.base_hyperparameters,
         )
         return config
+
+
+def describe(model: Any, layers: LayerSelector = None, include: Sequence[str] = ()) -> str:
+    """A table of every variable of a Keras model (or a list of variables) with its role under ``Layca(layers=...,
+    include=...)`` (layer, other, or frozen for a non-trainable one) and the reason (``docs/selection.md``).
+
+    Example:
+        >>> model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(10, 4, name="tokens"),
+        ...                           keras.layers.Dense(2, name="out")], name="net")
+        >>> print(describe(model))  # doctest: +NORMALIZE_WHITESPACE
+        name                   shape    role    reason
+        net/tokens/embeddings  (10, 4)  other   an embedding table (named 'embeddings')
+        net/out/kernel         (4, 2)   layer   a weight tensor (2 dimensions)
+        net/out/bias           (2,)     other   a bias (named 'bias'), fewer than 2 dimensions
+        1 layer, 2 other, 0 frozen
+    """
+    variables = list(model.variables if hasattr(model, "variables") else model)
+    trainable = {id(v) for v in (model.trainable_variables if hasattr(model, "trainable_variables") else variables)}
+    rows = []
+    for v in variables:
+        if id(v) not in trainable:
+            found = selection.frozen("not trainable")
+        elif layers is None:
+            found = role(v, include)
+        else:
+            chosen = selects(layers, v)
+            found = selection.Role(selection.LAYER if chosen else selection.OTHER, "chosen by layers=")
+        rows.append((path_of(v), tuple(v.shape), found))
+    return selection.format_roles(rows)

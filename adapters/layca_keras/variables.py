@@ -2,12 +2,13 @@
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 from keras import ops
 
+from layca_core import selection
 
 LayerSelector = None | str | Callable[[Any], bool]
 
@@ -17,9 +18,16 @@ def path_of(variable: Any) -> str:
     return variable.path if isinstance(variable, keras.Variable) else variable.name
 
 
-def selects(selector: LayerSelector, variable: Any, default: bool) -> bool:
+def role(variable: Any, include: Sequence[str] = ()) -> selection.Role:
+    """A variable's default role, by its path and shape (``layca_core.selection``): Keras names an ``Embedding``'s
+    table ``embeddings``, a normalization layer's ``gamma`` and ``beta`` (vectors), a layer's ``kernel`` and ``bias``."""
+    return selection.default_role(path_of(variable), tuple(variable.shape), include=include)
+
+
+def selects(selector: LayerSelector, variable: Any, include: Sequence[str] = ()) -> bool:
+    """Whether ``variable`` is a layer: ``selector`` (a regex on its path or a callable), else the default."""
     if selector is None:
-        return default
+        return role(variable, include).is_layer
     if isinstance(selector, str):
         return re.search(selector, path_of(variable)) is not None
     return bool(selector(variable))

@@ -23,7 +23,10 @@ WRAPPERS = {
     "layca_optax": layca_optax.scale_by_layca,
     "layca_keras": layca_keras.LaycaWrapper,
 }
-SHARED = {"base": defaults.BASE, "alpha": defaults.ALPHA, "variant": "layca", "freeze_others": False, "layers": None}
+SHARED = {
+    "base": defaults.BASE, "alpha": defaults.ALPHA, "variant": "layca", "freeze_others": False, "layers": None,
+    "include": (), "log_layers": False, "weight_decay": defaults.WEIGHT_DECAY,
+}  # fmt: skip
 """The options every Layca optimizer takes, with their defaults (the rates are in ``RATE_NAMES``)."""
 MONITOR_METHODS = ("record", "distances", "history", "plot", "state_dict", "load_state_dict")
 

@@ -41,3 +41,8 @@ def test_zero_weight_decay_is_accepted_and_serialized():
     optimizer = layca_keras.Layca(weight_decay=0.0)
     assert optimizer.get_config()["weight_decay"] == 0.0
     assert layca_keras.Layca.from_config(optimizer.get_config()).weight_decay == 0.0
+
+
+def test_a_negative_weight_decay_is_refused():
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+        layca_keras.Layca(weight_decay=-1.0)
