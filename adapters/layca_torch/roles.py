@@ -66,12 +66,17 @@ def role(name: str | None, p: torch.Tensor, kinds: Kinds | None = None, include:
 
 
 def group_roles(group: dict[str, Any], kinds: Kinds | None) -> list[selection.Role]:
-    """The role of each parameter of a ``Layca`` param group: its ``layca`` key when set, else the default."""
+    """The role of each parameter of a ``Layca`` param group: its ``layca`` key when set, else the default; the
+    others are frozen under ``freeze_others``."""
     names = group.get("param_names") or [None] * len(group["params"])
     if group["layca"] is not None:
         chosen = selection.LAYER if group["layca"] else selection.OTHER
-        return [selection.Role(chosen, f"its param group's layca={group['layca']}") for _ in group["params"]]
-    return [role(n, p, kinds, group.get("include", ())) for n, p in zip(names, group["params"])]
+        found = [selection.Role(chosen, f"its param group's layca={group['layca']}") for _ in group["params"]]
+    else:
+        found = [role(n, p, kinds, group.get("include", ())) for n, p in zip(names, group["params"])]
+    if group.get("freeze_others"):
+        found = [r if r.is_layer else selection.frozen(f"{r.reason}; freeze_others") for r in found]
+    return found
 
 
 def describe(model: nn.Module | Iterable[tuple[str, torch.Tensor]], *, include: Sequence[str] = ()) -> str:

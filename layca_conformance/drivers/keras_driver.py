@@ -41,6 +41,7 @@ def _run(case: Case, dtype: str) -> list[list[np.ndarray]]:
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
+        layers=lambda v: len(v.shape) >= 2,  # the protocol's layers
         **framework_names(case.options(), layca_keras.HYPERPARAMETER_NAMES),
     )
     optimizer.build(variables)

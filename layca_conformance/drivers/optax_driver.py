@@ -26,6 +26,7 @@ def _run(case: Case, dtype: str, device: jax.Device) -> list[list[np.ndarray]]:
         alpha=case.alpha,
         variant=case.variant,
         other_learning_rate=case.other_rate,
+        layers=lambda params: [p.ndim >= 2 for p in params],  # the protocol's layers
         **framework_names(case.options(), layca_optax.HYPERPARAMETER_NAMES),
     )
     put = lambda a: jax.device_put(jnp.asarray(a, dtype=getattr(jnp, dtype)), device)

@@ -21,8 +21,9 @@ def run_single_tensor(case: Case, dtype: str, device: str = "cpu") -> list[list[
 def _run(case: Case, dtype: str, device: str, foreach: bool | None) -> list[list[np.ndarray]]:
     torch_dtype = getattr(torch, dtype)
     params = [torch.nn.Parameter(torch.as_tensor(p).to(device, torch_dtype)) for p in case.initial_params()]
+    layers = [p.ndim >= 2 for p in params]  # the protocol's layers, whatever the default selection
     optimizer = layca_torch.Layca(
-        params,
+        [{"params": params, "is_layer": layers}],
         lr=case.rate,
         base=case.base,
         alpha=case.alpha,

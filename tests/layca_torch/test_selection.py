@@ -99,6 +99,6 @@ def test_log_layers_logs_every_role_once_at_the_first_step(caplog):
 
 def test_the_monitor_and_the_wrapper_follow_the_default():
     model = Tied()
-    assert [n for n, _ in layca_torch.RotationMonitor(model).layers] == ["mix.weight"]
+    assert [n for n, _ in layca_torch.RotationMonitor(model).layers] == ["mix.weight", "frozen.weight"]
     wrapper = layca_torch.LaycaWrapper(torch.optim.SGD(model.named_parameters(), lr=0.1))
     assert [id(p) for p in wrapper.layers] == [id(model.mix.weight)]
