@@ -3,7 +3,7 @@
 # pinned by constraints.txt. Usage: bash scripts/setup.sh [extras]   e.g. bash scripts/setup.sh torch,examples
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-all,test,docs,bench,hf}"
+extras="${1:-all,test,docs,bench}"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
