@@ -47,7 +47,7 @@ Steps = Callable[[Primitives, list[Any], list[Any]], tuple[list[Any], list[Any]]
 
 def muon_steps(momentum: Any, nesterov: bool, adam_steps: Steps, out_axis: int) -> Steps:
     """The ``steps`` of the Muon direction (``layca_core.directions.muon``); ``adam_steps`` is Adam's, on
-    ``MuonState``s."""
+    ``MuonState`` values."""
 
     def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
         new_steps: list[Any] = [None] * len(grads)
