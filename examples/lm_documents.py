@@ -85,13 +85,15 @@ def _runtime(study: studies.Study, found: dict) -> str:
 
 
 def sections(root: Path) -> dict[str, str]:
-    """``lm-claims`` (the claims, the caption, the run times) and ``lm-configurations`` (the table, the figures)."""
+    """``lm-claims`` (the claims, the caption, the run times), ``lm-claims-summary`` (one line per verdict, for the
+    README) and ``lm-configurations`` (the table, the figures)."""
     study, out_dir, found = _load(root)
     verdicts = claims.evaluate(study, out_dir, COMMAND, L5_COMMAND)
     caption = _caption(study, found)
     link = f"../{DEFAULT_OUT}/{STUDY}/{FIGURES}"
     return {
         "lm-claims": f"{caption}\n\n{claims.table(verdicts)}\n{_runtime(study, found)}",
+        "lm-claims-summary": "\n".join(f"| {c.id}: {c.statement} | **{c.verdict}** |" for c in verdicts) + "\n",
         "lm-configurations": (
             f"{caption}\n\n{_configurations(found)}\n"
             f"![validation loss curves, mean over seeds]({link}/val_loss.png)\n\n"
