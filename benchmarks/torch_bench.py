@@ -5,8 +5,8 @@ SGDP, Lamb and AdamP, with their own defaults (the ``bench`` extra installs it).
 Per family, every optimizer steps in the same interleaved rounds on the same parameters (own states), so each
 Layca step gets a ratio against every baseline and peer from one run. ``fused=True`` runs the compiled executor on
 the CPU and the Triton one on CUDA. The ``compiled-step`` family (on request: compiling a Layca step takes
-minutes here) times ``torch.compile(optimizer.step)``, torch's recipe for a faster step, against eager Layca and
-torch's SGD compiled alike.
+minutes here) times ``torch.compile(optimizer.step)``, torch's recipe for a faster step, of the default and the
+``fused=True`` Layca step, against eager Layca and torch's SGD compiled alike.
 """
 
 from collections.abc import Callable
@@ -51,6 +51,9 @@ OPTIMIZERS = {
     "AdamP (pytorch-optimizer)": lambda p: _peer("AdamP")(p, lr=1e-3),
     "SGD momentum (compiled step)": lambda p: CompiledStep(torch.optim.SGD(p, lr=0.01, momentum=0.9, foreach=True)),
     "Layca SGD momentum (compiled step)": lambda p: CompiledStep(layca_torch.Layca(p, base="momentum", momentum=0.9)),
+    "Layca SGD momentum (fused, compiled step)": lambda p: CompiledStep(
+        layca_torch.Layca(p, base="momentum", momentum=0.9, fused=True)
+    ),
 }
 FAMILIES = {
     "momentum": (
@@ -63,7 +66,7 @@ FAMILIES = {
         ("Adam (foreach)", "Adam (fused)", "Lamb (pytorch-optimizer)", "AdamP (pytorch-optimizer)"),
     ),
     "compiled-step": (
-        ("Layca SGD momentum (compiled step)",),
+        ("Layca SGD momentum (compiled step)", "Layca SGD momentum (fused, compiled step)"),
         ("Layca SGD momentum", "SGD momentum (foreach)", "SGD momentum (compiled step)"),
     ),
 }  # fmt: skip

@@ -46,6 +46,7 @@ step "$python" -m pytest -p no:cacheprovider -q tests/layca_torch tests/conforma
 step env LAYCA_TRITON=1 "$python" -m pytest -p no:cacheprovider -q tests/conformance/test_adapters.py -k torch-foreach || status=1
 step "$python" -m layca_conformance --all --device cuda --report docs/conformance-gpu.md "${quick[@]}" || status=1
 # shellcheck disable=SC2086  # the frameworks are a word list
-step "$python" -m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks $frameworks || status=1
+step "$python" -m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks $frameworks \
+  --torch-families momentum adam compiled-step || status=1
 if [ "$dry" = 1 ]; then echo "dry run: nothing ran"; elif [ "$status" -eq 0 ]; then echo "ALL GPU STEPS PASSED"; else echo "SOME GPU STEPS FAILED"; fi
 exit "$status"

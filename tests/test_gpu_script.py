@@ -25,8 +25,18 @@ def test_a_dry_run_prints_the_cuda_tests_the_conformance_matrix_and_the_benchmar
     assert commands[1].endswith("-m layca_conformance --all --device cuda --report docs/conformance-gpu.md --quick")
     assert commands[2].endswith(
         "-m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks torch optax"
+        " --torch-families momentum adam compiled-step"
     )
     assert "dry run: nothing ran" in result.stdout
+
+
+def test_the_gpu_benchmark_times_the_default_fused_and_compiled_steps_against_the_peers():
+    from benchmarks.torch_bench import FAMILIES
+
+    timed = {name for layca, baselines in FAMILIES.values() for name in layca + baselines}
+    for name in ("Layca SGD momentum", "Layca SGD momentum (fused)", "Layca SGD momentum (fused, compiled step)"):
+        assert name in timed
+    assert {"LARS (pytorch-optimizer)", "Lamb (pytorch-optimizer)"} <= timed
 
 
 @pytest.mark.parametrize(
