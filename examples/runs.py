@@ -142,18 +142,22 @@ def train(
     start = time.perf_counter()
     options = {} if device is None else {"device": device}
     run = experiment.trainer(framework).train(network, weights, config.method, data, plan, **options)
+    record = _record(study, framework, config, seed, start, run)
+    record["curves"]["train_accuracy"] = [float(v) for v in run.epoch_accuracy]
+    return {**record, "test_accuracy": run.test_accuracy, "train_accuracy": run.train_accuracy}
+
+
+def _record(study: Study, framework: str, config: Config, seed: int, start: float, run) -> dict:
+    """What every run's record holds: its key, provenance, wall time, loss and rotation curves."""
     history = run.history
     return {
         "key": key(study, framework, config, seed),
         **provenance(),
         "framework_label": experiment.framework_label(framework),
         "wall_time_s": round(time.perf_counter() - start, 2),
-        "test_accuracy": run.test_accuracy,
-        "train_accuracy": run.train_accuracy,
         "curves": {
             "epoch": history.epochs,
             "train_loss": [float(v) for v in run.epoch_loss],
-            "train_accuracy": [float(v) for v in run.epoch_accuracy],
             "layer_names": list(history.layer_names),
             "rotation": np.asarray(history.distances).round(6).tolist(),
         },
@@ -170,23 +174,14 @@ def lm_record(study: Study, framework: str, config: Config, seed: int) -> dict:
     plan = experiment.plan(len(data.train), task.epochs, task.batch, task.schedule(config.warmup_epochs), seed)
     start = time.perf_counter()
     run = experiment.trainer(framework, "lm").train(shape, weights, config.method, data, plan)
-    history = run.history
+    record = _record(study, framework, config, seed, start, run)
+    record["curves"]["val_loss"] = [float(v) for v in run.val_losses]
     return {
-        "key": key(study, framework, config, seed),
-        **provenance(),
+        **record,
         "corpus_sha256": data.sha256,
-        "framework_label": experiment.framework_label(framework),
-        "wall_time_s": round(time.perf_counter() - start, 2),
         "steps": len(plan.multipliers),
         "val_loss": run.val_loss,
         "val_accuracy": run.val_accuracy,
-        "curves": {
-            "epoch": history.epochs,
-            "train_loss": [float(v) for v in run.epoch_loss],
-            "val_loss": [float(v) for v in run.val_losses],
-            "layer_names": list(history.layer_names),
-            "rotation": np.asarray(history.distances).round(6).tolist(),
-        },
     }
 
 
