@@ -40,13 +40,19 @@ def predict(s: Shape, weights: list[np.ndarray], tokens: np.ndarray) -> np.ndarr
     return np.asarray(forward(s, [jnp.asarray(w) for w in weights], jnp.asarray(tokens)))
 
 
+def _every_matrix(params: list) -> list[bool]:
+    """The study's layers: every matrix, the embedding and the head included (the default selection leaves those two
+    out; the study was fixed before that default)."""
+    return [p.ndim >= 2 for p in params]
+
+
 def _optimizer(method: Method, multipliers: np.ndarray) -> optax.GradientTransformation:
     table = jnp.asarray(multipliers)
     schedule = lambda count: method.lr * table[jnp.minimum(count, len(table) - 1)]
     if method.optimizer == "adamw":
         return optax.adamw(schedule, eps=1e-8, weight_decay=method.weight_decay)
     if method.optimizer == "layca":
-        return layca_optax.layca(schedule, base=method.base, variant=method.variant)
+        return layca_optax.layca(schedule, base=method.base, variant=method.variant, layers=_every_matrix)
     raise ValueError(f"method optimizer must be adamw or layca in the JAX language model; got {method.optimizer!r}.")
 
 
@@ -70,7 +76,7 @@ def train(s: Shape, weights: list[np.ndarray], method: Method, data, plan: Plan)
         return optax.apply_updates(params, updates), state, value
 
     evaluate = jax.jit(lambda params, windows: _losses(s, params, windows))
-    monitor = layca_optax.RotationMonitor(params)
+    monitor = layca_optax.RotationMonitor(params, layers=_every_matrix)
     monitor.record(params, step=0, epoch=0)
     train_windows, validation = jnp.asarray(data.train), jnp.asarray(data.validation)
     count, epoch_loss, val_losses = 0, [], [float(evaluate(params, validation)[0])]

@@ -71,12 +71,18 @@ class _PlanSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return self.lr * ops.take(ops.convert_to_tensor(self.multipliers), index)
 
 
+def _every_matrix(variable: keras.Variable) -> bool:
+    """The study's layers: every matrix, the embedding and the head included (the default selection leaves those two
+    out; the study was fixed before that default)."""
+    return len(variable.shape) >= 2
+
+
 def _optimizer(method: Method, multipliers: np.ndarray) -> keras.optimizers.Optimizer:
     schedule = _PlanSchedule(method.lr, multipliers)
     if method.optimizer == "adamw":
         return keras.optimizers.AdamW(schedule, weight_decay=method.weight_decay, epsilon=1e-8)
     if method.optimizer == "layca":
-        return layca_keras.Layca(schedule, base=method.base, variant=method.variant)
+        return layca_keras.Layca(schedule, base=method.base, variant=method.variant, layers=_every_matrix)
     raise ValueError(f"method optimizer must be adamw or layca in the Keras language model; got {method.optimizer!r}.")
 
 
@@ -107,7 +113,7 @@ def train(s: Shape, weights: list[np.ndarray], method: Method, data, plan: Plan)
     )
     windows = data.train
     batches = ((windows[b, :-1], windows[b, 1:]) for epoch in plan.epochs for b in epoch)
-    monitor = layca_keras.RotationMonitor()
+    monitor = layca_keras.RotationMonitor(layers=_every_matrix)
     with progress(len(plan.epochs), method.name) as bar:
         validation = _Validation(data.validation, bar)
         fitted = model.fit(

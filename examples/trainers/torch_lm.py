@@ -52,6 +52,12 @@ def predict(s: Shape, weights: list[np.ndarray], tokens: np.ndarray) -> np.ndarr
         return Transformer(s, weights)(torch.as_tensor(tokens, dtype=torch.int64)).numpy()
 
 
+def _every_matrix(name: str, p: torch.Tensor) -> bool:
+    """The study's layers: every matrix, the embedding and the head included (the default selection leaves those two
+    out; the study was fixed before that default)."""
+    return p.ndim >= 2
+
+
 def optimizers(method: Method, model: Transformer) -> list[torch.optim.Optimizer]:
     """``method`` as torch optimizers: Muon (its RMS matched to AdamW's, so one rate) on the blocks' matrices
     and AdamW on the embedding and the head; Layca (``variant`` layca or hyperball) on every matrix."""
@@ -66,7 +72,11 @@ def optimizers(method: Method, model: Transformer) -> list[torch.optim.Optimizer
     if method.optimizer == "adam":
         return [torch.optim.Adam(model.parameters(), lr=method.lr)]
     if method.optimizer == "layca":
-        return [layca_torch.Layca(model.parameters(), lr=method.lr, base=method.base, variant=method.variant)]
+        return [
+            layca_torch.Layca(
+                model.named_parameters(), lr=method.lr, base=method.base, variant=method.variant, layers=_every_matrix
+            )
+        ]
     raise ValueError(
         f"method optimizer must be adamw, muon, adam or layca for the language model; got {method.optimizer!r}."
     )
@@ -93,7 +103,7 @@ def train(s: Shape, weights: list[np.ndarray], method: Method, data, plan: Plan)
     last = len(plan.multipliers) - 1
     multiplier = lambda step: float(plan.multipliers[min(step, last)])
     schedulers = [torch.optim.lr_scheduler.LambdaLR(o, multiplier) for o in steppers]
-    monitor = layca_torch.RotationMonitor(model)
+    monitor = layca_torch.RotationMonitor(model, layers=_every_matrix)
     monitor.record(step=0, epoch=0)
     train_windows, validation = (torch.as_tensor(a, dtype=torch.int64) for a in (data.train, data.validation))
     step, epoch_loss, val_losses = 0, [], [evaluate(model, validation)[0]]
