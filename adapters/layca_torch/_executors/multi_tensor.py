@@ -168,12 +168,13 @@ class TorchExecutor:
 
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
         """``values``, with ``recipe``'s where ``keep`` is False (read on the host): only those layers take the two
-        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place."""
+        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place (into copies)."""
         again = [i for i, ok in enumerate(keep.tolist()) if not ok]
         if not again:
             return values
-        for i in again:
-            xs[i] = finite_copy(xs[i])
+        norms = torch._foreach_norm([xs[i] for i in again])  # non-finite where a step holds a non-finite entry
+        for i, norm in zip(again, torch.stack(norms).isfinite().tolist()):
+            xs[i] = xs[i] if norm else finite_copy(xs[i])
         index = torch.tensor(again, device=keep.device)
         recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
         return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
@@ -248,7 +249,18 @@ class TorchExecutor:
             flat = torch.cat([p.reshape(-1) for p in products]).to(self.acc)
             lengths = torch.tensor([p.numel() for p in products], device=self.device)
             return torch.segment_reduce(flat, "sum", lengths=lengths)
-        dot = lambda pair, _: torch.sum(pair[0] * pair[1], dim=-1).to(self.acc)  # noqa: E731
+        buffers: dict[Any, Any] = {}  # on the CPU, one block of products per dtype, reused: no fresh pages per block
+
+        def dot(pair: tuple[Any, Any], _: int) -> Any:
+            w, x = pair
+            if not self.host_checks:
+                return torch.sum(w * x, dim=-1).to(self.acc)
+            dtype = torch.result_type(w, x)
+            if dtype not in buffers:
+                buffers[dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=dtype, device=self.device)
+            products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
+            return torch.sum(products, dim=-1).to(self.acc)
+
         return per_chunk(list(zip(ws, xs)), dot, self.acc, self.device, BLOCK_ROWS, pairs=True)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
