@@ -1,8 +1,9 @@
 """The engine's primitives for torch tensors as multi-tensor (``torch._foreach_*``) kernels.
 
 Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate
-to a few ulps), and chunks are added in float64: two passes (the engine's ``exact_products`` is
-False). On the CPU the steps are only read (see ``TorchExecutor``); elsewhere they are cleaned of
+to a few ulps), and chunks are added in float64 (the engine's ``exact_products`` is False): on the CPU, unsharded,
+the screened recipe (``screens``: one pass of sums, the two passes for the layers that fail the screen), elsewhere
+the two passes. On the CPU the steps are only read (see ``TorchExecutor``); elsewhere they are cleaned of
 non-finite entries (into copies, or in place with ``in_place``), then scaled and projected in place.
 New weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit
 weights are turned in float32 copies and rounded once). No host synchronisation except on the CPU,
@@ -44,8 +45,8 @@ class TorchExecutor:
 
     On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, the steps
     are never written (``writes_steps`` False: a base may pass its state, e.g. a momentum buffer, as the
-    step, and no parameter-sized step is allocated): ``finite`` is deferred to ``amax`` (whose maxima show
-    which layers hold a non-finite entry; only those are cleaned, into copies), a power-of-two ``scale``
+    step, and no parameter-sized step is allocated): ``finite`` is deferred to the screen's sums (a non-finite
+    entry fails it) or to ``amax`` (only the layers that hold one are cleaned, into copies), a power-of-two ``scale``
     that keeps every sum far from overflow and underflow is carried (``Scaled``) into the sums and the
     apply (multiplying by a power of two in range is exact, so both give the same bits), and ``perp`` is
     not formed (``Projected``): its squares are summed block by block and the apply folds ``-c w`` into
