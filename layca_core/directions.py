@@ -35,14 +35,17 @@ class BaseDirection(NamedTuple):
     ``init(param)`` builds a parameter's state; ``update(grad, state)`` returns ``(step, new_state)``
     for one tensor; ``steps(primitives, grads, states)`` returns ``(steps, new_states)`` for lists of
     tensors over a ``layca_core.primitives.Primitives`` implementation (``update`` is ``steps`` on
-    lists of one with the array-API primitives). A step may be its state's tensor (momentum) or the
-    gradient itself (sgd).
+    lists of one with the array-API primitives); ``scale_free_steps`` gives the steps Layca's layers may take.
+    A step may be its state's tensor (momentum) or the gradient itself (sgd).
     """
 
     name: str
     init: Callable[[Any], Any]
     update: Callable[[Any, Any], tuple[Any, Any]]
     steps: Callable[[Primitives, list[Any], list[Any]], tuple[list[Any], list[Any]]]
+    layer_steps: Callable[[Primitives, list[Any], list[Any]], tuple[list[Any], list[Any]]] | None = None
+    """``steps`` up to a positive factor per tensor, in fewer passes (None: ``steps``). Layca discards a layer's
+    step scale, so its layers may take these; the states are the same."""
 
 
 class EmptyState(NamedTuple):
@@ -80,14 +83,20 @@ def _zeros_state(p: Any) -> MomentumState:
 Steps = Callable[[Primitives, list[Any], list[Any]], tuple[list[Any], list[Any]]]
 
 
-def _direction(name: str, init: Callable[[Any], Any], steps: Steps) -> BaseDirection:
+def _direction(name: str, init: Callable[[Any], Any], steps: Steps, layer_steps: Steps | None = None) -> BaseDirection:
     """A ``BaseDirection`` whose per-tensor ``update`` is ``steps`` on lists of one, with the array-API primitives."""
 
     def update(g: Any, state: Any) -> tuple[Any, Any]:
         (step,), (new_state,) = steps(ARRAY, [g], [state])
         return step, new_state
 
-    return BaseDirection(name, init, update, steps)
+    return BaseDirection(name, init, update, steps, layer_steps)
+
+
+def scale_free_steps(base: BaseDirection) -> Steps:
+    """``base``'s steps for Layca's layers: ``layer_steps`` where it has them (each tensor's step up to a positive
+    factor, which the turn discards), else ``steps``."""
+    return base.layer_steps or base.steps
 
 
 def _momenta(states: list[Any]) -> list[Any]:
@@ -139,15 +148,20 @@ def adam(b1: float = defaults.ADAM_BETA1, b2: float = defaults.ADAM_BETA2, eps: 
         count = zero_scalar(p, accumulation_dtype(nu.dtype, xp), xp)
         return AdamState(count, xp.zeros_like(p), nu)
 
-    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+    def layer_steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        """``m / (sqrt(v_hat) + eps)``: the step times ``1 - b1^t``, one pass fewer."""
         counts = ops.counted([s.count for s in states])
         mu = ops.blend([s.mu for s in states], b1, grads, 1 - b1)
         nu = ops.blend_squares([s.nu for s in states], b2, grads, 1 - b2)
         quotients = ops.over_root(mu, nu, eps, ops.bias_corrections(counts, b2, nu))
-        new_steps = ops.divided(quotients, ops.bias_corrections(counts, b1, mu))
-        return new_steps, [AdamState(*fields) for fields in zip(counts, mu, nu)]
+        return quotients, [AdamState(*fields) for fields in zip(counts, mu, nu)]
 
-    return _direction("adam", init, steps)
+    def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
+        quotients, new_states = layer_steps(ops, grads, states)
+        counts = [s.count for s in new_states]
+        return ops.divided(quotients, ops.bias_corrections(counts, b1, quotients)), new_states
+
+    return _direction("adam", init, steps, layer_steps)
 
 
 def _accumulators(states: list[Any]) -> list[Any]:

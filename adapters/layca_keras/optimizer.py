@@ -171,9 +171,10 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         return super().apply(grads, trainable_variables)
 
     def _backend_update_step(self, grads: list[Any], trainable_variables: list[Any], learning_rate: Any) -> None:
-        """On JAX, every variable's step in one ``optimizer_step`` (XLA compiles one step over all layers far faster
-        than one per variable); other backends keep Keras's ``update_step`` per variable (``tf.distribute``)."""
-        if keras.backend.backend() != "jax":
+        """On JAX and torch, every variable's step in one ``optimizer_step`` (XLA compiles one step over all layers far
+        faster than one per variable; torch's executors turn all layers in a few multi-tensor kernels); TensorFlow
+        keeps Keras's ``update_step`` per variable (``tf.distribute``)."""
+        if keras.backend.backend() not in ("jax", "torch"):
             return super()._backend_update_step(grads, trainable_variables, learning_rate)
         self._steps(
             [self._get_variable_index(v) for v in trainable_variables], grads, trainable_variables, learning_rate

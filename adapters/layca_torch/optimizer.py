@@ -137,6 +137,7 @@ class Layca(torch.optim.Optimizer):
         self._norms_layout: tuple = ()
         self._multipliers: dict[torch.Tensor, float] = {}
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # per layer, the tensor its step is written into
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
@@ -272,7 +273,7 @@ class Layca(torch.optim.Optimizer):
         self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: TorchExecutor
     ) -> None:
         """One executor's layers: its base steps (``TorchExecutor.base_steps``, states written in place), then the turn."""
-        steps = executor.base_steps(base_of(group), grads, states)
+        steps = executor.base_steps(base_of(group), grads, states, scratch=(self._scratch, params))
         multipliers, init_norms = self._device_scalars(params, executor.acc)
         new = engine.turn_layers(
             shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]

@@ -24,9 +24,10 @@ Three recipes reach :math:`|P|^2` without overflow or underflow for any finite s
 - **two passes** otherwise (float64 layers, or no float64 on the device): :math:`\sigma` from the
   largest entry, then :math:`P` formed explicitly and its squares summed;
 - **screened**, where the executor can recompute single layers on demand (``screens``: XLA, which skips
-  an untaken ``lax.cond`` branch): :math:`|w|^2, \langle w,s\rangle, |s|^2` of the unscaled step in one
-  pass, and :math:`|P|^2 = |S|^2 - \langle w,S\rangle^2/|w|^2`, kept for a layer whose sums are finite, at
-  least ``smallest_normal / eps^3`` (products lost to underflow are then below an ulp) and with
+  an untaken ``lax.cond`` branch; torch on the CPU, which reads the screen on the host):
+  :math:`|w|^2, \langle w,s\rangle, |s|^2` of the unscaled step in one pass, and :math:`|P|^2 = |S|^2 - \langle w,S\rangle^2/|w|^2`, kept for a layer whose sums are finite, at
+  least ``smallest_normal / eps^3`` of the dtype its partial sums accumulate in (products lost to underflow are
+  then below an ulp) and with
   :math:`|P|^2 \ge |S|^2/2` (the cancellation at most doubles the sums' rounding); every other layer
   (non-finite entries, extreme magnitudes, steps within 45 degrees of the weights) takes the two passes.
   :math:`P = S - c\,w` is then formed inside the apply.
@@ -135,6 +136,14 @@ def scale_factors(x: Any, executor: Executor, ws: list[Any]) -> Any:
     return xp.pow(xp.full_like(x, 2.0), -exponent)
 
 
+def _floor(dtype: Any, sums: Any, xp: ModuleType) -> float:
+    """The screen's floor for a layer's sums: ``smallest_normal / eps^3`` of the narrower of the dtype its products
+    accumulate in (partial sums in the layer's working dtype) and ``sums``; products lost to underflow (at most
+    ``n`` tiny ones) then stay below an ulp up to ``n = eps^-2``."""
+    floors = [xp.finfo(d) for d in (accumulation_dtype(dtype, xp), sums)]
+    return max(float(info.smallest_normal) / float(info.eps) ** 3 for info in floors)
+
+
 def _exponent_range(info: Any) -> tuple[int, int]:
     """Binary exponents of the smallest normal and the largest finite number."""
     return math.frexp(float(info.smallest_normal))[1] - 1, math.frexp(float(info.max))[1] - 1
@@ -179,8 +188,7 @@ def turn_layers(
         if executor.exact_products:
             scaled = executor.scale(steps, sigma)
             return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
-        info = xp.finfo(ss.dtype)  # the floor: lost products (at most n tiny) stay below an ulp up to n = eps^-2
-        floor = float(info.smallest_normal) / float(info.eps) ** 3
+        floor = executor.per_tensor(_per_dtype(ws, lambda dtype: _floor(dtype, ss.dtype, xp)))
         keep = xp.isfinite(ss) & xp.isfinite(ww) & (ss >= floor) & ((ww >= floor) | (ww == 0))
         keep = keep & (pp >= s_s / 2) if variant == "layca" else keep
         recipe = lambda ex, w, s: _two_passes(ex, w, ex.finite(s), variant)[2:]  # noqa: E731

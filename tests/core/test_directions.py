@@ -7,6 +7,8 @@ import pytest
 
 import layca_core
 from layca_conformance.backends import to_numpy
+from layca_core.directions import scale_free_steps
+from layca_core.primitives import ARRAY
 
 MU, BETA, B1, B2, RHO, EPS = 0.8, 0.7, 0.6, 0.9, 0.5, 1e-3
 
@@ -97,3 +99,24 @@ def test_base_hyperparameters_are_checked_with_one_sentence(base, options, messa
     ((key, value),) = options.items()
     with pytest.raises(ValueError, match=rf"Base '{base}' needs {re.escape(message)}; got {key}="):
         layca_core.direction(base, **options)
+
+
+@pytest.mark.parametrize("name", sorted(HYPERPARAMETERS))
+def test_scale_free_steps_are_the_steps_up_to_a_positive_factor_per_tensor(rng, name):
+    """What Layca's layers may take (``scale_free_steps``): each tensor's step times one positive number, with the
+    same states."""
+    base = layca_core.direction(name, **HYPERPARAMETERS[name])
+    grads = [[rng.standard_normal((3, 4)) for _ in range(2)] for _ in range(3)]
+    states = {kind: [base.init(g) for g in grads[0]] for kind in ("full", "free")}
+    steps_of = {"full": base.steps, "free": scale_free_steps(base)}
+    for step_grads in grads:
+        steps = {}
+        for kind in ("full", "free"):
+            steps[kind], states[kind] = steps_of[kind](ARRAY, step_grads, states[kind])
+        for full, free in zip(steps["full"], steps["free"]):
+            factor = float(np.sum(full * free) / np.sum(free * free))
+            assert factor > 0
+            np.testing.assert_allclose(full, factor * free, rtol=1e-12)
+        for full, free in zip(states["full"], states["free"]):
+            for a, b in zip(full, free):
+                np.testing.assert_array_equal(a, b)

@@ -104,3 +104,23 @@ def test_the_gradient_guard_zeroes_the_same_entries(dtype_name):
     multi, single = TORCH.finite(grads), ARRAY.finite(grads)
     assert all(torch.equal(a, b) for a, b in zip(multi, single))
     assert multi[0] is grads[0] and multi[1] is not grads[1]  # clean tensors are not copied on the CPU
+
+
+def test_steps_written_into_scratch_are_the_same_and_reuse_its_tensors():
+    """With ``scratch`` (the optimizer's, kept between steps) Adam's layer steps are written into the same tensors at
+    every step, and equal the steps made without it."""
+    base = layca_core.direction("adam", **BASES["adam"])
+    keys = list(range(len(SIZES)))
+    scratch: dict = {}
+    states = {kind: [base.init(g) for g in gradients("random", torch.float32, 0)] for kind in ("kept", "fresh")}
+    pointers = None
+    for step in range(3):
+        grads = gradients("random", torch.float32, step + 1)
+        kept = base_steps(
+            base, grads, states["kept"], guard=True, owned=False, scale_free=True, scratch=(scratch, keys)
+        )
+        fresh = base_steps(base, grads, states["fresh"], guard=True, owned=False, scale_free=True)
+        assert all(torch.equal(a, b) for a, b in zip(kept, fresh))
+        assert pointers is None or pointers == [s.data_ptr() for s in kept]
+        pointers = [s.data_ptr() for s in kept]
+    assert set(scratch) == set(keys)

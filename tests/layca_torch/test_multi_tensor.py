@@ -75,8 +75,8 @@ def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype
 
 @pytest.mark.parametrize("variant", ["layca", "lars"])
 def test_the_screened_recipe_on_the_multi_tensor_executor_matches_the_reference(variant):
-    """``recompute`` (the protocol's, unused by torch's own recipes) keeps the screened values where ``keep`` holds and
-    recomputes the others by the two-pass recipe, as the reference executor does."""
+    """``recompute`` keeps the screened values where ``keep`` holds and recomputes the others by the two-pass recipe,
+    as the reference executor does."""
     layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate([(24, 16), (3, 5), (7,)])]
     ws = [Backend.TORCH.asarray(x, "float32") for x in layers]
     given = [step_of(1.0, x.shape, i) for i, x in enumerate(layers)]
@@ -97,3 +97,30 @@ def test_the_screened_recipe_on_the_multi_tensor_executor_matches_the_reference(
         )
         if variant == "layca":
             check_turn(to_numpy(w), fast, "float32")
+
+
+def test_the_screened_cpu_step_mixes_magnitudes_and_non_finite_entries_in_one_call():
+    """On the CPU the multi-tensor executor screens: in one call, layers whose steps are tiny, huge, hold NaN or lie
+    within 45 degrees of the weights take the two passes, the others the one pass; all agree with the reference."""
+    shapes = [(24, 16), (3, 5), (40, 30), (7, 9), (11,)]
+    layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate(shapes)]
+    ws = [Backend.TORCH.asarray(x, "float32") for x in layers]
+    given = [step_of(m, x.shape, i) for i, (m, x) in enumerate(zip([1.0, 1e-30, 1e30, 1.0, 1.0], layers))]
+    given[3] = 3 * layers[3] + 0.1 * given[3]
+    given[4][2] = np.nan
+    steps = [Backend.TORCH.asarray(x, "float32") for x in given]
+    turned = {}
+    for name in ("multi_tensor", "reference"):
+        executor = build_executor(name, layca_core.array_namespace(ws[0]), ws)
+        assert name == "reference" or executor.screens
+        norms = per_layer([layca_core.initial_norm(w) for w in ws], executor)
+        new = engine.turn_layers(
+            list(ws), [s.clone() for s in steps], executor.vector([RATE] * 5), norms, executor=executor
+        )
+        turned[name] = [to_numpy(x) for x in new]
+    for fast, reference, w in zip(turned["multi_tensor"], turned["reference"], ws):
+        assert np.isfinite(fast).all()
+        np.testing.assert_allclose(
+            fast, reference, rtol=0, atol=8 * ANGLE_TOLERANCE["float32"] * np.abs(reference).max()
+        )
+        check_turn(to_numpy(w), fast, "float32")

@@ -9,13 +9,24 @@ from typing import Any
 
 import torch
 
-from layca_core.directions import BaseDirection
+from layca_core.directions import BaseDirection, scale_free_steps
 from layca_core.primitives import ARRAY
 from layca_torch._executors.tensors import finite_copy, per_layer
 
+Scratch = tuple[dict[Any, Any], list[Any]]
+"""A dictionary the caller keeps between steps and one key per tensor (its parameter): where ``over_root`` writes."""
+
 
 class TorchPrimitives:
-    """``layca_core.primitives.Primitives`` over lists of torch tensors; states are written in place."""
+    """``layca_core.primitives.Primitives`` over lists of torch tensors; states are written in place.
+
+    With ``scratch``, ``over_root``'s quotients are written into tensors kept there between steps: no fresh
+    parameter-sized tensor per step (on the CPU, once freed, the C allocator may hand such memory back to the
+    system, and every step then faults in its pages again).
+    """
+
+    def __init__(self, scratch: Scratch | None = None) -> None:
+        self.scratch = scratch
 
     def blend(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
         if a != 1:
@@ -35,7 +46,16 @@ class TorchPrimitives:
     def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
         """One allocation: the quotient is written into the denominators (a fresh tensor per step is what costs
         most on the CPU)."""
-        if scales is None:
+        if self.scratch is not None:
+            quotients = self._kept(states)
+            for i, (s, q) in enumerate(zip(states, quotients)):
+                if scales is None:
+                    torch.sqrt(s, out=q)
+                else:
+                    torch.div(s, scales[i], out=q)
+            if scales is not None:
+                torch._foreach_sqrt_(quotients)
+        elif scales is None:
             quotients = torch._foreach_sqrt(states)
         else:
             quotients = torch._foreach_div(states, scales)
@@ -44,6 +64,17 @@ class TorchPrimitives:
         for x, q in zip(xs, quotients):
             torch.div(x, q, out=q)
         return quotients
+
+    def _kept(self, likes: list[Any]) -> list[Any]:
+        """Per tensor, its scratch tensor (made like it, or made again when it no longer matches)."""
+        kept, keys = self.scratch or ({}, [])
+        out = []
+        for key, like in zip(keys, likes):
+            q = kept.get(key)
+            if q is None or q.shape != like.shape or q.dtype != like.dtype or q.device != like.device:
+                q = kept[key] = torch.empty_like(like, memory_format=torch.contiguous_format)
+            out.append(q)
+        return out
 
     def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
         torch._foreach_div_(xs, scales)
@@ -84,7 +115,16 @@ class TorchPrimitives:
 TORCH = TorchPrimitives()
 
 
-def base_steps(base: BaseDirection, grads: list[Any], states: list[Any], *, guard: bool, owned: bool) -> list[Any]:
+def base_steps(
+    base: BaseDirection,
+    grads: list[Any],
+    states: list[Any],
+    *,
+    guard: bool,
+    owned: bool,
+    scale_free: bool = False,
+    scratch: Scratch | None = None,
+) -> list[Any]:
     """``base``'s steps as new tensors or, unless ``owned``, possibly a state tensor or a gradient itself.
 
     Args:
@@ -95,9 +135,12 @@ def base_steps(base: BaseDirection, grads: list[Any], states: list[Any], *, guar
             ``torch.optim``).
         owned: the caller writes the steps: a step that is a state tensor (momentum's buffer) or a gradient
             is copied.
+        scale_free: each tensor's step may come up to a positive factor (``scale_free_steps``: Layca's layers).
+        scratch: where a fresh step is written (``TorchPrimitives``); its tensors are the caller's to write.
     """
     grads = TORCH.finite(grads) if guard else grads
-    steps, _ = base.steps(TORCH, grads, states)
+    ops = TORCH if scratch is None else TorchPrimitives(scratch)
+    steps, _ = (scale_free_steps(base) if scale_free else base.steps)(ops, grads, states)
     if not owned:
         return steps
     return [s.clone() if s is g or any(s is t for t in state) else s for s, g, state in zip(steps, grads, states)]

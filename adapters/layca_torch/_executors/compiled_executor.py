@@ -20,6 +20,7 @@ from typing import Any
 
 from layca_core.directions import BaseDirection
 from layca_torch._executors import compiled_kernels
+from layca_torch._executors.bases import Scratch
 from layca_torch._executors.multi_tensor import TorchExecutor
 from layca_torch._executors.tensors import Scaled, finite_copy
 
@@ -44,12 +45,14 @@ class CompiledExecutor(TorchExecutor):
         self.exact_products = all(w.dtype != torch.float64 and w.is_contiguous() for w in ws)
         return self
 
-    def base_steps(self, base: BaseDirection, grads: list[Any], states: list[Any]) -> list[Any]:
+    def base_steps(
+        self, base: BaseDirection, grads: list[Any], states: list[Any], scratch: Scratch | None = None
+    ) -> list[Any]:
         """Left to ``sums`` (``Pending``) where the base states are contiguous tensors shaped like the layers (not
         plain SGD, whose step is the gradient itself: nothing to fold); the torch executor's otherwise."""
         if self.exact_products and all(_foldable(g, state) for g, state in zip(grads, states)):
             return Pending(grads, base, states)
-        return super().base_steps(base, grads, states)
+        return super().base_steps(base, grads, states, scratch)
 
     def finite(self, xs: list[Any]) -> list[Any]:
         """Left to ``sums``, which cleans the layers whose sum of squares is not finite."""

@@ -1,8 +1,9 @@
 """The engine's primitives for torch tensors as multi-tensor (``torch._foreach_*``) kernels.
 
 Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate
-to a few ulps), and chunks are added in float64: two passes (the engine's ``exact_products`` is
-False). On the CPU the steps are only read (see ``TorchExecutor``); elsewhere they are cleaned of
+to a few ulps), and chunks are added in float64 (the engine's ``exact_products`` is False): on the CPU, unsharded,
+the screened recipe (``screens``: one pass of sums, the two passes for the layers that fail the screen), elsewhere
+the two passes. On the CPU the steps are only read (see ``TorchExecutor``); elsewhere they are cleaned of
 non-finite entries (into copies, or in place with ``in_place``), then scaled and projected in place.
 New weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit
 weights are turned in float32 copies and rounded once). No host synchronisation except on the CPU,
@@ -20,14 +21,19 @@ import torch
 from layca_core.directions import BaseDirection
 from layca_torch._executors import bases
 from layca_torch._executors.collectives import all_reduce
-from layca_torch._executors.tensors import Projected, Scaled, factors_of, finite_copy, per_layer
+from layca_torch._executors.tensors import (
+    CHUNK,
+    Projected,
+    Scaled,
+    factors_of,
+    finite_copy,
+    in_range,
+    per_chunk,
+    per_layer,
+)
 
-CHUNK = 16384
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 BLOCK_ROWS = 64
-SAFE_EXPONENT = 40
-"""A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
-float32 far from overflow and underflow unscaled."""
 
 
 class TorchExecutor:
@@ -39,8 +45,8 @@ class TorchExecutor:
 
     On the CPU (outside ``torch.compile``), where reading a value on the host costs nothing, the steps
     are never written (``writes_steps`` False: a base may pass its state, e.g. a momentum buffer, as the
-    step, and no parameter-sized step is allocated): ``finite`` is deferred to ``amax`` (whose maxima show
-    which layers hold a non-finite entry; only those are cleaned, into copies), a power-of-two ``scale``
+    step, and no parameter-sized step is allocated): ``finite`` is deferred to the screen's sums (a non-finite
+    entry fails it) or to ``amax`` (only the layers that hold one are cleaned, into copies), a power-of-two ``scale``
     that keeps every sum far from overflow and underflow is carried (``Scaled``) into the sums and the
     apply (multiplying by a power of two in range is exact, so both give the same bits), and ``perp`` is
     not formed (``Projected``): its squares are summed block by block and the apply folds ``-c w`` into
@@ -62,12 +68,20 @@ class TorchExecutor:
         self._unclean: list[Any] | None = None
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
+        """On the CPU, unsharded: the screened recipe (one pass of sums; the two passes for the layers that fail the
+        screen, found on the host). Elsewhere the two passes (reading a screen on a GPU would wait for it)."""
+        self.screens = self.host_checks and not any(m is not None for m in self.meshes)
         return self
 
-    def base_steps(self, base: BaseDirection, grads: list[Any], states: list[Any]) -> list[Any]:
-        """``base``'s steps for the layers (non-finite gradient entries read as 0), its states written in place:
-        the steps ``turn_layers`` takes from an optimizer that owns the states."""
-        return bases.base_steps(base, grads, states, guard=True, owned=self.writes_steps)
+    def base_steps(
+        self, base: BaseDirection, grads: list[Any], states: list[Any], scratch: bases.Scratch | None = None
+    ) -> list[Any]:
+        """``base``'s steps for the layers up to a positive factor per layer (non-finite gradient entries read as 0),
+        its states written in place: the steps ``turn_layers`` takes from an optimizer that owns the states
+        (``scratch``: where a fresh step is written, see ``bases.TorchPrimitives``)."""
+        return bases.base_steps(
+            base, grads, states, guard=True, owned=self.writes_steps, scale_free=True, scratch=scratch
+        )
 
     def vector(self, values: Sequence[float]) -> Any:
         key = tuple(values)
@@ -99,8 +113,17 @@ class TorchExecutor:
         return self._all_reduce(largest, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
-        if self.host_checks and not any(self._is_low(x) for x in xs) and _in_range(factors):
-            return Scaled(xs, factors)
+        if self.host_checks and not any(self._is_low(x) for x in xs):
+            inside = in_range(factors)
+            if all(inside):
+                return Scaled(xs, factors)
+            if self.screens:  # carry the factors in range; scale the steps of extreme layers into copies
+                outside = [i for i, ok in enumerate(inside) if not ok]
+                xs, factors = list(xs), factors.clone()
+                for i in outside:
+                    xs[i] = xs[i] * factors[i].to(xs[i].dtype)
+                factors[outside] = 1.0
+                return Scaled(xs, factors)
         work = self._work(xs)
         if self.writes_steps:
             self.torch._foreach_mul_(work, per_layer(factors, work))
@@ -145,8 +168,17 @@ class TorchExecutor:
         return work
 
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
-        """``recipe`` for every layer, kept where ``keep`` is False (unused: these executors do not screen)."""
-        return tuple(torch.where(keep, v, again) for v, again in zip(values, recipe(self, ws, xs)))
+        """``values``, with ``recipe``'s where ``keep`` is False (read on the host): only those layers take the two
+        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place (into copies)."""
+        again = [i for i, ok in enumerate(keep.tolist()) if not ok]
+        if not again:
+            return values
+        norms = torch._foreach_norm([xs[i] for i in again])  # non-finite where a step holds a non-finite entry
+        for i, norm in zip(again, torch.stack(norms).isfinite().tolist()):
+            xs[i] = xs[i] if norm else finite_copy(xs[i])
+        index = torch.tensor(again, device=keep.device)
+        recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
+        return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
 
     def _is_low(self, x: Any) -> bool:
         return x.dtype in LOW_PRECISION
@@ -193,7 +225,7 @@ class TorchExecutor:
             wide = torch.float32 if self._is_low(rows) else None
             return torch.linalg.vector_norm(rows, dim=-1, dtype=wide).to(self.acc) ** 2
 
-        return self._per_chunk(xs, reduce)
+        return per_chunk(xs, reduce, self.acc, self.device, BLOCK_ROWS)
 
     def _local_projected_squares(self, ws: list[Any], xs: list[Any], c: Any) -> Any:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
@@ -208,7 +240,7 @@ class TorchExecutor:
             w, x = pair
             return torch.linalg.vector_norm(x - coefficients[i] * w.to(x.dtype), dim=-1).to(self.acc) ** 2
 
-        return self._per_chunk(list(zip(ws, xs)), reduce, pairs=True)
+        return per_chunk(list(zip(ws, xs)), reduce, self.acc, self.device, BLOCK_ROWS, pairs=True)
 
     def _local_dots(self, ws: list[Any], xs: list[Any]) -> Any:
         """Per layer, ``<w, x>`` over its local entries: chunk dots in the working dtype, added in float64."""
@@ -218,35 +250,19 @@ class TorchExecutor:
             flat = torch.cat([p.reshape(-1) for p in products]).to(self.acc)
             lengths = torch.tensor([p.numel() for p in products], device=self.device)
             return torch.segment_reduce(flat, "sum", lengths=lengths)
-        return self._per_chunk(
-            list(zip(ws, xs)), lambda pair, _: torch.sum(pair[0] * pair[1], dim=-1).to(self.acc), pairs=True
-        )
+        buffers: dict[Any, Any] = {}  # on the CPU, one block of products per dtype, reused: no fresh pages per block
 
-    def _per_chunk(self, items: list[Any], reduce: Any, pairs: bool = False) -> Any:
-        """Per tensor (or pair of tensors), ``reduce(rows, index)`` over rows of ``CHUNK`` entries and the rest, added up.
+        def dot(pair: tuple[Any, Any], _: int) -> Any:
+            w, x = pair
+            if not self.host_checks:
+                return torch.sum(w * x, dim=-1).to(self.acc)
+            dtype = torch.result_type(w, x)
+            if dtype not in buffers:
+                buffers[dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=dtype, device=self.device)
+            products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
+            return torch.sum(products, dim=-1).to(self.acc)
 
-        Rows go ``BLOCK_ROWS`` at a time, so a reduction's temporary stays small (memory the allocator reuses).
-        """
-        torch = self.torch
-        totals = []
-        for index, item in enumerate(items):
-            flat = tuple(t.reshape(-1) for t in item) if pairs else (item.reshape(-1),)
-            size = flat[0].numel()
-            pieces = []
-            for start in range(0, size - size % CHUNK, BLOCK_ROWS * CHUNK):
-                end = min(start + BLOCK_ROWS * CHUNK, size - size % CHUNK)
-                rows = tuple(t[start:end].view(-1, CHUNK) for t in flat)
-                pieces.append(reduce(rows if pairs else rows[0], index))
-            if size % CHUNK:
-                rest = tuple(t[size - size % CHUNK :] for t in flat)
-                pieces.append(reduce(rest if pairs else rest[0], index).reshape(1))
-            totals.append(torch.cat(pieces).sum() if pieces else torch.zeros((), dtype=self.acc, device=self.device))
-        return torch.stack(totals)
+        return per_chunk(list(zip(ws, xs)), dot, self.acc, self.device, BLOCK_ROWS, pairs=True)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
         return all_reduce(local, self.meshes, maximum)
-
-
-def _in_range(factors: Any) -> bool:
-    """Whether every power-of-two factor lies within ``2^-SAFE_EXPONENT .. 2^SAFE_EXPONENT`` (read on the host)."""
-    return bool(((factors >= 2.0**-SAFE_EXPONENT) & (factors <= 2.0**SAFE_EXPONENT)).all())

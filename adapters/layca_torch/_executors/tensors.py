@@ -4,6 +4,11 @@ from typing import Any
 
 import torch
 
+CHUNK = 16384
+SAFE_EXPONENT = 40
+"""A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
+float32 far from overflow and underflow unscaled."""
+
 
 class Scaled(list):
     """Steps whose power-of-two scale is applied later, by the sums and the apply (``factors``, per layer)."""
@@ -41,3 +46,31 @@ def finite_copy(x: Any) -> Any:
     if torch.compiler.is_compiling():
         return torch.where(torch.isfinite(x), x, 0)
     return torch.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def per_chunk(items: list[Any], reduce: Any, acc: Any, device: Any, block_rows: int, pairs: bool = False) -> Any:
+    """Per tensor (or pair of tensors), ``reduce(rows, index)`` over rows of ``CHUNK`` entries and the rest, added up
+    (in ``acc`` on ``device``).
+
+    Rows go ``block_rows`` at a time, so a reduction's temporary stays small (memory the allocator reuses).
+    """
+    totals = []
+    for index, item in enumerate(items):
+        flat = tuple(t.reshape(-1) for t in item) if pairs else (item.reshape(-1),)
+        size = flat[0].numel()
+        pieces = []
+        for start in range(0, size - size % CHUNK, block_rows * CHUNK):
+            end = min(start + block_rows * CHUNK, size - size % CHUNK)
+            rows = tuple(t[start:end].view(-1, CHUNK) for t in flat)
+            pieces.append(reduce(rows if pairs else rows[0], index))
+        if size % CHUNK:
+            rest = tuple(t[size - size % CHUNK :] for t in flat)
+            pieces.append(reduce(rest if pairs else rest[0], index).reshape(1))
+        totals.append(torch.cat(pieces).sum() if pieces else torch.zeros((), dtype=acc, device=device))
+    return torch.stack(totals)
+
+
+def in_range(factors: Any) -> list[bool]:
+    """Per layer, whether its power-of-two factor lies within ``2^-SAFE_EXPONENT .. 2^SAFE_EXPONENT`` (read on the
+    host)."""
+    return ((factors >= 2.0**-SAFE_EXPONENT) & (factors <= 2.0**SAFE_EXPONENT)).tolist()
