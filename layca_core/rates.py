@@ -33,7 +33,9 @@ def alpha_multipliers(num_layers: int, alpha: Any) -> tuple[Any, ...]:
     if num_layers == 1:
         return (1.0,) if xp is None else (xp.ones_like(alpha),)
     last = num_layers - 1
-    select = (lambda first, faster_first, faster_last: faster_first if first else faster_last) if xp is None else xp.where
+    select = (
+        (lambda first, faster_first, faster_last: faster_first if first else faster_last) if xp is None else xp.where
+    )
     return tuple(
         select(alpha <= 0, (1 + alpha) ** (5 * layer / last), (1 - alpha) ** (5 * (last - layer) / last))
         for layer in range(num_layers)

@@ -89,11 +89,7 @@ class RotationMonitor(keras.callbacks.Callback):
         self._step, self._epoch = self.history.steps[-1], self.history.epochs[-1]
 
     def _select(self) -> None:
-        self._indices = [
-            i
-            for i, v in enumerate(self.model.trainable_variables)
-            if selects(self.layers, v)
-        ]
+        self._indices = [i for i, v in enumerate(self.model.trainable_variables) if selects(self.layers, v)]
         if not self._indices:
             raise ValueError(
                 "RotationMonitor found no layer to monitor; check `layers` against model.trainable_variables."

@@ -171,8 +171,10 @@ class LaycaWrapper(torch.optim.Optimizer):
         saved = state_dict.pop("layca_init_norms", None)
         params = [p for g in self.param_groups for p in g["params"]]
         layer_ids = {id(p) for p in self.layers}
-        if saved is None or len(saved) != len(params) or any(
-            saved[i] is not None for i, p in enumerate(params) if id(p) not in layer_ids
+        if (
+            saved is None
+            or len(saved) != len(params)
+            or any(saved[i] is not None for i, p in enumerate(params) if id(p) not in layer_ids)
         ):
             raise ValueError("This state dict was not saved by a LaycaWrapper over the same parameters and layers.")
         self.optimizer.load_state_dict(state_dict)

@@ -110,8 +110,12 @@ def optimizer_step(
     for executor, part in chosen:
         part_rates, part_norms = ([v for j in part for v in values[j]] for values in (rates, norms))
         turned = turn_layers(
-            [weights[j] for j in part], [steps[j] for j in part], per_layer(part_rates, executor),
-            per_layer(part_norms, executor), executor=executor, variant=variant,
+            [weights[j] for j in part],
+            [steps[j] for j in part],
+            per_layer(part_rates, executor),
+            per_layer(part_norms, executor),
+            executor=executor,
+            variant=variant,
         )
         for j, new in zip(part, turned):
             i = layers[j]

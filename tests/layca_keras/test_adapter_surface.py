@@ -73,4 +73,3 @@ def test_every_rotation_monitor_has_the_same_methods(adapter, method):
         assert "history" in (monitor.__doc__ or "") + inspect.getsource(monitor.__init__)
     else:
         assert callable(getattr(monitor, method, None)), f"{adapter}.RotationMonitor has no {method}()"
-

@@ -30,36 +30,6 @@ BACKEND = keras.backend.backend()
 RATE = 0.1
 
 
-def _jax_apply(optimizer, grads, variables):
-    import jax
-
-    optimizer.build(variables)
-    new_variables, new_state = jax.jit(optimizer.stateless_apply)(
-        [v.value for v in optimizer.variables],
-        [keras.ops.convert_to_tensor(g) for g in grads],
-        [v.value for v in variables],
-    )
-    for variable, value in zip([*variables, *optimizer.variables], [*new_variables, *new_state]):
-        variable.assign(value)
-
-
-def _tf_apply(optimizer, grads, variables):
-    import tensorflow as tf
-
-    optimizer.build(variables)
-    grads = [tf.convert_to_tensor(g) for g in grads]
-    tf.function(lambda: optimizer.apply(grads, variables))()
-
-
-def _eager_apply(optimizer, grads, variables):
-    optimizer.apply([keras.ops.convert_to_tensor(g) for g in grads], variables)
-
-
-@pytest.fixture
-def apply():
-    return {"jax": _jax_apply, "tensorflow": _tf_apply}.get(BACKEND, _eager_apply)
-
-
 def angle(before, after):
     return float(layca_core.step_angle(before, after))
 

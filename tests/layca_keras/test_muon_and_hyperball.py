@@ -12,7 +12,6 @@ import layca_core  # noqa: E402
 import layca_keras  # noqa: E402
 from layca_conformance import reference  # noqa: E402
 from tests.layca_keras.test_keras import batches, grads_of, make_model, numpy_weights  # noqa: E402
-from tests.layca_keras.test_keras_idioms import apply  # noqa: E402, F401 (a fixture)
 
 RATE = 0.1
 TOLERANCE = 2e-5  # float32 weights: the angle of a 16x12 layer to a few ulps

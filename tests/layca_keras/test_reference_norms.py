@@ -14,7 +14,6 @@ keras = pytest.importorskip("keras")
 import layca_core  # noqa: E402
 import layca_keras  # noqa: E402
 from tests.layca_keras.test_keras import batches, grads_of, make_model, numpy_weights  # noqa: E402
-from tests.layca_keras.test_keras_idioms import apply  # noqa: E402, F401 (a fixture)
 
 RATE = 0.1
 OPTIMIZERS = {

@@ -11,7 +11,6 @@ pytest.importorskip("optax")
 
 from tests.layca_optax.test_optax_idioms import CASES  # noqa: E402
 
-
 SHARDED_BASES = """
 import os
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"

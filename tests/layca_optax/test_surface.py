@@ -54,7 +54,6 @@ def test_injected_values_are_checked_where_concrete():
         optax.inject_hyperparams(layca_optax.scale_by_layca)(learning_rate=-1.0).init(params)
 
 
-
 @pytest.mark.parametrize("base", list(BASE_NUMBERS))
 def test_complex_leaves_that_are_not_layers_take_the_base_step(base):
     """Optax's optimizers accept complex parameters; Layca rotates real layers only (a rotation on the
@@ -80,7 +79,6 @@ def test_complex_leaves_that_are_not_layers_take_the_base_step(base):
         np.testing.assert_allclose(np.asarray(updates["c"]), np.asarray(want), rtol=1e-5)
     with pytest.raises(ValueError, match=r"\['c'\] is complex: leave it out of `layers`"):
         layca_optax.layca(0.2, base).init({"w": params["w"], "c": jnp.ones((2, 2), jnp.complex64)})
-
 
 
 def test_core_names_are_refused_with_optax_words():

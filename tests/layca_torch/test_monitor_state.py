@@ -48,7 +48,10 @@ def test_embedding_tables_are_left_out_unless_included_in_one_line():
     model = torch.nn.Sequential(collections.OrderedDict(layers))
     with_embeddings = lambda name, p: p.ndim >= 2
     assert layca_torch.RotationMonitor(model).history.layer_names == ("fc.weight",)
-    assert layca_torch.RotationMonitor(model, layers=with_embeddings).history.layer_names == ("embed.weight", "fc.weight")
+    assert layca_torch.RotationMonitor(model, layers=with_embeddings).history.layer_names == (
+        "embed.weight",
+        "fc.weight",
+    )
     groups = layca_torch.layca_param_groups(model)
     assert groups[0]["param_names"] == ["fc.weight"] and "embed.weight" in groups[1]["param_names"]
     groups = layca_torch.layca_param_groups(model, include=("embedding",))

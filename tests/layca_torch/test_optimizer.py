@@ -54,7 +54,9 @@ def test_matches_the_core_step_by_step(base):
     direction = layca_core.direction(base, **BASES[base])
     params = [p.detach().clone() for p in reference.parameters()]
     plan = layca_core.engine.LayerPlan.from_flags([p.ndim >= 2 for p in params], alpha=-0.4)
-    norms = [None if n is None else float(n) for n in layca_core.engine.optimizer.initial_norms(params, plan)]  # stored as floats
+    norms = [
+        None if n is None else float(n) for n in layca_core.engine.optimizer.initial_norms(params, plan)
+    ]  # stored as floats
     states = [direction.init(p) for p in params]
     generator = torch.Generator().manual_seed(1)
     for _ in range(4):
