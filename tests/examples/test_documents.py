@@ -39,7 +39,7 @@ def test_examples_readme_opens_with_the_claims_and_the_readme_shows_the_demo():
     assert first.group(2) == "claims" and headings[0] < first.start() < headings[1]  # in the first section
     assert "| C1: " in first.group(3) and "| C5: " in first.group(3) and "n = " in first.group(3)
     readme_sections = {m.group(2) for m in report.SECTION.finditer((ROOT / "README.md").read_text())}
-    assert readme_sections == {"demo", "claims-summary", "lm-claims-summary"}
+    assert readme_sections == {"demo", "verdicts"}
 
 
 def test_the_default_task_is_the_budget_the_rule_picks(sections):
