@@ -22,12 +22,12 @@ DEFAULT_SEEDS = 5
 NEEDS = {"torch": "torch", "jax": "optax", "keras-jax": "keras"}
 
 
-def study_results() -> list[tuple[str, str, list[dict]]]:
+def study_results() -> list:
     """(study, framework, its run records) for every committed study folder."""
     found = []
     for folder in sorted(path for path in STUDIES.glob("*/*") if path.is_dir() and path.name in NEEDS):
         records = [json.loads(file.read_text()) for file in sorted(folder.glob("*/seed*.json"))]
-        found.append((folder.parent.name, folder.name, records))
+        found.append(pytest.param(folder.parent.name, folder.name, records, id=f"{folder.parent.name}-{folder.name}"))
     return found
 
 
