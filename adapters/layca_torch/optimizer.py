@@ -16,7 +16,7 @@ from layca_torch._executors.multi_tensor import TorchExecutor
 from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.norms import store_new_norms
-from layca_torch.params import check_group, check_step, layer_flags
+from layca_torch.params import check_group, check_step, check_tensor_rates, layer_flags
 from layca_torch.reference_path import reference_step
 from layca_torch.sharding import local, local_shards, mesh_of
 
@@ -111,6 +111,7 @@ class Layca(torch.optim.Optimizer):
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
         check_include(include)
+        check_tensor_rates({"lr": lr, "other_lr": other_lr})
         module = params if isinstance(params, torch.nn.Module) else None
         if layers is not None:
             params = split_by_layers(params, layers, include)
@@ -210,15 +211,12 @@ class Layca(torch.optim.Optimizer):
         return self._scalars[key]
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """torch's ``load_state_dict``, after checking, before anything is loaded, that the checkpoint fits these
-        param groups and bases. Keys missing from an older checkpoint's groups keep this optimizer's values;
-        a ``step`` saved as a Python number becomes a tensor. A layer without a saved norm reads its own at its
-        next step."""
-        state_dict = checkpoint.checked(state_dict, self.param_groups)
-        norms = checkpoint.pop_norms(state_dict)
-        super().load_state_dict(state_dict)
-        checkpoint.restore_norms(self.state, self.param_groups, state_dict["param_groups"], norms)
-        self._reset_caches()
+        """torch's ``load_state_dict``, after checking, before anything is loaded (and after the load pre-hooks),
+        that the checkpoint fits these param groups and bases. Keys missing from an older checkpoint's groups keep
+        this optimizer's values; a ``step`` saved as a Python number becomes a tensor. A layer without a saved norm
+        reads its own at its next step."""
+        with checkpoint.checked_load(self, self._reset_caches):
+            super().load_state_dict(state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
