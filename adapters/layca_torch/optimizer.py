@@ -1,5 +1,6 @@
 """``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -118,7 +119,7 @@ class Layca(torch.optim.Optimizer):
         elif module is not None:
             params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._kinds = None if module is None or layers is not None else roles.module_kinds(module)
-        self._log_layers = log_layers
+        self._log_layers, self._warned_shapes = log_layers, False
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
         options |= {"weight_decay": weight_decay, "include": tuple(include)}
@@ -131,6 +132,7 @@ class Layca(torch.optim.Optimizer):
         super().__setstate__(state)
         self.__dict__.setdefault("_kinds", None)
         self.__dict__.setdefault("_log_layers", False)
+        self.__dict__.setdefault("_warned_shapes", False)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -164,6 +166,13 @@ class Layca(torch.optim.Optimizer):
         except Exception:
             self.param_groups.pop()
             raise
+        if (
+            "is_layer" not in param_group
+            and not self._warned_shapes
+            and roles.judged_by_shape_alone(group, self._kinds)
+        ):
+            warnings.warn(roles.BY_SHAPE_ALONE, UserWarning, stacklevel=4)  # at Layca(...)
+            self._warned_shapes = True
         self._reset_caches()
 
     def reset_layer_norms(self) -> None:
