@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import layca_torch
-from layca_torch import optimizer as optimizer_module
+from layca_torch import group_step
 from tests.layca_torch import torch_generic as generic
 
 DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
@@ -74,7 +74,7 @@ def test_the_default_implementation_is_multi_tensor():
     for foreach, expected in ((None, False), (True, False), (False, True)):
         optimizer = layca_torch.Layca(net.parameters(), foreach=foreach)
         net(torch.rand(2, 5)).sum().backward()
-        with mock.patch.object(optimizer_module, "reference_step", wraps=optimizer_module.reference_step) as reference:
+        with mock.patch.object(group_step, "reference_step", wraps=group_step.reference_step) as reference:
             optimizer.step()
         assert reference.called == expected
 
