@@ -107,7 +107,7 @@ def rotation_curves(
 def loss_curves(found: dict[str, dict[int, dict]], panels: dict[str, list[str]], path: Path, title: str) -> None:
     """One panel per group of ``panels`` (title -> configuration names): validation loss per epoch, mean over seeds,
     with its 95% band."""
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), layout="constrained", squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5), layout="constrained", squeeze=False)
     for ax, (panel, names) in zip(axes.flat, panels.items()):
         for index, name in enumerate(names):
             records = list(found[name].values())
@@ -120,7 +120,8 @@ def loss_curves(found: dict[str, dict[int, dict]], panels: dict[str, list[str]],
         ax.set(xlabel="epoch", ylabel="validation loss (nats per token)", title=panel)
         ax.set_ylim(top=min(ax.get_ylim()[1], 3.0))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, title="final mean in brackets", title_fontsize=7)
+        legend = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.16), "ncol": 2}  # below: curves stay visible
+        ax.legend(fontsize=7, title="final mean in brackets", title_fontsize=7, **legend)
     figure.suptitle(title, fontsize=10)
     figure.savefig(path, dpi=100)
     plt.close(figure)
