@@ -5,8 +5,9 @@ On JAX the step is ``stateless_apply`` under ``jax.jit`` (what ``model.fit`` run
 is ``optimizer.apply`` (what a torch-backend train step runs).
 
 ``python -m benchmarks.keras_bench --fit`` (``KERAS_BACKEND`` picks the backend) times ``model.fit`` instead: the
-first epoch (tracing and compiling the train step included) and the steady step of a model of 60 ``Dense`` layers,
-for Layca-Adam and Keras's ``AdamW``, alternating the optimizers round by round.
+first epoch (tracing and compiling the train step included) and the steady step (median over the batches of a second
+``fit`` of ``--steady-epochs`` epochs) of a model of 60 ``Dense`` layers, for Layca-Adam, Layca-SGD-momentum and
+Keras's ``AdamW``, alternating the optimizers round by round.
 """
 
 import argparse
@@ -85,8 +86,11 @@ FIT_OPTIMIZERS = {
 }
 
 
-def fit_times(optimizer: str, layers: int = 60, width: int = 32, batches: int = 20, batch_size: int = 32) -> dict:
-    """Seconds of ``fit``'s first epoch and milliseconds of a steady step (median over a second epoch's batches)."""
+def fit_times(
+    optimizer: str, layers: int = 60, width: int = 32, batches: int = 20, batch_size: int = 32, steady_epochs: int = 5
+) -> dict:
+    """Seconds of ``fit``'s first epoch and milliseconds of a steady step (median over the batches of a second
+    ``fit`` of ``steady_epochs`` epochs)."""
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((width,))] + [keras.layers.Dense(width, "relu") for _ in range(layers)])
     model.compile(optimizer=FIT_OPTIMIZERS[optimizer](), loss="mse")
@@ -98,16 +102,16 @@ def fit_times(optimizer: str, layers: int = 60, width: int = 32, batches: int = 
     first = time.perf_counter() - start
     ends: list[float] = []
     timer = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])
+    model.fit(x, y, batch_size=batch_size, epochs=steady_epochs, verbose=0, callbacks=[timer])
     return {"first_epoch_s": first, "step_ms": 1000 * statistics.median(b - a for a, b in zip(ends, ends[1:]))}
 
 
-def fit_table(rounds: int, layers: int) -> list[str]:
+def fit_table(rounds: int, layers: int, steady_epochs: int = 5) -> list[str]:
     """Per optimizer, the median over rounds (optimizers alternating) and the ratio to ``AdamW`` in each round."""
     measured: dict[str, list[dict]] = {name: [] for name in FIT_OPTIMIZERS}
     for _ in range(rounds):
         for name in FIT_OPTIMIZERS:
-            measured[name].append(fit_times(name, layers))
+            measured[name].append(fit_times(name, layers, steady_epochs=steady_epochs))
             keras.backend.clear_session()
     lines = [
         "| backend | optimizer | first epoch s | ratio to AdamW | steady step ms | ratio to AdamW |",
@@ -127,5 +131,6 @@ if __name__ == "__main__":
     parser.add_argument("--fit", action="store_true", help="time model.fit (the only mode of this entry point)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--layers", type=int, default=60)
+    parser.add_argument("--steady-epochs", type=int, default=5, help="epochs of 20 batches timed for the steady step")
     arguments = parser.parse_args()
-    print("\n".join(fit_table(arguments.rounds, arguments.layers)))
+    print("\n".join(fit_table(arguments.rounds, arguments.layers, arguments.steady_epochs)))

@@ -4,9 +4,9 @@ See ``docs/algorithm.md`` for the mathematics and ``layca_core.step`` for the La
 """
 
 from layca_core._namespace import array_namespace
+from layca_core.base_lookup import DIRECTIONS, direction
 from layca_core.defaults import default_rate
 from layca_core.directions import (
-    DIRECTIONS,
     AccumulatorState,
     AdamState,
     BaseDirection,
@@ -15,7 +15,6 @@ from layca_core.directions import (
     adagrad,
     adam,
     amom,
-    direction,
     momentum,
     muon,
     nesterov,

@@ -7,18 +7,18 @@ written. The step points uphill (like the gradient) and carries no learning rate
 its direction. States are NamedTuples of arrays in the parameter's dtype, so they trace, jit and
 serialize.
 
+``layca_core.base_lookup`` finds them by name (``direction("adam", b1=0.9)``), checking their hyperparameters.
+
 Example:
     >>> import numpy as np
-    >>> adam = direction("adam")
+    >>> base = adam()
     >>> g = np.array([0.5, -2.0])
-    >>> step, state = adam.update(g, adam.init(g))
+    >>> step, state = base.update(g, base.init(g))
     >>> np.round(step, 4).tolist()  # first Adam step: the sign of g
     [1.0, -1.0]
 """
 
-import inspect
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -26,7 +26,6 @@ from layca_core import defaults
 from layca_core._namespace import accumulation_dtype, array_namespace, zero_scalar
 from layca_core.muon import muon_init, muon_steps
 from layca_core.primitives import ARRAY, Primitives
-from layca_core.validation import concrete_value
 
 
 class BaseDirection(NamedTuple):
@@ -219,59 +218,3 @@ def with_weight_decay(ops: Primitives, grads: list[Any], params: list[Any], weig
     if isinstance(weight_decay, (int, float)) and weight_decay == 0:
         return grads
     return ops.added(grads, params, weight_decay)
-
-
-DIRECTIONS: dict[str, Callable[..., BaseDirection]] = {
-    "sgd": sgd,
-    "momentum": momentum,
-    "nesterov": nesterov,
-    "amom": amom,
-    "adam": adam,
-    "rmsprop": rmsprop,
-    "adagrad": adagrad,
-    "muon": muon,
-}
-
-
-_RANGES = {
-    "momentum": ("0 <= {} < 1", lambda v: 0 <= v < 1),
-    "beta": ("0 <= {} < 1", lambda v: 0 <= v < 1),
-    "b1": ("0 <= {} < 1", lambda v: 0 <= v < 1),
-    "b2": ("0 <= {} < 1", lambda v: 0 <= v < 1),
-    "rho": ("0 <= {} < 1", lambda v: 0 <= v < 1),
-    "eps": ("{} > 0", lambda v: v > 0),
-    "initial_accumulator": ("{} >= 0", lambda v: v >= 0),
-    "nesterov": ("{} True or False", lambda v: v in (0, 1)),
-    "out_axis": ("{} 0 or -1", lambda v: v in (0, -1)),
-}
-_STATIC = {"nesterov": bool, "out_axis": int}
-
-
-def base_defaults(name: str) -> dict[str, Any]:
-    """The hyperparameters of the base direction called ``name``, with their defaults."""
-    if name not in DIRECTIONS:
-        raise ValueError(f"Unknown base {name!r}; choose one of {', '.join(DIRECTIONS)}.")
-    return {key: p.default for key, p in inspect.signature(DIRECTIONS[name]).parameters.items()}
-
-
-def direction(name: str, *, spelling: Mapping[str, str] | None = None, **hyperparameters: Any) -> BaseDirection:
-    """The base direction called ``name`` with its hyperparameters, checked: numbers and concrete
-    0-d arrays (traced values, e.g. under ``optax.inject_hyperparams`` in ``jax.jit``, are taken as
-    they are). ``spelling`` maps core names to an adapter's own words, for the error messages."""
-    word = {**{key: key for key in _RANGES}, **(spelling or {})}
-    accepted = base_defaults(name)
-    unknown = sorted(set(hyperparameters) - set(accepted))
-    if unknown:
-        takes = ", ".join(word[key] for key in accepted) or "no hyperparameters"
-        raise TypeError(f"Base {name!r} takes {takes}; got {', '.join(word.get(key, key) for key in unknown)}.")
-    for key, value in hyperparameters.items():
-        rule, holds = _RANGES[key]
-        if key in _STATIC and not isinstance(value, _STATIC[key]):
-            kind = _STATIC[key].__name__
-            raise ValueError(f"Base {name!r} needs {word[key]} as a Python {kind} (never traced); got {value!r}.")
-        concrete = concrete_value(value)
-        if (concrete is None and not hasattr(value, "shape")) or not (
-            concrete is None or (math.isfinite(concrete) and holds(concrete))
-        ):
-            raise ValueError(f"Base {name!r} needs {rule.format(word[key])}; got {word[key]}={value!r}.")
-    return DIRECTIONS[name](**hyperparameters)

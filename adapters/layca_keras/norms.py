@@ -4,6 +4,11 @@ A layer's norm lives in a scalar optimizer variable that holds 0 until the layer
 the norm of its weights then (a restored optimizer state supplies it instead), so weights loaded after
 ``optimizer.build`` keep their norms. Inside the step everything is branch-free or a backend ``cond``,
 so it traces under ``jax.jit`` and ``tf.function`` and reads a sharded layer's global norm.
+
+A layer whose norm would be read as zero or non-finite is refused by name before the step changes anything: on the
+host where the slot is concrete (eager steps, torch), by graph assertions in a ``tf.function``, and in a jitted JAX
+step by a host check of the norms the read branch computes (``layca_jax.host_checked``, which costs nothing once
+every norm is stored), as ``layca_optax`` does.
 """
 
 import contextlib
@@ -53,24 +58,17 @@ def _checked_in_graph(weights: Any, path: str) -> Any:
         return tf.identity(norm)
 
 
-def _checked_unset_on_host(stored: Any, norms: Any, paths: tuple[str, ...]) -> None:
-    for known, norm, path in zip(stored, norms, paths):
-        if not known > 0:
-            _checked_on_host(norm, path)
+def _refused_on_host(norms: list[Any], paths: list[str]) -> None:
+    """Refuse the layers whose norms (NumPy values, with a batch axis under ``jax.vmap``) are not all positive and
+    finite."""
+    check_nonzero_norms([float(n.max()) if (n > 0).all() else 0.0 for n in norms], paths, exclude=EXCLUDE)
 
 
-def _checked_in_jax_graph(stored: tuple[Any, ...], weights: tuple[Any, ...], paths: tuple[str, ...]) -> None:
-    """Refuse, inside a traced JAX step, the layers whose unset norm would be read as zero or non-finite: one
-    ``cond`` and one host callback for all layers (one of each per layer made compile time grow faster than the
-    number of layers)."""
-    import jax
+def _host_checked(norms: list[Any], paths: list[str]) -> list[Any]:
+    """The norms a traced JAX step reads, refused on the host if zero or non-finite (``layca_jax.host_checked``)."""
+    from layca_jax import host_checked
 
-    def check() -> Any:
-        norms = ops.stack([ops.cast(layca_core.initial_norm(w), "float32") for w in weights])
-        jax.debug.callback(functools.partial(_checked_unset_on_host, paths=paths), ops.stack(stored), norms)
-        return 0
-
-    ops.cond(ops.all(ops.stack([s > 0 for s in stored])), lambda: 0, check)
+    return host_checked(norms, functools.partial(_refused_on_host, paths=paths))
 
 
 class InitialNorms:
@@ -99,10 +97,10 @@ class InitialNorms:
         zero or non-finite: nothing is assigned when a layer is refused.
 
         ``layers`` holds ``(index, weights)``. TensorFlow asserts in the graph (the step's assignments depend
-        on the asserts), JAX raises through a host callback (the jitted step then fails whole; Keras's JAX
-        trainer donates the model's state to that step), torch raises here.
+        on the asserts), torch raises here; a traced JAX step checks the norms where it reads them (``values``,
+        ``value``), and fails whole (Keras's JAX trainer donates the model's state to that step).
         """
-        backend, checks, traced = keras.backend.backend(), [], []
+        backend, checks = keras.backend.backend(), []
         for i, weights in layers:
             slot, path = self.slots[i], self.paths[i]
             if slot is None:
@@ -118,11 +116,8 @@ class InitialNorms:
                     _checked_on_host(layca_core.initial_norm(weights), path)
                 continue
             if backend == "jax":
-                traced.append((stored, weights, path))
                 continue
             checks.append(ops.cond(stored > 0, lambda s=stored: s, lambda w=weights, p=path: _checked_in_graph(w, p)))
-        if traced:
-            _checked_in_jax_graph(*zip(*traced))
         if backend != "tensorflow":
             return contextlib.nullcontext()
         import tensorflow as tf
@@ -131,7 +126,8 @@ class InitialNorms:
 
     def values(self, indices: list[int], weights: list[Any]) -> list[Any]:
         """``value`` of each layer; in a traced JAX step, one ``cond`` for all of them (one per layer would make
-        the step's compile time grow faster than its number of layers)."""
+        the step's compile time grow faster than its number of layers), whose read is refused on the host if a norm
+        is zero or non-finite."""
         if keras.backend.backend() != "jax" or len(indices) < 2:
             return [self.value(i, w) for i, w in zip(indices, weights)]
         layers = [(k, self.slots[i]) for k, i in enumerate(indices) if self.slots[i] is not None]
@@ -140,10 +136,11 @@ class InitialNorms:
             return [self.value(i, w) for i, w in zip(indices, weights)]
 
         def read_unset() -> list[Any]:
-            return [
+            norms = [
                 ops.where(s > 0, s, ops.cast(layca_core.initial_norm(weights[k]), s.dtype))
                 for s, (k, _) in zip(stored, layers)
             ]
+            return _host_checked(norms, [self.paths[indices[k]] for k, _ in layers])
 
         every_set = ops.all(ops.stack([s > 0 for s in stored]))
         norms = ops.cond(every_set, lambda: list(stored), read_unset)
@@ -152,6 +149,12 @@ class InitialNorms:
             self.optimizer.assign(slot, norm)
             out[k] = norm
         return out
+
+    def _read(self, i: int, weights: Any, dtype: Any) -> Any:
+        """Layer ``i``'s norm read from ``weights`` in a traced step; on JAX refused on the host if zero or
+        non-finite (TensorFlow asserts in ``checked``)."""
+        norm = ops.cast(layca_core.initial_norm(weights), dtype)
+        return _host_checked([norm], [self.paths[i]])[0] if keras.backend.backend() == "jax" else norm
 
     def value(self, i: int, weights: Any) -> Any:
         """Layer ``i``'s reference norm (``None`` for a non-layer), read from ``weights`` and stored if unset."""
@@ -171,7 +174,7 @@ class InitialNorms:
         if known is not None:
             norm = ops.cast(layca_core.initial_norm(weights), slot.dtype)
         else:
-            norm = ops.cond(stored > 0, lambda: stored, lambda: ops.cast(layca_core.initial_norm(weights), slot.dtype))
+            norm = ops.cond(stored > 0, lambda: stored, lambda: self._read(i, weights, slot.dtype))
         self.optimizer.assign(slot, norm)
         return norm
 

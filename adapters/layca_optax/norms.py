@@ -4,9 +4,10 @@
 given and keeps the others, so ``state = tx.init(random_params)`` followed by restored or pretrained
 parameters keeps the restored norms, and a restored state keeps its own. ``reset_layer_norms`` zeroes
 them again to re-anchor a run. Under ``jax.jit`` the read is a ``lax.cond`` on the stored vector: after
-the first step the only work is one comparison per layer. All-zero layers are refused where the weights
-are concrete (``init``, an eager update); a host callback would check them under ``jax.jit`` too, but its
-mere presence slows every compiled step (8-16% on a ResNet-50 step on one CPU thread), so there is none.
+the first step the only work is one comparison per layer. All-zero (or overflowing) layers are refused by name
+where the weights are concrete (``init``, an eager update), and under ``jax.jit`` by a host check of the norms the
+read branch computes (``layca_jax.host_checked``: a pure callback, which costs a step nothing once the norms are
+stored), as ``layca_keras`` does.
 """
 
 from functools import partial
@@ -14,9 +15,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import layca_core
 from layca_core.validation import check_nonzero_norms
+from layca_jax import host_checked
 from layca_optax.selection import Selection, flat_multipliers, flat_names
 from layca_optax.state import LaycaState, ScaleByLaycaState
 
@@ -42,9 +45,14 @@ def _is_traced(*trees: Any) -> bool:
     return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(trees))
 
 
-def _refuse_zero(norms: jax.Array, selection: Selection) -> None:
+def _refuse_zero(norms: Any, selection: Selection) -> None:
+    """Refuse the layers whose norms are not all positive and finite (``norms``: the vector, with a batch axis in
+    front under ``jax.vmap``)."""
+    if not np.size(norms):
+        return
     names = tuple(n for n, m in zip(flat_names(selection), flat_multipliers(selection)) if m is not None)
-    check_nonzero_norms([float(x) for x in norms], names, exclude=EXCLUDE)
+    columns = np.reshape(np.asarray(norms), (-1, np.shape(norms)[-1])).T
+    check_nonzero_norms([float(c.max()) if (c > 0).all() else 0.0 for c in columns], names, exclude=EXCLUDE)
 
 
 def unread_norms(params: Any, selection: Selection) -> jax.Array:
@@ -59,11 +67,16 @@ def _read(stored: jax.Array, params: Any, selection: Selection) -> jax.Array:
     return jnp.where(stored > 0, stored, layer_norms(params, selection))
 
 
+def _read_checked(stored: jax.Array, params: Any, selection: Selection) -> jax.Array:
+    return host_checked(_read(stored, params, selection), partial(_refuse_zero, selection=selection))
+
+
 def reference_norms(stored: jax.Array, params: Any, selection: Selection) -> jax.Array:
     """The norms this update turns the layers with: ``stored``, its unread (zero) entries read from ``params``
-    (all-zero layers refused when concrete)."""
+    (all-zero layers refused, on the host under ``jax.jit``)."""
     if _is_traced(stored, params):
-        return jax.lax.cond(jnp.all(stored > 0), lambda s, p: s, partial(_read, selection=selection), stored, params)
+        read = partial(_read_checked, selection=selection)
+        return jax.lax.cond(jnp.all(stored > 0), lambda s, p: s, read, stored, params)
     if bool(jnp.all(stored > 0)):
         return stored
     norms = _read(stored, params, selection)

@@ -7,7 +7,8 @@ from types import MappingProxyType
 from typing import Any
 
 from layca_core import direction, engine
-from layca_core.directions import BaseDirection, base_defaults
+from layca_core.base_lookup import base_defaults
+from layca_core.directions import BaseDirection
 
 HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
     "momentum": "momentum",

@@ -8,7 +8,7 @@ Parameters come in a fixed order with a ``LayerPlan``: a Layca layer has a rate 
 
 Example:
     >>> import numpy as np
-    >>> from layca_core.directions import direction
+    >>> from layca_core import direction
     >>> params = [np.array([[3.0, 0.0]]), np.array([0.5])]
     >>> plan = LayerPlan.from_flags([True, False], alpha=0.0)
     >>> base = direction("sgd")

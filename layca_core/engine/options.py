@@ -4,7 +4,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from layca_core import defaults
-from layca_core.directions import BaseDirection, direction
+from layca_core.base_lookup import direction
+from layca_core.directions import BaseDirection
 from layca_core.engine.turn import VARIANTS
 from layca_core.validation import check_alpha, check_rate, concrete_value
 

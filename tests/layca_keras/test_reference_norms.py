@@ -117,6 +117,18 @@ def test_a_zero_layer_is_refused_at_its_first_step_with_the_way_to_exclude_it(ma
         model.train_on_batch(*batches()[0])
 
 
+def test_a_layer_zeroed_mid_run_is_refused_by_name_when_its_norm_is_read_again(make_optimizer):
+    """Weights replaced mid-run (``reset_layer_norms``, as after loading others) with an all-zero layer: the step
+    that reads the norms refuses it (inside the jitted step on JAX), and costs nothing before."""
+    model = make_model()
+    model.compile(optimizer=make_optimizer(), loss="mse")
+    model.fit(*batches()[1], verbose=0)
+    model.layers[1].kernel.assign(np.zeros((16, 4), "float32"))
+    model.optimizer.reset_layer_norms()
+    with pytest.raises(Exception, match=REFUSAL.format(path=model.layers[1].kernel.path)):
+        model.train_on_batch(*batches()[0])
+
+
 def test_a_refused_step_changes_nothing(make_optimizer, apply):
     model = zero_out_kernel(make_optimizer)
     weights, state = numpy_weights(model), [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
