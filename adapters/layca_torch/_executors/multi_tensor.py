@@ -25,10 +25,12 @@ from layca_torch._executors.tensors import (
     CHUNK,
     Projected,
     Scaled,
+    blockwise,
     factors_of,
     finite_copy,
     in_range,
     per_chunk,
+    per_chunk_parts,
     per_layer,
 )
 
@@ -66,6 +68,10 @@ class TorchExecutor:
         """Whether the primitives may write into the steps (else a caller may pass state tensors as steps)."""
         self._vectors: dict[tuple[float, ...], Any] = {}
         self._unclean: list[Any] | None = None
+        self._summed: dict[tuple[int, int], tuple[Any, ...]] = {}
+        """Per ``(w, x)`` pair (by identity), the screen's local ``(|w|^2, <w, x>, |x|^2)``, read again by the
+        recompute's sums for the layers whose steps it leaves as they are."""
+        self._recomputing = False
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
         """On the CPU, unsharded: the screened recipe (one pass of sums; the two passes for the layers that fail the
@@ -132,10 +138,13 @@ class TorchExecutor:
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         torch = self.torch
-        parts = [self._local_squares(ws), self._local_dots(ws, xs)] + (
-            [self._local_squares(xs)] if with_squares else []
-        )
-        ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
+        if self.screens and not all(x.numel() <= CHUNK for x in xs):
+            ww, wx, *xx = self._screened_sums(ws, xs, with_squares)
+        else:
+            parts = [self._local_squares(ws), self._local_dots(ws, xs)] + (
+                [self._local_squares(xs)] if with_squares else []
+            )
+            ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
         factor = factors_of(xs)
         return (ww, wx * factor, *(x * factor * factor for x in xx)) if factor is not None else (ww, wx, *xx)
 
@@ -160,11 +169,17 @@ class TorchExecutor:
         if isinstance(xs, Projected):  # a w + b (S - c w)
             a = a - b * xs.c
         work = self._work(ws)
-        if self.in_place:
-            self.torch._foreach_mul_(work, self._scalars(a, work))
-        else:
-            work = self.torch._foreach_mul(work, self._scalars(a, work))
-        self.torch._foreach_addcmul_(work, xs, per_layer(b if factor is None else b * factor, work))
+        a, b = self._scalars(a, work), per_layer(b if factor is None else b * factor, work)
+        if not self.in_place:
+            work = self.torch._foreach_mul(work, a)
+            self.torch._foreach_addcmul_(work, xs, b)
+            return work
+        rest = (
+            blockwise(lambda i, w, x: w.mul_(a[i]).addcmul_(x, b[i]), work, xs) if self.host_checks else range(len(a))
+        )
+        if rest:
+            self.torch._foreach_mul_([work[i] for i in rest], [a[i] for i in rest])
+            self.torch._foreach_addcmul_([work[i] for i in rest], [xs[i] for i in rest], [b[i] for i in rest])
         return work
 
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
@@ -173,12 +188,34 @@ class TorchExecutor:
         again = [i for i, ok in enumerate(keep.tolist()) if not ok]
         if not again:
             return values
-        norms = torch._foreach_norm([xs[i] for i in again])  # non-finite where a step holds a non-finite entry
-        for i, norm in zip(again, torch.stack(norms).isfinite().tolist()):
-            xs[i] = xs[i] if norm else finite_copy(xs[i])
+        summed = [self._summed.get((id(ws[i]), id(xs[i]))) for i in again]
+        unsure = [i for i, s in zip(again, summed) if s is None or not bool(torch.isfinite(s[2]))]  # else all finite
+        if unsure:
+            norms = torch._foreach_norm([xs[i] for i in unsure])  # non-finite where a step holds a non-finite entry
+            for i, norm in zip(unsure, torch.stack(norms).isfinite().tolist()):
+                xs[i] = xs[i] if norm else finite_copy(xs[i])
         index = torch.tensor(again, device=keep.device)
-        recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
+        self._recomputing = True
+        try:
+            recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
+        finally:
+            self._recomputing = False
         return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
+
+    def _screened_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
+        """The rows of ``sums`` (unsharded, chunked: each layer's values depend on its own tensors only). The screen's
+        are kept in ``_summed``; the recompute's read them there for the pairs the screen summed."""
+        torch = self.torch
+        known = [self._summed.get((id(w), id(x))) for w, x in zip(ws, xs)] if self._recomputing else [None] * len(ws)
+        fresh = [i for i, k in enumerate(known) if k is None]
+        if fresh:
+            w, x = [ws[i] for i in fresh], [xs[i] for i in fresh]
+            local = self._chunked_sums(w, x, with_squares)
+            for i, values in zip(fresh, torch.stack(local, dim=1).unbind()):
+                known[i] = values.unbind()
+                if not self._recomputing:
+                    self._summed[(id(ws[i]), id(xs[i]))] = known[i]
+        return [torch.stack(row) for row in list(zip(*known))[: 3 if with_squares else 2]]
 
     def _is_low(self, x: Any) -> bool:
         return x.dtype in LOW_PRECISION
@@ -220,12 +257,41 @@ class TorchExecutor:
             else:
                 norms = torch._foreach_norm(xs, 2)
             return torch.stack(norms).to(self.acc) ** 2
+        return self._chunked_squares(xs)
 
-        def reduce(rows: Any, _: int) -> Any:
-            wide = torch.float32 if self._is_low(rows) else None
-            return torch.linalg.vector_norm(rows, dim=-1, dtype=wide).to(self.acc) ** 2
+    def _chunked_squares(self, xs: list[Any]) -> Any:
+        """``_local_squares`` by chunks, whatever the sizes (each layer's value depends on its tensor only)."""
+        return per_chunk(xs, lambda rows, _: self._row_squares(rows), self.acc, self.device, BLOCK_ROWS)
 
-        return per_chunk(xs, reduce, self.acc, self.device, BLOCK_ROWS)
+    def _chunked_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
+        """``_chunked_squares(ws)``, ``_chunked_dots(ws, xs)`` and, ``with_squares``, ``_chunked_squares(xs)``, the
+        same values in one pass: each block of rows is read once for all of them."""
+        buffers: dict[Any, Any] = {}
+
+        def reduce(pair: tuple[Any, Any], _: int) -> tuple[Any, ...]:
+            w, x = pair
+            dot = self._row_dots(w, x, buffers)
+            return (self._row_squares(w), dot, self._row_squares(x)) if with_squares else (self._row_squares(w), dot)
+
+        items = list(zip(ws, xs))
+        return per_chunk_parts(items, reduce, 2 + with_squares, self.acc, self.device, BLOCK_ROWS, pairs=True)
+
+    def _row_squares(self, rows: Any) -> Any:
+        """Per row, its sum of squares: its norm (in float32 for 16-bit rows) squared in the accumulation dtype."""
+        wide = self.torch.float32 if self._is_low(rows) else None
+        return self.torch.linalg.vector_norm(rows, dim=-1, dtype=wide).to(self.acc) ** 2
+
+    def _row_dots(self, w: Any, x: Any, buffers: dict[Any, Any]) -> Any:
+        """Per row, ``<w, x>`` summed in the working dtype; on the CPU the products go to one block per dtype in
+        ``buffers``, reused (no fresh pages per block)."""
+        torch = self.torch
+        if not self.host_checks:
+            return torch.sum(w * x, dim=-1).to(self.acc)
+        dtype = torch.result_type(w, x)
+        if dtype not in buffers:
+            buffers[dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=dtype, device=self.device)
+        products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
+        return torch.sum(products, dim=-1).to(self.acc)
 
     def _local_projected_squares(self, ws: list[Any], xs: list[Any], c: Any) -> Any:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
@@ -235,10 +301,14 @@ class TorchExecutor:
             torch._foreach_add_(differences, xs)
             return torch.stack(torch._foreach_norm(differences, 2)).to(self.acc) ** 2
         coefficients = per_layer(c, xs)
+        buffers: dict[Any, Any] = {}  # one block of differences per dtype, reused: no fresh pages per block
 
         def reduce(pair: tuple[Any, Any], i: int) -> Any:
             w, x = pair
-            return torch.linalg.vector_norm(x - coefficients[i] * w.to(x.dtype), dim=-1).to(self.acc) ** 2
+            if x.dtype not in buffers:
+                buffers[x.dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=x.dtype, device=self.device)
+            difference = torch.mul(w.to(x.dtype), coefficients[i], out=buffers[x.dtype][: x.numel()].view(x.shape))
+            return torch.linalg.vector_norm(torch.sub(x, difference, out=difference), dim=-1).to(self.acc) ** 2
 
         return per_chunk(list(zip(ws, xs)), reduce, self.acc, self.device, BLOCK_ROWS, pairs=True)
 
@@ -250,18 +320,12 @@ class TorchExecutor:
             flat = torch.cat([p.reshape(-1) for p in products]).to(self.acc)
             lengths = torch.tensor([p.numel() for p in products], device=self.device)
             return torch.segment_reduce(flat, "sum", lengths=lengths)
-        buffers: dict[Any, Any] = {}  # on the CPU, one block of products per dtype, reused: no fresh pages per block
+        return self._chunked_dots(ws, xs)
 
-        def dot(pair: tuple[Any, Any], _: int) -> Any:
-            w, x = pair
-            if not self.host_checks:
-                return torch.sum(w * x, dim=-1).to(self.acc)
-            dtype = torch.result_type(w, x)
-            if dtype not in buffers:
-                buffers[dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=dtype, device=self.device)
-            products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
-            return torch.sum(products, dim=-1).to(self.acc)
-
+    def _chunked_dots(self, ws: list[Any], xs: list[Any]) -> Any:
+        """``_local_dots`` by chunks, whatever the sizes (each layer's value depends on its tensors only)."""
+        buffers: dict[Any, Any] = {}
+        dot = lambda pair, _: self._row_dots(*pair, buffers)  # noqa: E731
         return per_chunk(list(zip(ws, xs)), dot, self.acc, self.device, BLOCK_ROWS, pairs=True)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
