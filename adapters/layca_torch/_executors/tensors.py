@@ -7,10 +7,12 @@ from typing import Any
 import torch
 
 CHUNK = 16384
-BLOCK = 1 << 16
+BLOCK = 1 << 19
 WIDE = (torch.float32, torch.float64)
 """Entries per block of a CPU pass of several elementwise kernels (``blockwise``): the blocks of the few tensors it
-reads and writes stay in a core's L2 cache, so the pass reads and writes each tensor in memory once."""
+reads and writes stay in cache, so the pass reads and writes each tensor in memory once. Measured on ResNet-50's and
+GPT-2's shapes (one thread): 2^19 and 2^20 entries take 5-12% off the momentum and Adam steps; 2^16 adds 5-10% (each
+kernel call costs microseconds)."""
 SAFE_EXPONENT = 40
 """A step whose largest entry lies within ``2^+-SAFE_EXPONENT`` keeps every chunk sum of squares and dot of
 float32 far from overflow and underflow unscaled."""
