@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 import layca_core
-from examples import documents, experiment, networks, report, runs
+from examples import documents, experiment, fingerprint, networks, report, runs
 from examples.data import mnist1d
 from examples.experiment import Method, Run, adam, layca, sgd
 
@@ -72,7 +72,12 @@ def train_and_report(
         "threads": THREADS,
         "commit": runs.provenance()["commit"],
     }
-    report.write(trained, args.out_dir, figure_name, about, columns, schedule.milestones, headline, intervals)
+    made_by = {
+        "versions": runs.provenance()["versions"],
+        "numerics": {"framework": args.framework, **fingerprint.measure(args.framework)},
+    }
+    marks = schedule.milestones
+    report.write(trained, args.out_dir, figure_name, about, columns, marks, headline, intervals, made_by)
     return trained
 
 

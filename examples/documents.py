@@ -98,6 +98,33 @@ def budget_sections(root: Path, default: dict) -> dict[str, str]:
     }
 
 
+def verdicts_section(root: Path) -> dict[str, str]:
+    """``verdicts``, for the README: the claims of both studies in one table, one row per verdict."""
+    study = studies.get(STUDY)
+    out_dir = study_dir(root / DEFAULT_OUT, STUDY, quick=False)
+    found = runs.load(study, out_dir)
+    paper = claims.evaluate(study, out_dir, STUDY_COMMAND, C5_COMMAND)
+    beyond, about = lm_documents.verdicts(root)
+    seeds = len({seed for by_seed in found.values() for seed in by_seed})
+    known = [claims.REPRODUCED, claims.INCONCLUSIVE, claims.CONTRADICTED]
+    found_verdicts = [c.verdict for c in paper + beyond]
+    order = [v for v in known if v in found_verdicts] + sorted(set(found_verdicts) - set(known))
+
+    def cell(judged: list[claims.Claim], verdict: str) -> str:
+        return "<br>".join(f"{c.id}: {c.statement}" for c in judged if c.verdict == verdict) or "-"
+
+    rows = "".join(f"| **{v}** | {cell(paper, v)} | {cell(beyond, v)} |\n" for v in order)
+    return {
+        "verdicts": (
+            f"The paper's claims: study `{STUDY}` (MNIST-1D), n = {seeds} seeds, runs at commit {_commits(found)}, "
+            f"`{STUDY_COMMAND}`. Beyond the paper, on a 2-block transformer: {about}. Each claim's effect, 95% "
+            "interval and command: [examples/README.md](examples/README.md).\n\n"
+            "| verdict | the paper's claims, on MNIST-1D | beyond the paper, on a small transformer |\n"
+            f"|---|---|---|\n{rows}"
+        )
+    }
+
+
 def demo_intervals(root: Path) -> tuple[str, dict[str, str]] | None:
     """The demo's column of study intervals: each method's test accuracy in the ``mnist1d-100`` study (the demo's
     task, over seeds), as a 95% t interval; ``None`` when the study's results are not in ``root``."""
@@ -123,4 +150,4 @@ def demo_section(root: Path) -> dict[str, str]:
 
 
 def sections(root: Path) -> dict[str, str]:
-    return {**study_sections(root), **demo_section(root), **lm_documents.sections(root)}
+    return {**study_sections(root), **demo_section(root), **verdicts_section(root), **lm_documents.sections(root)}

@@ -84,16 +84,24 @@ def _runtime(study: studies.Study, found: dict) -> str:
     )
 
 
+def verdicts(root: Path) -> tuple[list[claims.Claim], str]:
+    """The language model's claims, and a phrase naming the study they were judged on (its n, commits, command)."""
+    study, out_dir, found = _load(root)
+    records = [record for by_seed in found.values() for record in by_seed.values()]
+    commits = ", ".join(f"`{c}`" for c in sorted({r["commit"] for r in records}))
+    seeds = len({seed for by_seed in found.values() for seed in by_seed})
+    about = f"study `{STUDY}`, n = {seeds} seeds, runs at commit {commits}, `{COMMAND}`"
+    return claims.evaluate(study, out_dir, COMMAND, L5_COMMAND), about
+
+
 def sections(root: Path) -> dict[str, str]:
-    """``lm-claims`` (the claims, the caption, the run times), ``lm-claims-summary`` (one line per verdict, for the
-    README) and ``lm-configurations`` (the table, the figures)."""
+    """``lm-claims`` (the claims, the caption, the run times) and ``lm-configurations`` (the table, the figures)."""
     study, out_dir, found = _load(root)
     verdicts = claims.evaluate(study, out_dir, COMMAND, L5_COMMAND)
     caption = _caption(study, found)
     link = f"../{DEFAULT_OUT}/{STUDY}/{FIGURES}"
     return {
         "lm-claims": f"{caption}\n\n{claims.table(verdicts)}\n{_runtime(study, found)}",
-        "lm-claims-summary": "\n".join(f"| {c.id}: {c.statement} | **{c.verdict}** |" for c in verdicts) + "\n",
         "lm-configurations": (
             f"{caption}\n\n{_configurations(found)}\n"
             f"![validation loss curves, mean over seeds]({link}/val_loss.png)\n\n"

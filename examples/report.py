@@ -56,10 +56,12 @@ def write(
     marks: tuple[float, ...] = (),
     headline: str = "",
     intervals: tuple[str, dict[str, str]] | None = None,
+    provenance: dict | None = None,
 ) -> None:
-    """``figure_name`` (PNG), ``results.md``, ``results.json`` (``about`` and each run) and one CSV per run.
+    """``figure_name`` (PNG), ``results.md``, ``results.json`` (``about``, ``provenance`` and each run) and one CSV
+    per run.
 
-    ``marks``: epochs drawn on every panel (the learning-rate decays); ``headline``: one sentence saying
+    ``about`` is also the figure's title; ``marks``: epochs drawn on every panel (the learning-rate decays); ``headline``: one sentence saying
     what to look at, under the figure's title and above the table; ``intervals``: as for ``table``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,9 @@ def write(
     plt.close(figure)
     for run in runs:
         run.history.save(str(out_dir / f"rotation_{_slug(run.method)}.csv"))
-    (out_dir / "results.json").write_text(json.dumps({**about, "runs": [r.summary() for r in runs]}, indent=1))
+    (out_dir / "results.json").write_text(
+        json.dumps({**about, **(provenance or {}), "runs": [r.summary() for r in runs]}, indent=1)
+    )
     text = (f"{headline}\n\n" if headline else "") + table([r.summary() for r in runs], intervals)
     (out_dir / "results.md").write_text(text)
     print(text)

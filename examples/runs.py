@@ -185,12 +185,28 @@ def lm_record(study: Study, framework: str, config: Config, seed: int) -> dict:
     }
 
 
+def current(file: Path, numerics: dict) -> bool:
+    """Whether the run stored in ``file`` was made by code of the fingerprint ``numerics`` (examples/fingerprint.py)."""
+    return json.loads(file.read_text()).get("numerics", {}).get("digest") == numerics["digest"]
+
+
 def train_and_save(
-    study: Study, framework: str, config: Config, seed: int, out_dir: Path, data_dir=None, device=None
+    study: Study,
+    framework: str,
+    config: Config,
+    seed: int,
+    out_dir: Path,
+    numerics: dict,
+    data_dir: str | None = None,
+    device: str | None = None,
 ) -> float:
-    """Train one run, write its record (atomically: a killed run leaves no file) and return its wall time."""
+    """Train one run, write its record (atomically: a killed run leaves no file) and return its wall time.
+
+    ``numerics``: the fingerprint of the code that trains it (``examples.fingerprint.measure``), recorded with it.
+    """
     record = train(study, framework, config, seed, data_dir, device)
     record["device"] = device or "cpu"
+    record["numerics"] = numerics
     file = path(out_dir, framework, config, seed)
     file.parent.mkdir(parents=True, exist_ok=True)
     partial = file.with_suffix(".partial")

@@ -1,7 +1,8 @@
 """Run a study: every configuration from every seed, in parallel processes, resumable; then its claims.
 
 One JSON file per run under ``OUT_DIR/NAME/<framework>/<configuration>/seed<k>.json`` (``NAME-quick`` with
-``--quick``); a rerun trains only what is missing or stale. Frameworks other than torch train the study's
+``--quick``); a rerun trains only what is missing or stale (another study version, or code whose numerics
+fingerprint, ``examples/fingerprint.py``, differs from the one a run recorded). Frameworks other than torch train the study's
 cross-framework configurations with at most its ``cross_seeds`` seeds (claim C5).
 
     python -m examples.study mnist1d [--seeds 5] [--framework torch jax keras-jax] [--jobs 2] [--quick]
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from examples import claims, experiment, runs, studies
+from examples import claims, experiment, fingerprint, runs, studies
 from examples.studies import Study
 
 DEFAULT_OUT = Path("results/studies")
@@ -41,7 +42,9 @@ def plan_runs(
         for seed in range(framework_seeds):
             for config in configs:
                 file = runs.path(out_dir, framework, config, seed)
-                if runs.finished(file, runs.key(study, framework, config, seed)):
+                if runs.finished(file, runs.key(study, framework, config, seed)) and runs.current(
+                    file, fingerprint.measure(framework)
+                ):
                     done += 1
                 else:
                     todo.append((framework, config, seed))
@@ -61,7 +64,9 @@ def run_all(
             with ProcessPoolExecutor(jobs, context, initializer=runs.prepare, initargs=(framework, threads)) as pool:
                 futures = {}
                 for config, seed in mine:
-                    future = pool.submit(runs.train_and_save, study, framework, config, seed, out_dir, data_dir, device)
+                    numerics = fingerprint.measure(framework)
+                    arguments = (study, framework, config, seed, out_dir, numerics, data_dir, device)
+                    future = pool.submit(runs.train_and_save, *arguments)
                     futures[future] = (config, seed)
                 for future in as_completed(futures):
                     config, seed = futures[future]

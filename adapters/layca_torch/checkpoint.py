@@ -1,6 +1,8 @@
 """``layca_torch.Layca.load_state_dict``'s checks and conversions: a checkpoint is refused, before anything is
 loaded, when it does not fit the optimizer's param groups and bases."""
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -54,3 +56,30 @@ def restore_norms(states: Any, param_groups: list[dict[str, Any]], saved_groups:
     for index, p in zip(saved, [p for g in param_groups for p in g["params"]]):
         if index in norms:
             states[p][param_state.INIT_NORM] = as_stored(norms[index], p)
+
+
+@contextlib.contextmanager
+def checked_load(optimizer: torch.optim.Optimizer, loaded: Callable[[], None]) -> Iterator[None]:
+    """Around one torch ``load_state_dict``: check and convert the checkpoint after the user's load pre-hooks (which
+    may adapt a checkpoint of another layout), and put the layer norms back, then call ``loaded``, before the
+    user's post-hooks."""
+    saved: dict[str, Any] = {}
+
+    def check(opt: Any, state_dict: dict[str, Any]) -> dict[str, Any]:
+        state_dict = checked(state_dict, opt.param_groups)
+        saved.update(norms=pop_norms(state_dict), groups=state_dict["param_groups"])
+        return state_dict
+
+    def restore(opt: Any) -> None:
+        restore_norms(opt.state, opt.param_groups, saved["groups"], saved["norms"])
+        loaded()
+
+    handles = [
+        optimizer.register_load_state_dict_pre_hook(check),
+        optimizer.register_load_state_dict_post_hook(restore, prepend=True),
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -24,6 +24,12 @@ HYPERPARAMETER_NAMES: dict[str, str | tuple[str, str]] = {
 SPELLING = engine.spelling_of(HYPERPARAMETER_NAMES)
 """torch's word for each core name it spells differently (``betas[0]`` for ``b1``), in messages."""
 
+MODES = {
+    "differentiable": "Layca's step is not differentiable (it runs under torch.no_grad)",
+    "capturable": "Layca has no capturable mode (a step whose state stays on the device for CUDA graph capture)",
+}
+"""Implementation flags of torch's optimizers that Layca does not have, with the reason given when one is passed."""
+
 
 @functools.cache
 def torch_defaults(base: str) -> Mapping[str, Any]:
@@ -53,6 +59,8 @@ def check_names(base: str, given: Iterable[str], *, strict: bool) -> None:
         if name in SPELLING:
             word = SPELLING[name].split("[")[0]
             raise TypeError(f"Layca (torch) calls {name!r} {word!r}; pass {word}= instead.")
+        if name in MODES:
+            raise TypeError(f"{MODES[name]}: remove {name}= (True or False) from the optimizer's arguments.")
         if name not in accepted and (strict or name in HYPERPARAMETER_NAMES or name in torch_optimizer_names()):
             raise TypeError(f"Base {base!r} takes {', '.join(accepted) or 'no hyperparameters'}; got {name!r}.")
 

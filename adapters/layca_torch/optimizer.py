@@ -1,24 +1,19 @@
 """``layca_torch.Layca``: the Layca step of ``layca_core`` as a ``torch.optim.Optimizer``."""
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import array_api_compat.torch as torch_namespace
 import torch
 
 from layca_core import defaults, engine
-from layca_core.directions import with_weight_decay
 from layca_core.selection import check_include
-from layca_torch import checkpoint, roles
+from layca_torch import checkpoint, group_step, roles
 from layca_torch import state as param_state
-from layca_torch._executors.bases import TORCH, other_steps
-from layca_torch._executors.multi_tensor import TorchExecutor
 from layca_torch.groups import Selector, split_by_layers
-from layca_torch.hyperparameters import base_of, check_names, torch_defaults
+from layca_torch.hyperparameters import check_names, torch_defaults
 from layca_torch.norms import store_new_norms
-from layca_torch.params import check_group, check_step, layer_flags
-from layca_torch.reference_path import reference_step
-from layca_torch.sharding import local, local_shards, mesh_of
+from layca_torch.params import check_group, check_step, check_tensor_rates, layer_flags
 
 
 class Layca(torch.optim.Optimizer):
@@ -111,13 +106,14 @@ class Layca(torch.optim.Optimizer):
     ) -> None:
         check_names(base, base_hyperparameters, strict=True)
         check_include(include)
+        check_tensor_rates({"lr": lr, "other_lr": other_lr})
         module = params if isinstance(params, torch.nn.Module) else None
         if layers is not None:
             params = split_by_layers(params, layers, include)
         elif module is not None:
             params = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._kinds = None if module is None or layers is not None else roles.module_kinds(module)
-        self._log_layers = log_layers
+        self._log_layers, self._warned_shapes = log_layers, False
         lr = defaults.default_rate(base) if lr is None else lr
         options = {"lr": lr, "base": base, "alpha": alpha, "variant": variant, "other_lr": other_lr}
         options |= {"weight_decay": weight_decay, "include": tuple(include)}
@@ -130,6 +126,7 @@ class Layca(torch.optim.Optimizer):
         super().__setstate__(state)
         self.__dict__.setdefault("_kinds", None)
         self.__dict__.setdefault("_log_layers", False)
+        self.__dict__.setdefault("_warned_shapes", False)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -163,6 +160,13 @@ class Layca(torch.optim.Optimizer):
         except Exception:
             self.param_groups.pop()
             raise
+        if (
+            "is_layer" not in param_group
+            and not self._warned_shapes
+            and roles.judged_by_shape_alone(group, self._kinds)
+        ):
+            warnings.warn(roles.BY_SHAPE_ALONE, UserWarning, stacklevel=4)  # at Layca(...)
+            self._warned_shapes = True
         self._reset_caches()
 
     def reset_layer_norms(self) -> None:
@@ -198,27 +202,13 @@ class Layca(torch.optim.Optimizer):
     def _layout(self) -> tuple:
         return tuple((g["alpha"], g["layca"], tuple(g["is_layer"]), len(g["params"])) for g in self.param_groups)
 
-    def _device_scalars(self, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once."""
-        multipliers, device = self.layer_multipliers(), local(params[0]).device
-        key = (*map(id, params), dtype, device)
-        if key not in self._scalars:
-            self._scalars[key] = (
-                torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
-                torch.stack([self.state[p][param_state.INIT_NORM] for p in params]).to(device, dtype),
-            )
-        return self._scalars[key]
-
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """torch's ``load_state_dict``, after checking, before anything is loaded, that the checkpoint fits these
-        param groups and bases. Keys missing from an older checkpoint's groups keep this optimizer's values;
-        a ``step`` saved as a Python number becomes a tensor. A layer without a saved norm reads its own at its
-        next step."""
-        state_dict = checkpoint.checked(state_dict, self.param_groups)
-        norms = checkpoint.pop_norms(state_dict)
-        super().load_state_dict(state_dict)
-        checkpoint.restore_norms(self.state, self.param_groups, state_dict["param_groups"], norms)
-        self._reset_caches()
+        """torch's ``load_state_dict``, after checking, before anything is loaded (and after the load pre-hooks),
+        that the checkpoint fits these param groups and bases. Keys missing from an older checkpoint's groups keep
+        this optimizer's values; a ``step`` saved as a Python number becomes a tensor. A layer without a saved norm
+        reads its own at its next step."""
+        with checkpoint.checked_load(self, self._reset_caches):
+            super().load_state_dict(state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -240,48 +230,5 @@ class Layca(torch.optim.Optimizer):
             for layers in (True, False):
                 params = [p for p, f in zip(group["params"], flags) if p.grad is not None and f == layers]
                 if params and (layers or not group["freeze_others"]):
-                    self._step_params(group, params, layers)
+                    group_step.step_params(self, group, params, layers)
         return loss
-
-    def _step_params(self, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
-        grads = [torch.neg(p.grad) if group["maximize"] else p.grad for p in params]
-        base, decay = base_of(group), group["weight_decay"]
-        states = param_state.base_states(self.state, base, params)
-        if group["foreach"] is False:
-            multipliers = self.layer_multipliers()
-            rates = [multipliers[p] if layers else None for p in params]
-            reference_step(self.state, group, params, grads, states, rates, other_rate(group))
-        elif layers:
-            self._multi_tensor_step(group, params, grads, states)
-        else:
-            shards, grads, states = local_shards(params, grads, states)
-            other_steps(shards, with_weight_decay(TORCH, grads, shards, decay), states, other_rate(group), base=base)
-
-    def _multi_tensor_step(self, group: dict[str, Any], params: list[Any], grads: list[Any], states: list[Any]) -> None:
-        """Base directions by ``_executors.bases``, the turn by the executors torch's policy picks (``_executors.policy``
-        through ``engine.executors_for``: by device, dtype, whole-layer size, ``foreach``, ``fused``), on local shards."""
-        shards, grads, states = local_shards(params, grads, states)
-        grads = with_weight_decay(TORCH, grads, shards, group["weight_decay"])
-        chosen = engine.executors_for(
-            torch_namespace, shards, meshes=[mesh_of(p) for p in params], sizes=[p.numel() for p in params],
-            foreach=group["foreach"], fused=group["fused"], in_place=True,
-        )  # fmt: skip
-        for executor, part in chosen:
-            self._turn(group, *([items[i] for i in part] for items in (params, shards, grads, states)), executor)
-
-    def _turn(
-        self, group: dict[str, Any], params: list, shards: list, grads: list, states: list, executor: TorchExecutor
-    ) -> None:
-        """One executor's layers: its base steps (``TorchExecutor.base_steps``, states written in place), then the turn."""
-        steps = executor.base_steps(base_of(group), grads, states, scratch=(self._scratch, params))
-        multipliers, init_norms = self._device_scalars(params, executor.acc)
-        new = engine.turn_layers(
-            shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
-        )
-        rounded = [(p, w) for p, w in zip(shards, new) if w is not p]
-        if rounded:
-            torch._foreach_copy_([p for p, _ in rounded], [w for _, w in rounded])
-
-
-def other_rate(group: dict[str, Any]) -> Any:
-    return group["lr"] if group["other_lr"] is None else group["other_lr"]

@@ -40,7 +40,12 @@ def check_params(group: dict[str, Any]) -> None:
                 f"{describe(group, i)} is on the meta device; build the optimizer once the model is materialized "
                 "(module.to_empty(...) and initialized), as torch's own optimizers need."
             )
-        if p.is_complex() or not p.is_floating_point():
+        if p.is_complex():
+            raise TypeError(
+                f"Layca turns real floating-point parameters; {describe(group, i)} is {p.dtype}: keep it as a real "
+                "parameter (torch.view_as_real of the value, viewed back with torch.view_as_complex in forward)."
+            )
+        if not p.is_floating_point():
             raise TypeError(f"Layca turns real floating-point parameters; {describe(group, i)} is {p.dtype}.")
         if flags[i] and p.numel() == 0:
             raise ValueError(f"The Layca layer {describe(group, i)} has no elements; set its group's layca=False.")
@@ -60,8 +65,19 @@ def check_step(group: dict[str, Any]) -> None:
             raise RuntimeError(f"Layca does not support sparse gradients; {describe(group, i)} has one.")
 
 
+def check_tensor_rates(options: dict[str, Any]) -> None:
+    """Refuse a rate given as a tensor of more than one element (as torch's optimizers do, before the parameters)."""
+    for name in ("lr", "other_lr"):
+        rate = options.get(name)
+        if isinstance(rate, torch.Tensor) and rate.numel() != 1:
+            raise ValueError(
+                f"Tensor {name} must be 1-element; got shape {tuple(rate.shape)}: pass torch.tensor(value)."
+            )
+
+
 def check_group(group: dict[str, Any]) -> None:
     """A param group's options and parameters, checked when it is added."""
+    check_tensor_rates(group)
     names = engine.RATE_NAMES["layca_torch"]
     engine.checked_options(
         group["lr"], group["alpha"], group["variant"], None, group["other_lr"], names=names,

@@ -26,6 +26,14 @@ _LAYER_NAMES = ("Conv1D",)
 Kinds = dict[int, tuple[str, str]]
 """``id(parameter) -> (kind, reason)``: the verdicts of the modules that hold each parameter."""
 
+BY_SHAPE_ALONE = (
+    "Layca got parameters without names or model (model.parameters(), the Hugging Face Trainer's groups), so its "
+    "default selection judged them by shape alone and turns every tensor of 2 dimensions or more as a layer, "
+    "embedding tables and output heads tied to them included; pass layers=model (or the model itself, or its "
+    "named_parameters()) to apply the module and name rules (docs/selection.md)."
+)
+"""The warning ``Layca`` gives once when ``judged_by_shape_alone``."""
+
 
 def _verdict(module: nn.Module, name: str) -> tuple[str, str] | None:
     kind = type(module).__name__
@@ -63,6 +71,12 @@ def role(name: str | None, p: torch.Tensor, kinds: Kinds | None = None, include:
     """A parameter's default role: its module's verdict when known (``kinds``), else its name and shape."""
     kind, why = (kinds or {}).get(id(p), (None, ""))
     return selection.default_role(name, tuple(p.shape), kind=kind, why=why, include=include)
+
+
+def judged_by_shape_alone(group: dict[str, Any], kinds: Kinds | None) -> bool:
+    """Whether the default selection made layers of a param group's parameters from their shapes alone: no ``layca``
+    key, no names, no model (``kinds``), and at least one layer."""
+    return group["layca"] is None and kinds is None and not group.get("param_names") and any(group["is_layer"])
 
 
 def group_roles(group: dict[str, Any], kinds: Kinds | None) -> list[selection.Role]:

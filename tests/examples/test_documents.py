@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from examples import documents, report, studies, tables
+from examples import claims, documents, report, studies, tables
 
 pytest.importorskip("scipy")
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ def test_examples_readme_opens_with_the_claims_and_the_readme_shows_the_demo():
     assert first.group(2) == "claims" and headings[0] < first.start() < headings[1]  # in the first section
     assert "| C1: " in first.group(3) and "| C5: " in first.group(3) and "n = " in first.group(3)
     readme_sections = {m.group(2) for m in report.SECTION.finditer((ROOT / "README.md").read_text())}
-    assert readme_sections == {"demo", "claims-summary", "lm-claims-summary"}
+    assert readme_sections == {"demo", "verdicts"}
 
 
 def test_the_default_task_is_the_budget_the_rule_picks(sections):
@@ -62,3 +62,16 @@ def test_the_demo_table_shows_the_study_interval_of_each_method(sections):
     assert set(beside) == {method.name for method in demo.methods()}
     assert all(re.fullmatch(r"\[\d+\.\d, \d+\.\d\]", interval) for interval in beside.values())
     assert header in sections["demo"] and all(f"| {interval} |" in sections["demo"] for interval in beside.values())
+
+
+def test_the_readme_verdict_table_names_every_claim_of_both_studies_once(sections):
+    def ids(text: str) -> list[str]:
+        return re.findall(r"(?:\| |<br>)([CL]\d+b?): ", text)
+
+    expected = ids(sections["claims"]) + ids(sections["lm-claims"])
+    assert len(expected) >= 10 and sorted(ids(sections["verdicts"])) == sorted(expected)
+    rows = [line for line in sections["verdicts"].splitlines() if line.startswith("| **")]
+    shown = [row.split("**")[1] for row in rows]
+    known = [claims.REPRODUCED, claims.INCONCLUSIVE, claims.CONTRADICTED]
+    assert len(shown) == len(set(shown)), "one row per verdict"
+    assert [v for v in shown if v in known] == [v for v in known if v in shown], "reproduced first, contradicted last"

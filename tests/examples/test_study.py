@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from examples import runs, studies, study
+from examples import fingerprint, runs, studies, study
 from examples.experiment import sgd
 from examples.studies import Config, Study, Task
 
@@ -50,6 +50,7 @@ def test_one_record_per_run_with_provenance_and_curves(ran):
     assert record["key"]["config"] == {**sgd("C", 0.05).as_dict(), "warmup_epochs": 1}
     assert record["key"]["seed"] == 1 and record["key"]["task"]["epochs"] == 2 and record["key"]["version"] == 1
     assert record["commit"] and record["versions"]["torch"] and record["wall_time_s"] > 0
+    assert record["numerics"] == fingerprint.measure("torch") and len(record["numerics"]["digest"]) == 12
     curves = record["curves"]
     assert curves["epoch"] == [0.0, 1.0, 2.0] and len(curves["rotation"]) == 3 and len(curves["rotation"][0]) == 5
     assert len(curves["train_loss"]) == len(curves["train_accuracy"]) == 2 and curves["train_loss"][1] > 0
@@ -72,6 +73,10 @@ def test_a_rerun_trains_only_missing_or_stale_runs(ran, tiny, tmp_path, monkeypa
     output = capsys.readouterr().out
     assert "5 runs done, 1 to train" in output and "6/6 runs done" in output
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in before.items())
+    other_code = tmp_path / "tiny/torch/A/seed0.json"
+    other_code.write_text(json.dumps({**json.loads(other_code.read_text()), "numerics": {"digest": "0" * 12}}))
+    todo, done = study.plan_runs(studies.get("tiny"), ["torch"], 2, tmp_path / "tiny")
+    assert done == 5 and [(c.name, s) for _, c, s in todo] == [("A", 0)]  # made by other numerics: stale
     monkeypatch.setitem(studies.STUDIES, "tiny", dataclasses.replace(TINY, version=2))
     todo, done = study.plan_runs(studies.get("tiny"), ["torch"], 2, tmp_path / "tiny")
     assert done == 0 and len(todo) == 6  # a new version retrains everything

@@ -1,6 +1,8 @@
 """``docs/integrations/huggingface.md`` run as written: a small GPT-2 trained by the Hugging Face ``Trainer`` with
 Layca by both routes, a checkpoint resumed exactly, the rotation monitor as a ``TrainerCallback``."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -61,8 +63,13 @@ def test_resume_from_checkpoint_continues_the_uninterrupted_run(page):
 
 
 def test_route_2_the_trainer_builds_layca_from_the_class(tmp_path, monkeypatch):
+    """With ``layers=model`` as the page gives it, Layca knows each parameter's module and does not warn that it
+    judged the Trainer's nameless parameters by their shapes alone."""
     monkeypatch.chdir(tmp_path)
-    page = pages.run(PAGE, "A model, data and a rotation callback", "Route 2: the class and its keyword arguments")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        page = pages.run(PAGE, "A model, data and a rotation callback", "Route 2: the class and its keyword arguments")
+    assert not [w for w in caught if "judged them by shape alone" in str(w.message)]
     trainer = page["trainer"]
     assert isinstance(trainer.optimizer.optimizer, page["layca_torch"].Layca)  # under Accelerate's wrapper
     assert {g["weight_decay"] for g in trainer.optimizer.param_groups} == {0.0, 0.01}

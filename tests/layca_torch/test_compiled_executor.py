@@ -13,8 +13,8 @@ import array_api_compat.torch as xp  # noqa: E402
 from layca_core import engine  # noqa: E402
 from layca_torch._executors import compiled_kernels  # noqa: E402
 from layca_torch._executors.compiled_executor import CompiledExecutor  # noqa: E402
-from layca_torch._executors.multi_tensor import CHUNK  # noqa: E402
 from layca_torch._executors.policy import build_executor  # noqa: E402
+from layca_torch._executors.tensors import CHUNK  # noqa: E402
 from tests.layca_torch import executor_checks as checks  # noqa: E402
 from tests.layca_torch.executor_checks import assert_close, tensors  # noqa: E402
 

@@ -2,6 +2,8 @@
 the biases and the LayerNorms out, so that only changing the optimizer of an AdamW script trains; and the
 ``Trainer``'s ``optimizer_cls_and_kwargs`` route, whose param groups carry ``weight_decay`` (0.0 included)."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -66,15 +68,38 @@ def test_describe_names_the_tied_table_the_layer_norms_and_the_conv1d_layers():
     assert layers == {n for n, p in model.named_parameters() if p.ndim == 2 and "wte" not in n and "wpe" not in n}
 
 
-def test_the_trainers_optimizer_cls_and_kwargs_route_trains_with_its_weight_decay_groups(tmp_path):
+def train_by_the_class_route(tmp_path, kwargs):
+    """Three steps of the ``Trainer`` building Layca from ``optimizer_cls_and_kwargs``; the trainer and Layca's
+    warnings about parameters judged by shape alone."""
     args = transformers.TrainingArguments(
         str(tmp_path), max_steps=3, per_device_train_batch_size=8, weight_decay=0.01, report_to="none",
         save_strategy="no", use_cpu=True, disable_tqdm=True,
     )  # fmt: skip
+    model = tiny_gpt2()
     trainer = transformers.Trainer(
-        model=tiny_gpt2(), args=args, train_dataset=sequences(),
-        optimizer_cls_and_kwargs=(layca_torch.Layca, {"base": "adam"}),
+        model=model, args=args, train_dataset=sequences(),
+        optimizer_cls_and_kwargs=(layca_torch.Layca, {"base": "adam", **kwargs(model)}),
     )  # fmt: skip
-    result = trainer.train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = trainer.train()
     assert torch.isfinite(torch.tensor(result.training_loss))
+    return trainer, [w for w in caught if "judged them by shape alone" in str(w.message)]
+
+
+def test_the_trainers_optimizer_cls_and_kwargs_route_trains_with_its_weight_decay_groups(tmp_path):
+    """The ``Trainer`` passes plain parameters: without ``layers=model`` GPT-2's token and position tables are turned
+    as layers (the shape rule), which Layca says once."""
+    trainer, said = train_by_the_class_route(tmp_path, lambda model: {})
     assert sorted(g["weight_decay"] for g in trainer.optimizer.param_groups) == [0.0, 0.01]
+    assert len(said) == 1 and "pass layers=model" in str(said[0].message)
+    tables = {id(trainer.model.transformer.wte.weight), id(trainer.model.transformer.wpe.weight)}
+    assert tables <= {id(p) for p in trainer.optimizer.optimizer.layer_multipliers()}
+
+
+def test_the_class_route_with_layers_model_leaves_the_tables_out_and_says_nothing(tmp_path):
+    trainer, said = train_by_the_class_route(tmp_path, lambda model: {"layers": model})
+    assert not said
+    assert {g["weight_decay"] for g in trainer.optimizer.param_groups} == {0.0, 0.01}
+    layers = {id(p) for p in trainer.optimizer.optimizer.layer_multipliers()}
+    assert len(layers) == 8 and id(trainer.model.transformer.wte.weight) not in layers

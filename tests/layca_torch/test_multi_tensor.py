@@ -10,7 +10,7 @@ import layca_core  # noqa: E402
 from layca_conformance.backends import Backend, to_numpy  # noqa: E402
 from layca_core import engine  # noqa: E402
 from layca_core.engine.reference import per_layer  # noqa: E402
-from layca_torch._executors import multi_tensor  # noqa: E402
+from layca_torch._executors import local_sums  # noqa: E402
 from layca_torch._executors.policy import build_executor  # noqa: E402
 from tests.core.test_engine import ANGLE_TOLERANCE, RATE, check_turn, magnitudes, step_of  # noqa: E402
 
@@ -45,7 +45,7 @@ def test_the_in_place_torch_executor_matches_the_reference_on_mixed_layers(dtype
     """An optimizer's own step: non-finite entries in one layer only, one step far out of range among steps in it
     (on the CPU the executor then cleans one layer and scales every step with a pass of its own); a large layer
     reduced in several blocks of rows."""
-    monkeypatch.setattr(multi_tensor, "BLOCK_ROWS", 1)
+    monkeypatch.setattr(local_sums, "BLOCK_ROWS", 1)
     shapes = [(24, 16), (300, 140), (3, 3, 2, 5), (7,)]
     layers = [np.random.default_rng(i).standard_normal(shape) for i, shape in enumerate(shapes)]
     steps = [step_of(magnitude, x.shape, i) for i, (x, magnitude) in enumerate(zip(layers, [1.0, 3e-3, 1e30, 50.0]))]

@@ -378,7 +378,9 @@ def test_groups_carry_keys_of_their_own_and_the_constructor_refuses_unknown_keyw
     net = model()
     optimizer = layca_torch.Layca([{"params": net.parameters(), "name": "all", "initial_lr": 0.1}])
     assert optimizer.param_groups[0]["name"] == "all"
-    with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got 'capturable'"):
+    with pytest.raises(TypeError, match="Base 'sgd' takes no hyperparameters; got 'amsgrad'"):
+        layca_torch.Layca(net.parameters(), amsgrad=True)
+    with pytest.raises(TypeError, match="Layca has no capturable mode .*: remove capturable="):
         layca_torch.Layca(net.parameters(), capturable=True)
 
 

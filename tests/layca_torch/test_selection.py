@@ -3,6 +3,7 @@ turns kinds back into layers; ``describe`` and ``log_layers`` say each decision 
 
 import logging
 import re
+import warnings
 
 import pytest
 import torch
@@ -103,3 +104,29 @@ def test_the_monitor_and_the_wrapper_follow_the_default():
     net = resnet_like()
     wrapper = layca_torch.LaycaWrapper(torch.optim.SGD(net.named_parameters(), lr=0.1))
     assert [id(p) for p in wrapper.layers] == [id(net[i].weight) for i in (0, 3, 7)]
+
+
+def shape_warnings(make):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make()
+    return [w for w in caught if "judged them by shape alone" in str(w.message)]
+
+
+def test_parameters_judged_by_shape_alone_are_said_once_and_named_or_modelled_ones_not():
+    net = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
+    groups = [{"params": [net[0].weight], "weight_decay": 0.1}, {"params": list(net[1].parameters())}]
+    (warning,) = shape_warnings(lambda: layca_torch.Layca(groups))  # once for both groups
+    assert "pass layers=model" in str(warning.message) and warning.category is UserWarning
+    assert warning.filename == __file__  # at the line that built the optimizer
+    assert len(shape_warnings(lambda: layca_torch.Layca(net.parameters()))) == 1
+    for make in (
+        lambda: layca_torch.Layca(groups, layers=net),
+        lambda: layca_torch.Layca(net),
+        lambda: layca_torch.Layca(net.named_parameters()),
+        lambda: layca_torch.Layca([{"params": [net[1].weight], "layca": True}]),
+        lambda: layca_torch.Layca([net[1].bias]),  # no layer: nothing turned by its shape
+    ):
+        assert not shape_warnings(make)
+    optimizer = layca_torch.Layca(groups, layers=net)
+    assert [id(p) for p in optimizer.layer_multipliers()] == [id(net[1].weight)]  # the table is not a layer
