@@ -180,7 +180,9 @@ class TorchExecutor(LocalSums):
 
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
         """``values``, with ``recipe``'s where ``keep`` is False (read on the host): only those layers take the two
-        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place (into copies)."""
+        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place (into copies). The
+        two passes' ``|w|^2`` and ``<w, s>`` are the screen's (``_summed``) for the steps left as they are, and a step
+        whose screened ``|s|^2`` is finite holds no non-finite entry (no norm taken to find out)."""
         again = [i for i, ok in enumerate(keep.tolist()) if not ok]
         if not again:
             return values
