@@ -124,3 +124,79 @@ def test_the_screened_cpu_step_mixes_magnitudes_and_non_finite_entries_in_one_ca
             fast, reference, rtol=0, atol=8 * ANGLE_TOLERANCE["float32"] * np.abs(reference).max()
         )
         check_turn(to_numpy(w), fast, "float32")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_blocked_cpu_passes_give_the_bits_of_the_multi_tensor_kernels(dtype, threads):
+    """The base steps' passes and the apply, block by block on large CPU tensors (``tensors.blockwise``), give the
+    bits of one multi-tensor kernel per operation over whole tensors: sizes with a tail, a small tensor among them."""
+    from layca_torch._executors.bases import TorchPrimitives
+    from layca_torch._executors.tensors import BLOCK
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        sizes = [2 * BLOCK + 37, 300, BLOCK + 1]
+        g = torch.Generator().manual_seed(0)
+        grads, mu, nu, ws = ([torch.randn(n, generator=g, dtype=dtype) for n in sizes] for _ in range(4))
+        nu = [v.abs() for v in nu]
+        scales = [torch.tensor(0.3, dtype=dtype)] * len(sizes)
+        a, b = torch.tensor([0.7, 0.9, 1.1], dtype=torch.float64), torch.tensor([-0.3, 0.2, -0.1], dtype=dtype)
+        expected = [t.clone() for t in mu], [t.clone() for t in nu], [t.clone() for t in ws]
+        torch._foreach_mul_(expected[0], 0.9)
+        torch._foreach_add_(expected[0], grads, alpha=0.1)
+        torch._foreach_mul_(expected[1], 0.999)
+        torch._foreach_addcmul_(expected[1], grads, grads, value=0.001)
+        quotients = torch._foreach_div(expected[1], scales)
+        torch._foreach_sqrt_(quotients)
+        torch._foreach_add_(quotients, 1e-8)
+        quotients = [torch.div(x, q) for x, q in zip(expected[0], quotients)]
+        torch._foreach_mul_(expected[2], a.tolist())
+        torch._foreach_addcmul_(expected[2], quotients, list(b.unbind()))
+
+        ops = TorchPrimitives(({}, list(range(len(sizes)))))
+        ops.blend(mu, 0.9, grads, 0.1)
+        ops.blend_squares(nu, 0.999, grads, 0.001)
+        steps = ops.over_root(mu, nu, 1e-8, scales)
+        executor = build_executor("multi_tensor", layca_core.array_namespace(ws[0]), ws, in_place=True)
+        executor.combine(ws, steps, a, b.to(torch.float64))
+        for got, want in zip([*mu, *nu, *steps, *ws], [*expected[0], *expected[1], *quotients, *expected[2]]):
+            assert torch.equal(got, want)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_recompute_reads_the_screens_sums_again():
+    """A layer that fails the screen takes the two passes without summing ``|w|^2`` and ``<w, s>`` again (the screen's
+    values, kept by identity), and the step's bits are those of a recompute that sums them again."""
+    shapes = [(300, 140), (64, 600)]
+    layers = [np.random.default_rng(i).standard_normal(shape).astype(np.float32) for i, shape in enumerate(shapes)]
+    given = [step_of(1.0, x.shape, i).astype(np.float32) for i, x in enumerate(layers)]
+    given[1] = 3 * layers[1] + 0.1 * given[1]  # within 45 degrees of the weights: fails the screen
+    turned, dotted = {}, {}
+    for keep in (True, False):
+        ws = [torch.from_numpy(x.copy()) for x in layers]
+        executor = build_executor("multi_tensor", layca_core.array_namespace(ws[0]), ws, in_place=True)
+        assert executor.screens
+        if not keep:
+            executor._summed = type("Forgetful", (dict,), {"__setitem__": lambda *_: None})()
+        rows: list[int] = []
+        executor._row_dots = counted(executor._row_dots, rows)
+        norms = per_layer([layca_core.initial_norm(w) for w in ws], executor)
+        steps = [torch.from_numpy(x.copy()) for x in given]
+        turned[keep] = engine.turn_layers(ws, steps, executor.vector([RATE] * 2), norms, executor=executor)
+        dotted[keep] = sum(rows)
+    assert dotted[True] < dotted[False]
+    for kept, summed in zip(turned[True], turned[False]):
+        assert torch.equal(kept, summed)
+
+
+def counted(row_dots, rows):
+    """``row_dots``, adding the number of rows of each call to ``rows``."""
+
+    def dots(w, x, buffers):
+        rows.append(w.shape[0] if w.dim() > 1 else 1)
+        return row_dots(w, x, buffers)
+
+    return dots

@@ -11,7 +11,7 @@ import torch
 
 from layca_core.directions import BaseDirection, scale_free_steps
 from layca_core.primitives import ARRAY
-from layca_torch._executors.tensors import finite_copy, per_layer
+from layca_torch._executors.tensors import blockwise, finite_copy, per_layer
 
 Scratch = tuple[dict[Any, Any], list[Any]]
 """A dictionary the caller keeps between steps and one key per tensor (its parameter): where ``over_root`` writes."""
@@ -29,15 +29,29 @@ class TorchPrimitives:
         self.scratch = scratch
 
     def blend(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
-        if a != 1:
-            torch._foreach_mul_(states, a)
-        torch._foreach_add_(states, xs, alpha=b)
+        def apply(_: int, state: Any, x: Any) -> None:
+            if a != 1:
+                state.mul_(a)
+            state.add_(x, alpha=b)
+
+        states_, xs_ = _picked(blockwise(apply, states, xs), states, xs)
+        if a != 1 and states_:
+            torch._foreach_mul_(states_, a)
+        if states_:
+            torch._foreach_add_(states_, xs_, alpha=b)
         return states
 
     def blend_squares(self, states: list[Any], a: Any, xs: list[Any], b: Any) -> list[Any]:
-        if a != 1:
-            torch._foreach_mul_(states, a)
-        torch._foreach_addcmul_(states, xs, xs, value=b)
+        def apply(_: int, state: Any, x: Any) -> None:
+            if a != 1:
+                state.mul_(a)
+            state.addcmul_(x, x, value=b)
+
+        states_, xs_ = _picked(blockwise(apply, states, xs), states, xs)
+        if a != 1 and states_:
+            torch._foreach_mul_(states_, a)
+        if states_:
+            torch._foreach_addcmul_(states_, xs_, xs_, value=b)
         return states
 
     def added(self, xs: list[Any], ys: list[Any], b: Any) -> list[Any]:
@@ -46,23 +60,36 @@ class TorchPrimitives:
     def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
         """One allocation: the quotient is written into the denominators (a fresh tensor per step is what costs
         most on the CPU)."""
-        if self.scratch is not None:
-            quotients = self._kept(states)
-            for i, (s, q) in enumerate(zip(states, quotients)):
+        if self.scratch is None:
+            quotients = torch._foreach_sqrt(states) if scales is None else torch._foreach_div(states, scales)
+            if scales is not None:
+                torch._foreach_sqrt_(quotients)
+            torch._foreach_add_(quotients, eps)
+            for x, q in zip(xs, quotients):
+                torch.div(x, q, out=q)
+            return quotients
+
+        def apply(i: int, x: Any, s: Any, q: Any) -> None:
+            if scales is None:
+                torch.sqrt(s, out=q)
+            else:
+                torch.div(s, scales[i], out=q).sqrt_()
+            torch.div(x, q.add_(eps), out=q)
+
+        quotients = self._kept(states)
+        rest = blockwise(apply, xs, states, quotients)
+        if rest:
+            xs_, states_, quotients_ = _picked(rest, xs, states, quotients)
+            for i, s, q in zip(rest, states_, quotients_):
                 if scales is None:
                     torch.sqrt(s, out=q)
                 else:
                     torch.div(s, scales[i], out=q)
             if scales is not None:
-                torch._foreach_sqrt_(quotients)
-        elif scales is None:
-            quotients = torch._foreach_sqrt(states)
-        else:
-            quotients = torch._foreach_div(states, scales)
-            torch._foreach_sqrt_(quotients)
-        torch._foreach_add_(quotients, eps)
-        for x, q in zip(xs, quotients):
-            torch.div(x, q, out=q)
+                torch._foreach_sqrt_(quotients_)
+            torch._foreach_add_(quotients_, eps)
+            for x, q in zip(xs_, quotients_):
+                torch.div(x, q, out=q)
         return quotients
 
     def _kept(self, likes: list[Any]) -> list[Any]:
@@ -113,6 +140,11 @@ class TorchPrimitives:
 
 
 TORCH = TorchPrimitives()
+
+
+def _picked(indices: list[int], *lists: list[Any]) -> list[list[Any]]:
+    """Each list's entries at ``indices``."""
+    return [[items[i] for i in indices] for items in lists]
 
 
 def base_steps(

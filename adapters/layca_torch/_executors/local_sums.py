@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from layca_torch._executors.tensors import CHUNK, per_chunk, per_layer
+from layca_torch._executors.tensors import CHUNK, per_chunk, per_chunk_parts, per_layer
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 BLOCK_ROWS = 64
@@ -65,11 +65,41 @@ class LocalSums:
                 norms = torch._foreach_norm(xs, 2)
             return torch.stack(norms).to(self.acc) ** 2
 
-        def reduce(rows: Any, _: int) -> Any:
-            wide = torch.float32 if self._is_low(rows) else None
-            return torch.linalg.vector_norm(rows, dim=-1, dtype=wide).to(self.acc) ** 2
+        return self._chunked_squares(xs)
 
-        return per_chunk(xs, reduce, self.acc, self.device, BLOCK_ROWS)
+    def _chunked_squares(self, xs: list[Any]) -> Any:
+        """``_local_squares`` by chunks, whatever the sizes (each layer's value depends on its tensor only)."""
+        return per_chunk(xs, lambda rows, _: self._row_squares(rows), self.acc, self.device, BLOCK_ROWS)
+
+    def _chunked_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
+        """``_chunked_squares(ws)``, ``_chunked_dots(ws, xs)`` and, ``with_squares``, ``_chunked_squares(xs)``, the
+        same values in one pass: each block of rows is read once for all of them."""
+        buffers: dict[Any, Any] = {}
+
+        def reduce(pair: tuple[Any, Any], _: int) -> tuple[Any, ...]:
+            w, x = pair
+            dot = self._row_dots(w, x, buffers)
+            return (self._row_squares(w), dot, self._row_squares(x)) if with_squares else (self._row_squares(w), dot)
+
+        items = list(zip(ws, xs))
+        return per_chunk_parts(items, reduce, 2 + with_squares, self.acc, self.device, BLOCK_ROWS, pairs=True)
+
+    def _row_squares(self, rows: Any) -> Any:
+        """Per row, its sum of squares: its norm (in float32 for 16-bit rows) squared in the accumulation dtype."""
+        wide = self.torch.float32 if self._is_low(rows) else None
+        return self.torch.linalg.vector_norm(rows, dim=-1, dtype=wide).to(self.acc) ** 2
+
+    def _row_dots(self, w: Any, x: Any, buffers: dict[Any, Any]) -> Any:
+        """Per row, ``<w, x>`` summed in the working dtype; on the CPU the products go to one block per dtype in
+        ``buffers``, reused (no fresh pages per block)."""
+        torch = self.torch
+        if not self.host_checks:
+            return torch.sum(w * x, dim=-1).to(self.acc)
+        dtype = torch.result_type(w, x)
+        if dtype not in buffers:
+            buffers[dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=dtype, device=self.device)
+        products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
+        return torch.sum(products, dim=-1).to(self.acc)
 
     def _local_projected_squares(self, ws: list[Any], xs: list[Any], c: Any) -> Any:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
@@ -79,10 +109,14 @@ class LocalSums:
             torch._foreach_add_(differences, xs)
             return torch.stack(torch._foreach_norm(differences, 2)).to(self.acc) ** 2
         coefficients = per_layer(c, xs)
+        buffers: dict[Any, Any] = {}  # one block of differences per dtype, reused: no fresh pages per block
 
         def reduce(pair: tuple[Any, Any], i: int) -> Any:
             w, x = pair
-            return torch.linalg.vector_norm(x - coefficients[i] * w.to(x.dtype), dim=-1).to(self.acc) ** 2
+            if x.dtype not in buffers:
+                buffers[x.dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=x.dtype, device=self.device)
+            difference = torch.mul(w.to(x.dtype), coefficients[i], out=buffers[x.dtype][: x.numel()].view(x.shape))
+            return torch.linalg.vector_norm(torch.sub(x, difference, out=difference), dim=-1).to(self.acc) ** 2
 
         return per_chunk(list(zip(ws, xs)), reduce, self.acc, self.device, BLOCK_ROWS, pairs=True)
 
@@ -94,16 +128,10 @@ class LocalSums:
             flat = torch.cat([p.reshape(-1) for p in products]).to(self.acc)
             lengths = torch.tensor([p.numel() for p in products], device=self.device)
             return torch.segment_reduce(flat, "sum", lengths=lengths)
-        buffers: dict[Any, Any] = {}  # on the CPU, one block of products per dtype, reused: no fresh pages per block
+        return self._chunked_dots(ws, xs)
 
-        def dot(pair: tuple[Any, Any], _: int) -> Any:
-            w, x = pair
-            if not self.host_checks:
-                return torch.sum(w * x, dim=-1).to(self.acc)
-            dtype = torch.result_type(w, x)
-            if dtype not in buffers:
-                buffers[dtype] = torch.empty(BLOCK_ROWS * CHUNK, dtype=dtype, device=self.device)
-            products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
-            return torch.sum(products, dim=-1).to(self.acc)
-
+    def _chunked_dots(self, ws: list[Any], xs: list[Any]) -> Any:
+        """``_local_dots`` by chunks, whatever the sizes (each layer's value depends on its tensors only)."""
+        buffers: dict[Any, Any] = {}
+        dot = lambda pair, _: self._row_dots(*pair, buffers)  # noqa: E731
         return per_chunk(list(zip(ws, xs)), dot, self.acc, self.device, BLOCK_ROWS, pairs=True)

@@ -23,8 +23,10 @@ from layca_torch._executors import bases
 from layca_torch._executors.collectives import all_reduce
 from layca_torch._executors.local_sums import LocalSums
 from layca_torch._executors.tensors import (
+    CHUNK,
     Projected,
     Scaled,
+    blockwise,
     factors_of,
     finite_copy,
     in_range,
@@ -62,6 +64,10 @@ class TorchExecutor(LocalSums):
         """Whether the primitives may write into the steps (else a caller may pass state tensors as steps)."""
         self._vectors: dict[tuple[float, ...], Any] = {}
         self._unclean: list[Any] | None = None
+        self._summed: dict[tuple[int, int], tuple[Any, ...]] = {}
+        """Per ``(w, x)`` pair (by identity), the screen's local ``(|w|^2, <w, x>, |x|^2)``, read again by the
+        recompute's sums for the layers whose steps it leaves as they are."""
+        self._recomputing = False
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
         """On the CPU, unsharded: the screened recipe (one pass of sums; the two passes for the layers that fail the
@@ -128,10 +134,13 @@ class TorchExecutor(LocalSums):
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         torch = self.torch
-        parts = [self._local_squares(ws), self._local_dots(ws, xs)] + (
-            [self._local_squares(xs)] if with_squares else []
-        )
-        ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
+        if self.screens and not all(x.numel() <= CHUNK for x in xs):
+            ww, wx, *xx = self._screened_sums(ws, xs, with_squares)
+        else:
+            parts = [self._local_squares(ws), self._local_dots(ws, xs)] + (
+                [self._local_squares(xs)] if with_squares else []
+            )
+            ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
         factor = factors_of(xs)
         return (ww, wx * factor, *(x * factor * factor for x in xx)) if factor is not None else (ww, wx, *xx)
 
@@ -156,25 +165,55 @@ class TorchExecutor(LocalSums):
         if isinstance(xs, Projected):  # a w + b (S - c w)
             a = a - b * xs.c
         work = self._work(ws)
-        if self.in_place:
-            self.torch._foreach_mul_(work, self._scalars(a, work))
-        else:
-            work = self.torch._foreach_mul(work, self._scalars(a, work))
-        self.torch._foreach_addcmul_(work, xs, per_layer(b if factor is None else b * factor, work))
+        a, b = self._scalars(a, work), per_layer(b if factor is None else b * factor, work)
+        if not self.in_place:
+            work = self.torch._foreach_mul(work, a)
+            self.torch._foreach_addcmul_(work, xs, b)
+            return work
+        rest = (
+            blockwise(lambda i, w, x: w.mul_(a[i]).addcmul_(x, b[i]), work, xs) if self.host_checks else range(len(a))
+        )
+        if rest:
+            self.torch._foreach_mul_([work[i] for i in rest], [a[i] for i in rest])
+            self.torch._foreach_addcmul_([work[i] for i in rest], [xs[i] for i in rest], [b[i] for i in rest])
         return work
 
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
         """``values``, with ``recipe``'s where ``keep`` is False (read on the host): only those layers take the two
-        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place (into copies)."""
+        passes, their steps (``xs``, the engine's list) cleaned of non-finite entries in place (into copies). The
+        two passes' ``|w|^2`` and ``<w, s>`` are the screen's (``_summed``) for the steps left as they are, and a step
+        whose screened ``|s|^2`` is finite holds no non-finite entry (no norm taken to find out)."""
         again = [i for i, ok in enumerate(keep.tolist()) if not ok]
         if not again:
             return values
-        norms = torch._foreach_norm([xs[i] for i in again])  # non-finite where a step holds a non-finite entry
-        for i, norm in zip(again, torch.stack(norms).isfinite().tolist()):
-            xs[i] = xs[i] if norm else finite_copy(xs[i])
+        summed = [self._summed.get((id(ws[i]), id(xs[i]))) for i in again]
+        unsure = [i for i, s in zip(again, summed) if s is None or not bool(torch.isfinite(s[2]))]  # else all finite
+        if unsure:
+            norms = torch._foreach_norm([xs[i] for i in unsure])  # non-finite where a step holds a non-finite entry
+            for i, norm in zip(unsure, torch.stack(norms).isfinite().tolist()):
+                xs[i] = xs[i] if norm else finite_copy(xs[i])
         index = torch.tensor(again, device=keep.device)
-        recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
+        self._recomputing = True
+        try:
+            recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
+        finally:
+            self._recomputing = False
         return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
+
+    def _screened_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
+        """The rows of ``sums`` (unsharded, chunked: each layer's values depend on its own tensors only). The screen's
+        are kept in ``_summed``; the recompute's read them there for the pairs the screen summed."""
+        torch = self.torch
+        known = [self._summed.get((id(w), id(x))) for w, x in zip(ws, xs)] if self._recomputing else [None] * len(ws)
+        fresh = [i for i, k in enumerate(known) if k is None]
+        if fresh:
+            w, x = [ws[i] for i in fresh], [xs[i] for i in fresh]
+            local = self._chunked_sums(w, x, with_squares)
+            for i, values in zip(fresh, torch.stack(local, dim=1).unbind()):
+                known[i] = values.unbind()
+                if not self._recomputing:
+                    self._summed[(id(ws[i]), id(xs[i]))] = known[i]
+        return [torch.stack(row) for row in list(zip(*known))[: 3 if with_squares else 2]]
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
         return all_reduce(local, self.meshes, maximum)
