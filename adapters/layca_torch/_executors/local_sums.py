@@ -133,5 +133,8 @@ class LocalSums:
     def _chunked_dots(self, ws: list[Any], xs: list[Any]) -> Any:
         """``_local_dots`` by chunks, whatever the sizes (each layer's value depends on its tensors only)."""
         buffers: dict[Any, Any] = {}
-        dot = lambda pair, _: self._row_dots(*pair, buffers)  # noqa: E731
+
+        def dot(pair: tuple[Any, Any], _: int) -> Any:
+            return self._row_dots(pair[0], pair[1], buffers)
+
         return per_chunk(list(zip(ws, xs)), dot, self.acc, self.device, BLOCK_ROWS, pairs=True)

@@ -210,9 +210,9 @@ class TorchExecutor(LocalSums):
             w, x = [ws[i] for i in fresh], [xs[i] for i in fresh]
             local = self._chunked_sums(w, x, with_squares)
             for i, values in zip(fresh, torch.stack(local, dim=1).unbind()):
-                known[i] = values.unbind()
+                known[i] = sums = values.unbind()
                 if not self._recomputing:
-                    self._summed[(id(ws[i]), id(xs[i]))] = known[i]
+                    self._summed[(id(ws[i]), id(xs[i]))] = sums
         return [torch.stack(row) for row in list(zip(*known))[: 3 if with_squares else 2]]
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
