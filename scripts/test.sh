@@ -19,7 +19,7 @@ timed() {  # label, command...: run it, say how long it took; its exit status
 }
 
 run_pytest() {
-  .venv/bin/python -m pytest -p no:cacheprovider "$@"
+  .venv/bin/python -m pytest -p no:cacheprovider --durations=10 "$@"
   local rc=$?
   if [ "$rc" -eq 5 ]; then echo "FAILED: pytest collected no tests ($*)"; return 1; fi
   return "$rc"
