@@ -62,12 +62,7 @@ class TorchPrimitives:
         most on the CPU)."""
         if self.scratch is None:
             quotients = torch._foreach_sqrt(states) if scales is None else torch._foreach_div(states, scales)
-            if scales is not None:
-                torch._foreach_sqrt_(quotients)
-            torch._foreach_add_(quotients, eps)
-            for x, q in zip(xs, quotients):
-                torch.div(x, q, out=q)
-            return quotients
+            return _divided_by_root(xs, quotients, eps, rooted=scales is None)
 
         def apply(i: int, x: Any, s: Any, q: Any) -> None:
             if scales is None:
@@ -85,11 +80,7 @@ class TorchPrimitives:
                     torch.sqrt(s, out=q)
                 else:
                     torch.div(s, scales[i], out=q)
-            if scales is not None:
-                torch._foreach_sqrt_(quotients_)
-            torch._foreach_add_(quotients_, eps)
-            for x, q in zip(xs_, quotients_):
-                torch.div(x, q, out=q)
+            _divided_by_root(xs_, quotients_, eps, rooted=scales is None)
         return quotients
 
     def _kept(self, likes: list[Any]) -> list[Any]:
@@ -189,3 +180,13 @@ def other_steps(params: list[Any], grads: list[Any], states: list[Any], rate: An
         torch._foreach_sub_(params, steps, alpha=rate)
         return
     TORCH.descended(params, base_steps(base, grads, states, guard=False, owned=True), rate)
+
+
+def _divided_by_root(xs: list[Any], denominators: list[Any], eps: Any, rooted: bool) -> list[Any]:
+    """``x / (sqrt(d) + eps)`` per tensor, written into the denominators ``d`` (already rooted when ``rooted``)."""
+    if not rooted:
+        torch._foreach_sqrt_(denominators)
+    torch._foreach_add_(denominators, eps)
+    for x, d in zip(xs, denominators):
+        torch.div(x, d, out=d)
+    return denominators
