@@ -34,6 +34,14 @@ BY_SHAPE_ALONE = (
 )
 """The warning ``Layca`` gives once when ``judged_by_shape_alone``."""
 
+WRAPPED_BY_SHAPE_ALONE = (
+    "LaycaWrapper's inner optimizer holds parameters without names (built on model.parameters()), so the default "
+    "selection judged them by shape alone and turns every tensor of 2 dimensions or more as a layer, embedding "
+    "tables and output heads tied to them included; build the inner optimizer on model.named_parameters(), or pass "
+    "layers= (docs/selection.md)."
+)
+"""The warning ``LaycaWrapper`` gives when its default selection met a parameter without a name."""
+
 
 def _verdict(module: nn.Module, name: str) -> tuple[str, str] | None:
     kind = type(module).__name__

@@ -1,5 +1,6 @@
 """``LaycaWrapper``: any torch optimizer's step, turned into a Layca step on the chosen layers."""
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -75,6 +76,8 @@ class LaycaWrapper(torch.optim.Optimizer):
         )
         if not chosen:
             raise ValueError("The wrapped optimizer has no Layca layer by the default rule; pass `layers`.")
+        if layers is None and any(n is None for n, p in named if p.requires_grad and p.dim() >= 2):
+            warnings.warn(roles.WRAPPED_BY_SHAPE_ALONE, UserWarning, stacklevel=2)
         ids = {id(p) for p in chosen}
         if len(ids) != len(chosen):
             raise ValueError("`layers` lists a layer twice; list each layer once.")

@@ -130,3 +130,17 @@ def test_parameters_judged_by_shape_alone_are_said_once_and_named_or_modelled_on
         assert not shape_warnings(make)
     optimizer = layca_torch.Layca(groups, layers=net)
     assert [id(p) for p in optimizer.layer_multipliers()] == [id(net[1].weight)]  # the table is not a layer
+
+
+def test_the_wrapper_says_when_it_judged_unnamed_parameters_by_shape_alone():
+    net = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layca_torch.LaycaWrapper(torch.optim.SGD(net.parameters(), lr=0.1))
+    (warning,) = [w for w in caught if "judged them by shape alone" in str(w.message)]
+    assert "model.named_parameters()" in str(warning.message) and warning.filename == __file__
+    for make in (
+        lambda: layca_torch.LaycaWrapper(torch.optim.SGD(net.named_parameters(), lr=0.1)),
+        lambda: layca_torch.LaycaWrapper(torch.optim.SGD(net.parameters(), lr=0.1), layers=[net[1].weight]),
+    ):
+        assert shape_warnings(make) == []
