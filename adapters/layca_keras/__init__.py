@@ -10,7 +10,8 @@ registers ``Layca`` and ``LaycaWrapper`` (as ``layca>Layca``, ``layca>LaycaWrapp
 
 from layca_core import __version__
 from layca_keras.callback import RotationMonitor
-from layca_keras.optimizer import HYPERPARAMETER_NAMES, Layca, describe
+from layca_keras.hyperparameters import HYPERPARAMETER_NAMES
+from layca_keras.optimizer import Layca, describe
 from layca_keras.wrapper import LaycaWrapper
 
 __all__ = ["__version__", "HYPERPARAMETER_NAMES", "Layca", "LaycaWrapper", "RotationMonitor", "describe"]

@@ -1,6 +1,5 @@
 """``layca_keras.Layca``: the Layca step of ``layca_core`` as a Keras 3 optimizer (any backend)."""
 
-import inspect
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +8,7 @@ import keras
 from keras import ops
 
 from layca_core import defaults, engine, selection
+from layca_keras.hyperparameters import KERAS_ARGUMENTS, checked_options
 from layca_keras.norms import ReanchoredNorms, layer_plan
 from layca_keras.variables import LayerSelector, base_slots, check_serializable, path_of, read, role, selects
 
@@ -18,48 +18,6 @@ if keras.backend.backend() == "torch":
     import layca_torch  # noqa: F401  (registers torch's executors, which the step runs on the torch backend)
 elif keras.backend.backend() == "jax":
     import layca_jax  # noqa: F401  (registers the XLA executor)
-
-HYPERPARAMETER_NAMES = {
-    "momentum": "momentum",
-    "beta": "beta",
-    "beta_1": "b1",
-    "beta_2": "b2",
-    "epsilon": "eps",
-    "rho": "rho",
-    "initial_accumulator_value": "initial_accumulator",
-    "nesterov": "nesterov",
-    "out_axis": "out_axis",
-}
-"""The base hyperparameters in Keras's words (``keras.optimizers.Adam``...), and the core's name for each."""
-
-SPELLING = engine.spelling_of(HYPERPARAMETER_NAMES)
-"""Keras's word for each core name it spells differently."""
-
-
-def _checked_options(
-    rate: Any, alpha: Any, variant: str, base: str, other_rate: Any, hyperparameters: dict, weight_decay: Any
-) -> Any:
-    """The core's checks on Keras-named base hyperparameters, its messages in Keras's words."""
-    for name in hyperparameters:
-        if name in SPELLING:
-            raise TypeError(f"Keras calls the base hyperparameter {name!r} {SPELLING[name]!r}; pass that instead.")
-    core = {HYPERPARAMETER_NAMES.get(k, k): v for k, v in hyperparameters.items()}
-    return engine.checked_options(
-        rate, alpha, variant, base, other_rate, names=engine.RATE_NAMES["layca_keras"], spelling=SPELLING,
-        weight_decay=0.0 if weight_decay is None else weight_decay, **core,
-    )  # fmt: skip
-
-
-def _keras_arguments() -> set[str]:
-    """The base Keras optimizer's own arguments (TensorFlow's subclass hides them behind **kwargs)."""
-    for cls in keras.optimizers.Optimizer.__mro__:
-        parameters = inspect.signature(cls.__init__).parameters
-        if "clipnorm" in parameters:
-            return set(parameters) - {"self", "learning_rate"}
-    raise ImportError("This Keras version's optimizer arguments are unknown to layca_keras.")
-
-
-_KERAS_ARGUMENTS = _keras_arguments()
 
 
 @keras.saving.register_keras_serializable(package="layca")
@@ -123,8 +81,8 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         **kwargs: Any,
     ) -> None:
         selection.check_include(include)
-        base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in _KERAS_ARGUMENTS}
-        learning_rate, direction = _checked_options(
+        base_hyperparameters = {k: kwargs.pop(k) for k in list(kwargs) if k not in KERAS_ARGUMENTS}
+        learning_rate, direction = checked_options(
             learning_rate, alpha, variant, base, other_learning_rate, base_hyperparameters, weight_decay
         )
         super().__init__(learning_rate=learning_rate, name=name, weight_decay=weight_decay or None, **kwargs)
