@@ -1,7 +1,7 @@
 """optax under jit: Layca (momentum, adam bases; a scale_by_layca chain) against optax's sgd and adam and the
 per-layer optimizers a user would pick instead: ``lars``, ``fromage`` and ``lamb``.
 
-Per family, every optimizer steps in the same interleaved rounds on the same parameters (own states).
+Per family, every optimizer steps in the same interleaved rounds from the same parameters (each its own copy and state).
 """
 
 import jax

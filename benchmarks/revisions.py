@@ -8,7 +8,7 @@ of that revision, pinned to ``--threads`` cores. Inside a subprocess, Layca and 
 SGD-momentum, foreach Adam) alternate step by step after warm-up (``benchmarks.timing.interleaved``
 of this checkout, whatever the revision), and the subprocess reports the median of their time ratios.
 The table gives, per set, dtype and optimizer, the median ratio over rounds and its interquartile
-range: a ratio taken in one process on the same parameters, so machine load cancels out of it.
+range: a ratio taken in one process from the same parameters, so machine load cancels out of it.
 """
 
 import argparse
@@ -40,12 +40,15 @@ from benchmarks.shapes import arrays
 from benchmarks.torch_bench import OPTIMIZERS
 shape_set, dtype, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 weights, gradients = arrays(shape_set)
-params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
-for p, g in zip(params, gradients):
-    p.grad = torch.as_tensor(g).to(p.dtype)
+gradients = [torch.as_tensor(g).to(getattr(torch, dtype)) for g in gradients]
+def parameters():
+    params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
+    for p, g in zip(params, gradients):
+        p.grad = g
+    return params
 result = {}
 for candidate, baseline in PAIRS.items():
-    steps_of = {name: OPTIMIZERS[name](params).step for name in (candidate, baseline)}
+    steps_of = {name: OPTIMIZERS[name](parameters()).step for name in (candidate, baseline)}
     times = timing.interleaved(steps_of, lambda _: None, shape_set, rounds=steps)
     result[candidate] = statistics.median(timing.round_ratios(times, candidate, [baseline])[baseline])
 print(json.dumps(result))

@@ -4,8 +4,8 @@
                              [--device cpu|cuda] [--frameworks torch optax keras-jax keras-torch]
                              [--threads N] [--rounds N]
 
-Each Layca step and its baselines run in one process on the same parameters (each with its own
-state), one step each per round (A B C A B C ...) after warm-up, on ``--threads`` pinned cores.
+Each Layca step and its baselines run in one process from the same parameters (each with its own
+copy and state), one step each per round (A B C A B C ...) after warm-up, on ``--threads`` pinned cores.
 Per baseline, the table gives the median over rounds of the per-round time ratio and its
 interquartile range, the step's peak memory above what the process held before it (peak RSS on
 the CPU, ``torch.cuda.max_memory_allocated`` on CUDA) and the optimizer-state size. Writes

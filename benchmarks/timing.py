@@ -1,6 +1,6 @@
 """Interleaved step timing, pinned threads and a step's peak memory: what every benchmark here shares.
 
-The optimizers of one comparison step in rounds on the same parameters (A B C A B C ...) after
+The optimizers of one comparison step in rounds from the same parameters (A B C A B C ...) after
 warm-up; a ratio is taken within each round, so the load of a shared machine moves both of its
 sides, and a comparison reports the median ratio over rounds with its interquartile range.
 This module imports no framework (``benchmarks.revisions`` loads it into other revisions' trees).

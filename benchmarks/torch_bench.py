@@ -2,8 +2,9 @@
 (foreach and fused) and the per-layer optimizers a user would pick instead: pytorch-optimizer's LARS, Nero and
 SGDP, Lamb and AdamP, with their own defaults (the ``bench`` extra installs it).
 
-Per family, every optimizer steps in the same interleaved rounds on the same parameters (own states), so each
-Layca step gets a ratio against every baseline and peer from one run. ``fused=True`` runs the compiled executor on
+Per family, every optimizer steps in the same interleaved rounds on its own copy of the parameters (the gradients
+shared, fixed), so each Layca step gets a ratio against every baseline and peer from one run, and each moves its
+weights as it would alone (optimizers sharing weights would drive them along one another's steps). ``fused=True`` runs the compiled executor on
 the CPU and the Triton one on CUDA. The ``compiled-step`` family (on request: compiling a Layca step takes
 minutes here) times ``torch.compile(optimizer.step)``, torch's recipe for a faster step, of the default and the
 ``fused=True`` Layca step, against eager Layca and torch's SGD compiled alike.
@@ -87,6 +88,14 @@ def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
     return torch.cuda.max_memory_allocated() - before
 
 
+def parameters(weights: list, gradients: list, device: str, dtype: Any) -> list[torch.nn.Parameter]:
+    """A fresh copy of the weights as parameters whose ``grad`` are the given gradients (shared, never written)."""
+    params = [torch.nn.Parameter(torch.as_tensor(w).to(device, dtype)) for w in weights]
+    for p, g in zip(params, gradients):
+        p.grad = g
+    return params
+
+
 def run(
     shape_sets: list[str],
     dtypes: list[str],
@@ -99,12 +108,13 @@ def run(
     peak = peak_cuda_bytes if device == "cuda" else peak_rss_bytes
     for shape_set in shape_sets:
         for dtype in dtypes:
-            weights, gradients = arrays(shape_set)
-            params = [torch.nn.Parameter(torch.as_tensor(w).to(device, getattr(torch, dtype))) for w in weights]
-            for p, g in zip(params, gradients):
-                p.grad = torch.as_tensor(g).to(device, p.dtype)
+            weights, arrays_of_gradients = arrays(shape_set)
+            gradients = [torch.as_tensor(g).to(device, getattr(torch, dtype)) for g in arrays_of_gradients]
             for candidates, baselines in (FAMILIES[family] for family in families):
-                optimizers = {name: OPTIMIZERS[name](params) for name in (*candidates, *baselines)}
+                names = (*candidates, *baselines)
+                optimizers = {
+                    n: OPTIMIZERS[n](parameters(weights, gradients, device, getattr(torch, dtype))) for n in names
+                }
                 steps = {name: (o.step, lambda o=o: state_bytes(o)) for name, o in optimizers.items()}
                 rows += compare(("torch", shape_set, dtype, device), steps, candidates, sync, peak, rounds)
                 del optimizers, steps

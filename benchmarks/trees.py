@@ -5,7 +5,7 @@
 
 Each round runs one subprocess per tree, in the order given, pinned to ``--threads`` cores. In a subprocess, per
 family, Layca's default step, torch's foreach optimizer and pytorch-optimizer's peer (LARS for momentum, Lamb for
-Adam) step the same parameters in interleaved rounds (``benchmarks.timing.interleaved`` of this checkout, whatever
+Adam) step their own copies of the parameters (gradients shared) in interleaved rounds (``benchmarks.timing.interleaved`` of this checkout, whatever
 the tree). Every timed step gives a ratio (Layca's time over the other's in the same round); the table gives per
 tree the median over all steps of all rounds and its interquartile range, and the median milliseconds.
 """
@@ -35,12 +35,15 @@ import torch
 from benchmarks.shapes import arrays
 from benchmarks.torch_bench import OPTIMIZERS
 weights, gradients = arrays(SET)
-params = [torch.nn.Parameter(torch.as_tensor(w).float()) for w in weights]
-for p, g in zip(params, gradients):
-    p.grad = torch.as_tensor(g).float()
+gradients = [torch.as_tensor(g).float() for g in gradients]
+def parameters():
+    params = [torch.nn.Parameter(torch.as_tensor(w).float()) for w in weights]
+    for p, g in zip(params, gradients):
+        p.grad = g
+    return params
 times = {}
 for family, names in FAMILIES.items():
-    steps = {name: OPTIMIZERS[name](params).step for name in names}
+    steps = {name: OPTIMIZERS[name](parameters()).step for name in names}
     times[family] = timing.interleaved(steps, lambda _: None, SET, rounds=STEPS)
 print(json.dumps(times))
 """
