@@ -29,8 +29,9 @@ from layca_torch._executors import triton_executor
 from layca_torch._executors.compiled_executor import CompiledExecutor
 from layca_torch._executors.flat_executor import FlatExecutor
 from layca_torch._executors.multi_tensor import TorchExecutor
+from layca_torch._executors.traced_executor import TracedExecutor
 
-EXECUTORS = ("reference", "multi_tensor", "flat", "compiled", "triton")
+EXECUTORS = ("reference", "multi_tensor", "flat", "compiled", "traced", "triton")
 COMPILED_MIN_SIZE = 16384
 """Layers of more entries take the compiled executor with ``fused=True`` on the CPU (a kernel call costs tens of
 microseconds, more than the multi-tensor kernels spend on a small layer)."""
@@ -74,9 +75,11 @@ def choose_executor(
         return "multi_tensor"
     if triton if triton is not None else bool(fused) and device == "cuda":
         return "triton"
-    if device == "cpu" and not compiling and not sharded and size <= FLAT_MAX_SIZE:
+    if compiling and not sharded:
+        return "traced"
+    if device == "cpu" and not sharded and size <= FLAT_MAX_SIZE:
         return "flat"
-    if fused and device == "cpu" and not compiling and size > COMPILED_MIN_SIZE:
+    if fused and device == "cpu" and size > COMPILED_MIN_SIZE:
         return "compiled"
     return "multi_tensor"
 
@@ -154,6 +157,8 @@ def build_executor(
         chosen = FlatExecutor
     elif name == "compiled":
         chosen = CompiledExecutor
+    elif name == "traced":
+        chosen = TracedExecutor
     else:
         triton_executor.check_available(layers[0].device.type)
         chosen = triton_executor.TritonExecutor
