@@ -8,7 +8,8 @@ so every step on torch tensors goes through it: ``layca_torch.Layca``'s and Kera
 Torch's convention: multi-tensor kernels by default on every device, fused kernels on request
 (``fused=True``): Triton on CUDA, ``torch.compile`` kernels on the CPU for layers of more than
 ``COMPILED_MIN_SIZE`` entries. Small CPU layers (``FLAT_MAX_SIZE``) take the flat executor either way:
-stacked by shape, in float64 (the one-pass recipe), a few kernels turn hundreds of them. The Triton kernels
+stacked by shape, in float64 (the one-pass recipe), a few kernels turn hundreds of them. Inside ``torch.compile``
+unsharded layers take the traced executor (one whole-tensor expression per layer, which inductor fuses). The Triton kernels
 have run only under ``TRITON_INTERPRET=1`` on CPU tensors so far: they stay opt-in until ``scripts/gpu.sh`` has
 passed on a GPU (``docs/gpu.md``).
 

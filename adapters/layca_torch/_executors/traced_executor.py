@@ -26,7 +26,9 @@ class TracedExecutor(TorchExecutor):
         torch = self.torch
         self.exact_products = self.acc == torch.float64 and all(w.dtype != torch.float64 for w in ws)
         self.writes_steps = not self.exact_products and not self.host_checks
-        return self if self.exact_products else super().prepare(ws)
+        if not self.exact_products:
+            super().prepare(ws)
+        return self
 
     def finite(self, xs: list[Any]) -> list[Any]:
         """Non-finite entries read as 0, by a ``where`` inductor folds into the sums and the apply."""
