@@ -12,8 +12,20 @@ from layca_torch import state as param_state
 from layca_torch._executors.bases import TORCH, other_steps
 from layca_torch._executors.multi_tensor import TorchExecutor
 from layca_torch.hyperparameters import base_of
+from layca_torch.params import layer_flags
 from layca_torch.reference_path import reference_step
 from layca_torch.sharding import local, local_shards, mesh_of
+
+
+def stepped(group: dict[str, Any]) -> list[tuple[list[torch.Tensor], bool]]:
+    """The parameters of ``group`` a step moves, as ``(params, layers)``: its layers with a gradient, then its other
+    parameters with one (unless ``freeze_others``)."""
+    flags = layer_flags(group)
+    parts = [
+        ([p for p, f in zip(group["params"], flags) if p.grad is not None and f == layers], layers)
+        for layers in (True, False)
+    ]
+    return [(params, layers) for params, layers in parts if params and (layers or not group["freeze_others"])]
 
 
 def step_params(optimizer: Any, group: dict[str, Any], params: list[torch.Tensor], layers: bool) -> None:
@@ -56,7 +68,8 @@ def turn(
     executor: TorchExecutor,
 ) -> None:
     """One executor's layers: its base steps (``TorchExecutor.base_steps``, states written in place), then the turn."""
-    steps = executor.base_steps(base_of(group), grads, states, scratch=(optimizer._scratch, params))
+    scratch = None if torch.compiler.is_compiling() else (optimizer._scratch, params)  # inductor allocates its own
+    steps = executor.base_steps(base_of(group), grads, states, scratch=scratch)
     multipliers, init_norms = device_scalars(optimizer, params, executor.acc)
     new = engine.turn_layers(
         shards, steps, group["lr"] * multipliers, init_norms, executor=executor, variant=group["variant"]
@@ -68,15 +81,19 @@ def turn(
 
 def device_scalars(optimizer: Any, params: list[torch.Tensor], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Multipliers and initial norms of ``params`` as vectors on their (local) device, built once (``_scalars``,
-    emptied when the layers or their norms change)."""
+    emptied when the layers or their norms change); built at every step inside ``torch.compile`` (a cache written
+    by a compiled step would make the next one compile again), where they cost nothing."""
     multipliers, device = optimizer.layer_multipliers(), local(params[0]).device
     key = (*map(id, params), dtype, device)
-    if key not in optimizer._scalars:
-        optimizer._scalars[key] = (
-            torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
-            torch.stack([optimizer.state[p][param_state.INIT_NORM] for p in params]).to(device, dtype),
-        )
-    return optimizer._scalars[key]
+    if key in optimizer._scalars:
+        return optimizer._scalars[key]
+    scalars = (
+        torch.tensor([multipliers[p] for p in params], dtype=dtype, device=device),
+        torch.stack([optimizer.state[p][param_state.INIT_NORM] for p in params]).to(device, dtype),
+    )
+    if not torch.compiler.is_compiling():
+        optimizer._scalars[key] = scalars
+    return scalars
 
 
 def other_rate(group: dict[str, Any]) -> Any:

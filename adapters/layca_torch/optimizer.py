@@ -11,7 +11,7 @@ from layca_core.selection import check_include
 from layca_torch import checkpoint, group_step, roles
 from layca_torch import state as param_state
 from layca_torch.groups import Selector, split_by_layers
-from layca_torch.hyperparameters import check_names, torch_defaults
+from layca_torch.hyperparameters import base_of, check_names, torch_defaults
 from layca_torch.norms import store_new_norms
 from layca_torch.params import check_group, check_step, check_tensor_rates, layer_flags
 
@@ -219,16 +219,23 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             check_step(group)
-        if self._layout() != self._norms_layout:
-            self._read_new_norms()
-        self.layer_multipliers()
+        for group in self.param_groups:
+            self._init_group(group)
         if self._log_layers:
             roles.log_roles(self.param_groups, self._kinds)
             self._log_layers = False
         for group in self.param_groups:
-            flags = layer_flags(group)
-            for layers in (True, False):
-                params = [p for p, f in zip(group["params"], flags) if p.grad is not None and f == layers]
-                if params and (layers or not group["freeze_others"]):
-                    group_step.step_params(self, group, params, layers)
+            for params, layers in group_step.stepped(group):
+                group_step.step_params(self, group, params, layers)
         return loss
+
+    def _init_group(self, group: dict[str, Any]) -> None:
+        """What the step of ``group`` reads and a first step makes: the layers' norms, the multipliers, the base
+        states of the parameters it steps. ``torch.compile`` runs a method of this name eagerly while it traces a
+        ``torch.optim.Optimizer``'s step, so the first compiled step already sees the state and the next one does
+        not compile again."""
+        if self._layout() != self._norms_layout:
+            self._read_new_norms()
+        self.layer_multipliers()
+        for params, _ in group_step.stepped(group):
+            param_state.base_states(self.state, base_of(group), params)

@@ -9,6 +9,7 @@ to ``policy.torch_executors`` (``layca_torch.Layca``'s step, and Keras's on the 
 - ``flat_executor``: small CPU layers stacked by shape, a few kernels for hundreds of them;
 - ``compiled_executor`` (``fused=True`` on the CPU) and ``triton_executor`` (``fused=True`` on CUDA),
   with their kernels in ``compiled_kernels`` and ``triton_kernels``;
+- ``traced_executor``: whole-tensor expressions for a step ``torch.compile`` traces (inductor fuses them);
 - ``collectives``: one all-reduce per step for layers sharded as ``DTensor``.
 """
 

@@ -16,27 +16,27 @@ from layca_core.directions import BaseDirection
 from layca_torch._executors.bases import TORCH
 
 
-def _sums(w: Any, x: Any) -> Any:
+def sums_of(w: Any, x: Any) -> Any:
     """``|w|^2, <w, x>, |x|^2`` in float64: products of 32-bit or narrower entries are exact there."""
     w, x = w.double(), x.double()
     return torch.stack([(w * w).sum(), (w * x).sum(), (x * x).sum()])
 
 
 def _stepped_sums(base: BaseDirection, w: Any, g: Any, state: Any) -> tuple[Any, Any]:
-    """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place), and ``_sums`` of
+    """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place), and ``sums_of`` of
     ``w`` and that step: the state's tensors are read and written once, the step written only if it is new."""
     (step,), _ = base.steps(TORCH, TORCH.finite([g]), [state])
-    return _sums(w, step), step
+    return sums_of(w, step), step
 
 
-def _combined(w: Any, x: Any, a: Any, b: Any, factor: Any) -> Any:
+def combined(w: Any, x: Any, a: Any, b: Any, factor: Any) -> Any:
     """``a w + b (factor x)`` in float32 (``a``, ``b``, ``factor``: 0-d float32), rounded once to ``w``'s dtype."""
     return (a * w.float() + b * (x.float() * factor)).to(w.dtype)
 
 
 def _combine_(w: Any, x: Any, a: Any, b: Any, factor: Any) -> None:
-    """``_combined`` written into ``w``."""
-    w.copy_(_combined(w, x, a, b, factor))
+    """``combined`` written into ``w``."""
+    w.copy_(combined(w, x, a, b, factor))
 
 
 class Kernels(NamedTuple):
@@ -48,7 +48,7 @@ class Kernels(NamedTuple):
 @functools.cache
 def kernels() -> Kernels:
     """The kernels, each compiled at its first call (seconds, once per process and dtype)."""
-    return Kernels(*(_compiled(f) for f in (_sums, _combined, _combine_)))
+    return Kernels(*(_compiled(f) for f in (sums_of, combined, _combine_)))
 
 
 @functools.cache
