@@ -21,9 +21,9 @@ import jax
 
 from layca_core.engine import ReferenceExecutor
 
-STACKED = 2**18
-"""The most entries of one stack of layers in the screen's fallback: its temporaries (about eight such stacks, 8 MiB
-in float32) are the step's only ones."""
+STACKED = 2**16
+"""The most entries of a layer the screen's fallback stacks with others of its shape (a larger one it turns alone).
+The stacks are a jitted step's only temporaries: two copies of the small layers (0.8 MiB for ResNet-50's)."""
 
 
 class _Factored(NamedTuple):
@@ -111,9 +111,9 @@ class XlaExecutor(ReferenceExecutor):
         return tuple(values) if bool(self.xp.all(keep)) else again()
 
     def _stacked(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
-        """``recipe`` run on the layers stacked by shape and dtype, at most ``STACKED`` entries per stack (stacks of one
-        shape and count share their loops), each larger layer on its own and unstacked; its values put back in layer
-        order and taken where ``keep`` is False."""
+        """``recipe`` run on the layers of at most ``STACKED`` entries stacked by shape and dtype, at most ``STACKED``
+        entries per stack (stacks of one shape and count share their loops), on the larger ones (and those alone of
+        their shape) one by one; its values put back in layer order and taken where ``keep`` is False."""
         xp = self.xp
         groups: dict[tuple, list[int]] = {}
         for i, w in enumerate(ws):
@@ -131,12 +131,9 @@ class XlaExecutor(ReferenceExecutor):
             exact.screens = False  # the two passes clean the steps before their first sum
             parts.append(recipe(exact, [ws[i] for i in alone], [xs[i] for i in alone]))
         for chunk in chunks:
-            chunk_ws, chunk_xs = [ws[i] for i in chunk], [xs[i] for i in chunk]
-            if parts and _traced(keep):  # one stack after the other: XLA reuses their memory
-                parts[-1], chunk_ws, chunk_xs = jax.lax.optimization_barrier((parts[-1], chunk_ws, chunk_xs))
-            stacked_ws = xp.stack(chunk_ws)
+            stacked_ws = xp.stack([ws[i] for i in chunk])
             exact = ReferenceExecutor(xp, stacked_ws, [True]).prepare([stacked_ws])
-            parts.append(recipe(exact, [stacked_ws], [xp.stack(chunk_xs)]))
+            parts.append(recipe(exact, [stacked_ws], [xp.stack([xs[i] for i in chunk])]))
         order = alone + [i for chunk in chunks for i in chunk]
         redone = [xp.concat(column) for column in zip(*parts)]
         if order != list(range(len(ws))):
