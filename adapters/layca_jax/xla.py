@@ -2,7 +2,7 @@
 ``jax.lax.cond`` that XLA runs only when some layer fails the screen.
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
-parameter-sized temporary: the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
+parameter-sized temporary (the fallback's stacks of small layers aside, ``STACKED``): the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
 and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it.
 
 Compile time: XLA's CPU compiler generates the code of identical loops once, so the loops of two layers of one
@@ -116,8 +116,8 @@ class XlaExecutor(ReferenceExecutor):
         their shape) one by one; its values put back in layer order and taken where ``keep`` is False."""
         xp = self.xp
         groups: dict[tuple, list[int]] = {}
-        for i, w in enumerate(ws):
-            groups.setdefault((w.shape, w.dtype), []).append(i)
+        for i, (w, x) in enumerate(zip(ws, xs)):
+            groups.setdefault((w.shape, w.dtype, x.dtype), []).append(i)
         chunks, alone = [], []
         for group in groups.values():
             count = STACKED // max(1, math.prod(ws[group[0]].shape))
@@ -127,13 +127,13 @@ class XlaExecutor(ReferenceExecutor):
             chunks += [group[start : start + count] for start in range(0, len(group), count)]
         parts: list[Any] = []
         if alone:
-            exact = XlaExecutor(xp, ws[alone[0]]).prepare([ws[i] for i in alone])
-            exact.screens = False  # the two passes clean the steps before their first sum
-            parts.append(recipe(exact, [ws[i] for i in alone], [xs[i] for i in alone]))
+            one_by_one = XlaExecutor(xp, ws[alone[0]]).prepare([ws[i] for i in alone])
+            one_by_one.screens = False  # the two passes clean the steps before their first sum
+            parts.append(recipe(one_by_one, [ws[i] for i in alone], [xs[i] for i in alone]))
         for chunk in chunks:
             stacked_ws = xp.stack([ws[i] for i in chunk])
-            exact = ReferenceExecutor(xp, stacked_ws, [True]).prepare([stacked_ws])
-            parts.append(recipe(exact, [stacked_ws], [xp.stack([xs[i] for i in chunk])]))
+            stacked = ReferenceExecutor(xp, stacked_ws, [True]).prepare([stacked_ws])
+            parts.append(recipe(stacked, [stacked_ws], [xp.stack([xs[i] for i in chunk])]))
         order = alone + [i for chunk in chunks for i in chunk]
         redone = [xp.concat(column) for column in zip(*parts)]
         if order != list(range(len(ws))):
