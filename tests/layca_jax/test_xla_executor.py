@@ -16,6 +16,7 @@ from tests.core.test_engine import ANGLE_TOLERANCE, RATE, check_turn, magnitudes
 
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
+from layca_jax import xla  # noqa: E402
 from layca_jax.xla import XlaExecutor  # noqa: E402
 
 SHAPE = (24, 16)
@@ -82,6 +83,41 @@ def test_screened_layers_turn_as_the_two_passes_turn_them(dtype, variant):
         np.testing.assert_allclose(new, expected, rtol=0, atol=4 * ANGLE_TOLERANCE[dtype] * scale)
         if variant == "layca" and np.abs(to_numpy(w)).max() > 0 and np.abs(to_numpy(s)).max() > 0:  # f16: 1e-20 is 0
             check_turn(to_numpy(w), new, dtype)
+
+
+def test_the_fallback_stacks_layers_by_shape_in_bounded_stacks_and_keeps_their_order(monkeypatch):
+    """Layers of several shapes, interleaved, each failing the screen: stacks of at most ``STACKED`` entries (two
+    stacks of one shape here), a layer larger than that turned alone; every layer as the two-pass reference turns it."""
+    monkeypatch.setattr(xla, "STACKED", 2 * 24 * 16)
+    shapes = [(24, 16), (8, 4), (24, 16), (40, 24), (24, 16), (8, 4), (24, 16), (24, 16)]
+    rng = np.random.default_rng(3)
+    ws = [rng.standard_normal(shape) for shape in shapes]
+    steps = [w + 0.3 * step_of(1.0, w.shape, i) for i, w in enumerate(ws)]  # within 45 degrees: the screen fails
+    ws, steps = [Backend.JAX.asarray(w, "float32") for w in ws], [Backend.JAX.asarray(s, "float32") for s in steps]
+    for new, expected in zip(turn(XlaExecutor, ws, steps), turn(ReferenceExecutor, ws, steps)):
+        scale = float(np.abs(expected).max())
+        np.testing.assert_allclose(new, expected, rtol=0, atol=4 * ANGLE_TOLERANCE["float32"] * scale)
+
+
+@pytest.mark.parametrize("side", [64, 512])
+def test_the_fallback_stacks_only_small_layers(side):
+    """The fallback's stacks are a jitted step's only temporaries, at most two copies of the layers of at most
+    ``STACKED`` entries (64x64 here); four layers of 512x512 are turned one by one, with no parameter-sized
+    temporary."""
+    optax = pytest.importorskip("optax")
+    layca_optax = pytest.importorskip("layca_optax")
+    params = {f"dense{i}": jnp.ones((side, side)) for i in range(4)}
+    optimizer = layca_optax.layca(base="momentum")
+
+    def step(params, state, grads):
+        updates, state = optimizer.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    temporary = (
+        jax.jit(step).lower(params, optimizer.init(params), params).compile().memory_analysis().temp_size_in_bytes
+    )
+    layer = side * side * 4
+    assert temporary <= (2 * 4 * layer if side * side <= xla.STACKED else layer / 8) + 2**12
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
