@@ -32,6 +32,7 @@ class ReferenceExecutor:
         self.exact_products = False
         self.writes_steps = False
         self.screens = False
+        self.scales_weights = True
 
     def prepare(self, ws: list[Any]) -> "ReferenceExecutor":
         """Fix the recipe for these layers: one pass when float64 sums hold their products exactly."""

@@ -22,7 +22,9 @@ Three recipes reach :math:`|P|^2` without overflow or underflow for any finite s
   :math:`\log_2 n` float64 ulps of :math:`|s|^2`, far below the parallel tolerance), and
   :math:`\sigma = 2^{-\lfloor\log_2|s|\rfloor}` for the apply;
 - **two passes** otherwise (float64 layers, or no float64 on the device): :math:`\sigma` from the
-  largest entry, then :math:`P` formed explicitly and its squares summed;
+  largest entry, then :math:`P` formed explicitly and its squares summed; weights whose largest entry lies beyond
+  :math:`2^{\pm e/4}` (:math:`e` the dtype's largest exponent) enter the sums as :math:`\tau w`, :math:`\tau` a
+  power of two (the new weights depend on :math:`w/|w|` only);
 - **screened**, where the executor can recompute single layers on demand (``screens``: XLA, which skips
   an untaken ``lax.cond`` branch; torch on the CPU, which reads the screen on the host):
   :math:`|w|^2, \langle w,s\rangle, |s|^2` of the unscaled step in one pass, and :math:`|P|^2 = |S|^2 - \langle w,S\rangle^2/|w|^2`, kept for a layer whose sums are finite, at
@@ -50,11 +52,12 @@ from layca_core.engine.variants import VARIANTS
 ONE_PASS = ("prepare", "finite", "sums", "scale", "combine")
 """The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (every variant)."""
 TWO_PASSES = {
-    "layca": ("prepare", "finite", "amax", "scale", "sums", "perp", "squares", "combine"),
-    "lars": ("prepare", "finite", "amax", "scale", "sums", "combine"),
-    "hyperball": ("prepare", "finite", "amax", "scale", "sums", "combine"),
+    "layca": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "perp", "squares", "combine"),
+    "lars": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "combine"),
+    "hyperball": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "combine"),
 }
-"""The engine's calls on an executor, in order, otherwise (``tests/core/test_executor_hook.py`` records them)."""
+"""The engine's calls on an executor, in order, otherwise (``tests/core/test_executor_hook.py`` records them); the
+second ``amax`` and ``scale`` take the weights, only where the executor ``scales_weights``."""
 SCREENED = {
     "layca": ("prepare", "finite", "sums", "recompute", "scale", "perp", "combine"),
     "lars": ("prepare", "finite", "sums", "recompute", "scale", "combine"),
@@ -83,6 +86,9 @@ class Executor(Protocol):
     """Set by ``prepare``: whether ``sums`` carries every product of the layers' dtype exactly (one pass)."""
     writes_steps: bool
     """Whether the primitives may write into the steps; when False, a caller may pass state tensors as steps."""
+    scales_weights: bool
+    """Whether ``amax`` and ``scale`` may take the weights (``scale`` returns new arrays, never writes its input): the
+    two passes then scale weights whose squares could under- or overflow into range (absent: False)."""
     screens: bool
     """Set by ``prepare``: whether ``recompute`` runs its recipe only for the layers it recomputes (screened recipe;
     its ``sums`` may read non-finite entries of lazily cleaned steps as they are: they fail the screen)."""
@@ -187,30 +193,48 @@ def turn_layers(
         pp = xp.clip(s_s - w_s * w_s / xp.where(ww > 0, ww, one), min=0.0)
         if executor.exact_products:
             scaled = executor.scale(steps, sigma)
-            return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+            return VARIANTS[variant](executor, ws, scaled, None, ww, w_s, s_s, pp, rates, init_norms, tolerance, None)
         floor = executor.per_tensor(_per_dtype(ws, lambda dtype: _floor(dtype, ss.dtype, xp)))
-        keep = xp.isfinite(ss) & xp.isfinite(ww) & (ss >= floor) & ((ww >= floor) | (ww == 0))
+        zero = (ww == 0) & (ws_dot == 0)  # else weights whose squares underflowed (flushed to zero)
+        keep = xp.isfinite(ss) & xp.isfinite(ww) & (ss >= floor) & ((ww >= floor) | zero)
         keep = keep & (pp >= s_s / 2) if variant == "layca" else keep
         recipe = lambda ex, w, s: _two_passes(ex, w, ex.finite(s), variant)[2:]  # noqa: E731
-        sigma, ww, w_s, s_s, pp = executor.recompute(keep, (sigma, ww, w_s, s_s, pp), recipe, ws, steps)
+        values = (sigma, ww, w_s, s_s, pp, one)
+        sigma, ww, w_s, s_s, pp, tau = executor.recompute(keep, values, recipe, ws, steps)
         scaled = executor.scale(steps, sigma)
-        perp = executor.perp(scaled, ws, w_s / xp.where(ww > 0, ww, one)) if variant == "layca" else None
-        return VARIANTS[variant](executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance)
-    scaled, perp, _, ww, w_s, s_s, pp = _two_passes(executor, ws, steps, variant)
-    return VARIANTS[variant](executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance)
+        perp = executor.perp(scaled, ws, w_s / xp.where(ww > 0, ww, one) * tau) if variant == "layca" else None
+        return VARIANTS[variant](executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance, tau)
+    scaled, perp, _, ww, w_s, s_s, pp, tau = _two_passes(executor, ws, steps, variant)
+    return VARIANTS[variant](executor, ws, scaled, perp, ww, w_s, s_s, pp, rates, init_norms, tolerance, tau)
 
 
 def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: str) -> tuple:
-    """``(scaled, perp, sigma, |w|^2, <w,S>, |S|^2, |P|^2)`` by the two-pass recipe (``perp`` None for LARS and
-    hyperball, which never project: their ``|P|^2`` is ``|S|^2``, unused)."""
+    """``(scaled, perp, sigma, |W|^2, <W,S>, |S|^2, |P|^2, tau)`` by the two-pass recipe, ``W = tau w`` (``perp``
+    None for LARS and hyperball, which never project: their ``|P|^2`` is ``|S|^2``, unused)."""
     xp = executor.xp
     sigma = scale_factors(executor.amax(steps), executor, ws)
     scaled = executor.scale(steps, sigma)
+    tau, ws = _weights_in_range(executor, ws, sigma)
     if variant != "layca":
         ww, w_s, s_s = executor.sums(ws, scaled, with_squares=True)
-        return scaled, None, sigma, ww, w_s, s_s, s_s
+        return scaled, None, sigma, ww, w_s, s_s, s_s, tau
     ww, w_s = executor.sums(ws, scaled)
     c = w_s / xp.where(ww > 0, ww, xp.ones_like(ww))
     perp = executor.perp(scaled, ws, c)
     pp = executor.squares(perp)
-    return scaled, perp, sigma, ww, w_s, pp + c * w_s, pp
+    return scaled, perp, sigma, ww, w_s, pp + c * w_s, pp, tau
+
+
+def _weights_in_range(executor: Executor, ws: list[Any], like: Any) -> tuple[Any, list[Any]]:
+    """``(tau, tau w)``: ``tau`` a power of two bringing the largest entry of the weights near 1 where it lies outside
+    ``2^(+-e/4)`` (``e`` the largest binary exponent of their working dtype: beyond, a sum of squares may under- or
+    overflow), else 1 (and 1 for every layer where the executor does not ``scales_weights``)."""
+    xp = executor.xp
+    if not getattr(executor, "scales_weights", False):
+        return xp.ones_like(like), ws
+    tau = scale_factors(executor.amax(ws), executor, ws)
+    bound = executor.per_tensor(
+        _per_dtype(ws, lambda dtype: 2.0 ** (_exponent_range(xp.finfo(accumulation_dtype(dtype, xp)))[1] // 4))
+    )
+    tau = xp.where((tau <= bound) & (tau >= 1 / bound), xp.ones_like(tau), tau)
+    return tau, executor.scale(ws, tau)
