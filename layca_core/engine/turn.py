@@ -23,8 +23,9 @@ Three recipes reach :math:`|P|^2` without overflow or underflow for any finite s
   :math:`\sigma = 2^{-\lfloor\log_2|s|\rfloor}` for the apply;
 - **two passes** otherwise (float64 layers, or no float64 on the device): :math:`\sigma` from the
   largest entry, then :math:`P` formed explicitly and its squares summed; weights whose largest entry lies beyond
-  :math:`2^{\pm e/4}` (:math:`e` the dtype's largest exponent) enter the sums as :math:`\tau w`, :math:`\tau` a
-  power of two (the new weights depend on :math:`w/|w|` only);
+  :math:`2^{\pm e/4}` (:math:`e` the dtype's largest exponent) enter :math:`|w|^2` as :math:`\tau w`, :math:`\tau` a
+  power of two, :math:`\langle w,S\rangle` multiplied by :math:`\tau` after its sum (the new weights depend on
+  :math:`w/|w|` only);
 - **screened**, where the executor can recompute single layers on demand (``screens``: XLA, which skips
   an untaken ``lax.cond`` branch; torch on the CPU, which reads the screen on the host):
   :math:`|w|^2, \langle w,s\rangle, |s|^2` of the unscaled step in one pass, and :math:`|P|^2 = |S|^2 - \langle w,S\rangle^2/|w|^2`, kept for a layer whose sums are finite, at
@@ -52,12 +53,13 @@ from layca_core.engine.variants import VARIANTS
 ONE_PASS = ("prepare", "finite", "sums", "scale", "combine")
 """The engine's calls on an executor, in order, when ``prepare`` sets ``exact_products`` (every variant)."""
 TWO_PASSES = {
-    "layca": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "perp", "squares", "combine"),
-    "lars": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "combine"),
-    "hyperball": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "combine"),
+    "layca": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "squares", "perp", "squares", "combine"),
+    "lars": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "squares", "combine"),
+    "hyperball": ("prepare", "finite", "amax", "scale", "amax", "scale", "sums", "squares", "combine"),
 }
-"""The engine's calls on an executor, in order, otherwise (``tests/core/test_executor_hook.py`` records them); the
-second ``amax`` and ``scale`` take the weights, only where the executor ``scales_weights``."""
+"""The engine's calls on an executor, in order, otherwise (``tests/core/test_executor_hook.py`` records them), where
+it ``scales_weights`` (the second ``amax`` and ``scale`` and the first ``squares``: ``|tau w|^2``); without, those
+three are left out."""
 SCREENED = {
     "layca": ("prepare", "finite", "sums", "recompute", "scale", "perp", "combine"),
     "lars": ("prepare", "finite", "sums", "recompute", "scale", "combine"),
@@ -214,27 +216,31 @@ def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: st
     xp = executor.xp
     sigma = scale_factors(executor.amax(steps), executor, ws)
     scaled = executor.scale(steps, sigma)
-    tau, ws = _weights_in_range(executor, ws, sigma)
+    tau, in_range = _weights_in_range(executor, ws, sigma)
+    ww, w_s, *squares = executor.sums(ws, scaled, with_squares=variant != "layca")
+    if in_range is not None:  # tau w feeds one sum only (XLA then forms it inside that sum's loop)
+        ww, w_s = executor.squares(in_range), w_s * tau
     if variant != "layca":
-        ww, w_s, s_s = executor.sums(ws, scaled, with_squares=True)
-        return scaled, None, sigma, ww, w_s, s_s, s_s, tau
-    ww, w_s = executor.sums(ws, scaled)
+        return scaled, None, sigma, ww, w_s, squares[0], squares[0], tau
     c = w_s / xp.where(ww > 0, ww, xp.ones_like(ww))
-    perp = executor.perp(scaled, ws, c)
+    perp = executor.perp(scaled, ws, c * tau)  # of the weights themselves: tau w is read by the sums only
     pp = executor.squares(perp)
     return scaled, perp, sigma, ww, w_s, pp + c * w_s, pp, tau
 
 
-def _weights_in_range(executor: Executor, ws: list[Any], like: Any) -> tuple[Any, list[Any]]:
+def _weights_in_range(executor: Executor, ws: list[Any], like: Any) -> tuple[Any, list[Any] | None]:
     """``(tau, tau w)``: ``tau`` a power of two bringing the largest entry of the weights near 1 where it lies outside
     ``2^(+-e/4)`` (``e`` the largest binary exponent of their working dtype: beyond, a sum of squares may under- or
-    overflow), else 1 (and 1 for every layer where the executor does not ``scales_weights``)."""
+    overflow), else 1; ``(1, None)`` where the executor does not ``scales_weights``."""
     xp = executor.xp
     if not getattr(executor, "scales_weights", False):
-        return xp.ones_like(like), ws
+        return xp.ones_like(like), None
     tau = scale_factors(executor.amax(ws), executor, ws)
-    bound = executor.per_tensor(
-        _per_dtype(ws, lambda dtype: 2.0 ** (_exponent_range(xp.finfo(accumulation_dtype(dtype, xp)))[1] // 4))
-    )
+    bound = executor.per_tensor(_per_dtype(ws, lambda dtype: _weights_bound(dtype, xp)))
     tau = xp.where((tau <= bound) & (tau >= 1 / bound), xp.ones_like(tau), tau)
     return tau, executor.scale(ws, tau)
+
+
+def _weights_bound(dtype: Any, xp: ModuleType) -> float:
+    """``2^(e/4)``, ``e`` the largest binary exponent of the dtype ``dtype``'s products accumulate in."""
+    return 2.0 ** (_exponent_range(xp.finfo(accumulation_dtype(dtype, xp)))[1] // 4)
