@@ -2,8 +2,8 @@
 ``jax.lax.cond`` that XLA runs only when some layer fails the screen.
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
-parameter-sized temporary (the fallback's stacks of small layers aside, ``STACKED``): the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
-and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it.
+parameter-sized temporary (the fallback's stacks of small layers aside, ``STACKED``): the momentum update, the sums
+``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``, and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it.
 
 Compile time: XLA's CPU compiler generates the code of identical loops once, so the loops of two layers of one
 shape cost one loop, unless a layer's loop reads its factors at its own index of a per-layer vector (a static slice
@@ -22,8 +22,9 @@ import jax
 from layca_core.engine import ReferenceExecutor
 
 STACKED = 2**16
-"""The most entries of a layer the screen's fallback stacks with others of its shape (a larger one it turns alone).
-The stacks are a jitted step's only temporaries: two copies of the small layers (0.8 MiB for ResNet-50's)."""
+"""The most entries of one stack of the screen's fallback: a layer of at most half as many is stacked with the others
+of its shape and dtype (a larger one, or one alone of its shape, is turned alone). The stacks are a jitted step's only
+temporaries: two copies of the small layers, whatever their total (0.8 MiB for ResNet-50's)."""
 
 
 class _Factored(NamedTuple):
@@ -105,7 +106,10 @@ class XlaExecutor(ReferenceExecutor):
         (``_stacked``), taken where ``keep`` is False. Traced, one ``lax.cond`` for the whole step (their number does
         not grow with the layers); an eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every
         eager step)."""
-        again = lambda: self._stacked(keep, values, recipe, ws, xs)  # noqa: E731
+
+        def again() -> tuple:
+            return self._stacked(keep, values, recipe, ws, xs)
+
         if _traced(keep):
             return jax.lax.cond(self.xp.all(keep), lambda: tuple(values), again)
         return tuple(values) if bool(self.xp.all(keep)) else again()
