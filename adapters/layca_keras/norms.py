@@ -85,6 +85,15 @@ class InitialNorms:
             ]
         self.anchored: set[int] = set()
 
+    def named(self, indices: list[int], weights: list[Any]) -> Any:
+        """On JAX, a context naming ``weights`` (of the variables at ``indices``) for the step's executor, which
+        refuses by name a layer set to zero after its norm was stored (``layca_jax.named_layers``)."""
+        if keras.backend.backend() != "jax":
+            return contextlib.nullcontext()
+        from layca_jax import named_layers
+
+        return named_layers(weights, [self.paths[i] for i in indices], EXCLUDE)
+
     def reset(self) -> None:
         """Set every layer's norm to 0: the next step of each layer reads it again."""
         for slot in self.slots:
