@@ -8,7 +8,8 @@ so it traces under ``jax.jit`` and ``tf.function`` and reads a sharded layer's g
 A layer whose norm would be read as zero or non-finite is refused by name before the step changes anything: on the
 host where the slot is concrete (eager steps, torch), by graph assertions in a ``tf.function``, and in a jitted JAX
 step by a host check of the norms the read branch computes (``layca_jax.host_checked``, which costs nothing once
-every norm is stored), as ``layca_optax`` does.
+every norm is stored), as ``layca_optax`` does. On JAX, a layer set to zero after its norm is stored is refused by
+the step itself (the XLA executor, on the layers ``InitialNorms.named`` names).
 """
 
 import contextlib
