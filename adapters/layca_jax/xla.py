@@ -42,11 +42,11 @@ def _traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def _refuse_zero_weights(ww: Any, names: list[str], exclude: str) -> None:
-    """Refuse, by name, the layers whose ``|w|^2`` (NumPy, with a batch axis in front under ``jax.vmap``) is not
-    positive and finite: the core's eager refusal of a zero or overflowing norm."""
-    columns = np.reshape(np.asarray(ww), (-1, np.shape(ww)[-1])).T
-    check_nonzero_norms([float(c.max()) if (c > 0).all() else 0.0 for c in columns], names, exclude=exclude)
+def _refuse_zero_weights(largest: Any, names: list[str], exclude: str) -> None:
+    """Refuse, by name, the layers whose largest absolute entry (NumPy, with a batch axis in front under
+    ``jax.vmap``) is zero or not finite: the core's eager refusal of a zero or overflowing norm."""
+    columns = np.reshape(np.asarray(largest), (-1, np.shape(largest)[-1])).T
+    check_nonzero_norms([0.0 if (c == 0).any() else float(np.max(c)) for c in columns], names, exclude=exclude)
 
 
 class XlaExecutor(ReferenceExecutor):
@@ -69,17 +69,23 @@ class XlaExecutor(ReferenceExecutor):
         return self
 
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
-        """The reference's sums, ``|w|^2`` checked for named layers (``_refuse_zero_weights``) once per step."""
+        """The reference's sums; where the first ones of a step find a named layer's ``|w|^2`` zero or not finite
+        (unscaled, a tiny or huge layer's may be), its largest entry decides (``_refuse_zero_weights``)."""
         values = super().sums(ws, xs, with_squares)
         if self._names is None:
             return values
         check = partial(_refuse_zero_weights, names=self._names[0], exclude=self._names[1])
         self._names, ww = None, values[0]
         bad = ~self.xp.all(self.xp.isfinite(ww) & (ww > 0))
+
+        def checked(v: Any) -> Any:
+            largest = self.xp.stack([self.xp.max(self.xp.abs(w)).astype(v.dtype) for w in ws])
+            return host_checked((v, largest), lambda pair: check(pair[1]))[0]
+
         if _traced(bad):
-            ww = jax.lax.cond(bad, lambda v: host_checked(v, check), lambda v: v, ww)
+            ww = jax.lax.cond(bad, checked, lambda v: v, ww)
         elif bool(bad):
-            check(np.asarray(ww))
+            check(np.asarray(self.xp.stack([self.xp.max(self.xp.abs(w)) for w in ws])))
         return (ww, *values[1:])
 
     def finite(self, xs: list[Any]) -> list[Any]:

@@ -144,6 +144,20 @@ def test_a_layer_zeroed_after_its_norm_is_stored_is_refused_by_name_and_nothing_
     assert np.asarray(state.init_norms).tolist() == pytest.approx(norms(params), rel=1e-6)
 
 
+@compiled
+@pytest.mark.parametrize("scale", [1e-30, 1e30], ids=["tiny", "huge"])
+def test_a_layer_whose_squares_underflow_or_overflow_is_not_refused(jit, scale):
+    """A layer scaled until its unscaled ``|w|^2`` underflows or overflows in float32 is not zero: the refusal reads
+    its largest entry, and the update goes through."""
+    optimizer = layca_optax.layca(0.1, "adam")
+    update = jax.jit(optimizer.update) if jit else optimizer.update
+    params = make_params(0)
+    _, state = update(grads_like(params, 0), optimizer.init(params), params)
+    scaled = {**params, "v": params["v"] * scale}
+    updates, _ = update(grads_like(params, 1), state, scaled)
+    assert bool(jnp.all(jnp.isfinite(updates["v"])))
+
+
 def primitives(jaxpr, into_cond):
     """Names of the primitives a jaxpr runs, through nested jaxprs (a ``cond``'s branches if ``into_cond``)."""
     for eqn in jaxpr.eqns:
