@@ -15,11 +15,15 @@ whatever the number of layers (per layer, they were about half of the step's com
 """
 
 import math
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from layca_core.engine import ReferenceExecutor
+from layca_core.validation import check_nonzero_norms
+from layca_jax.host import host_checked, layer_names
 
 STACKED = 2**16
 """The most entries of one stack of the screen's fallback: a layer of at most half as many is stacked with the others
@@ -39,18 +43,51 @@ def _traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def _refuse_zero_weights(largest: Any, names: list[str], exclude: str) -> None:
+    """Refuse, by name, the layers whose largest absolute entry (NumPy, with a batch axis in front under
+    ``jax.vmap``) is zero or not finite: the core's eager refusal of a zero or overflowing norm."""
+    columns = np.reshape(np.asarray(largest), (-1, np.shape(largest)[-1])).T
+    check_nonzero_norms([0.0 if (c == 0).any() else float(np.max(c)) for c in columns], names, exclude=exclude)
+
+
 class XlaExecutor(ReferenceExecutor):
     """``ReferenceExecutor`` with the screened recipe where the sums are not exact (no float64: JAX without x64).
 
     ``finite`` is then lazy: the screen's sums read the raw steps (a non-finite entry fails the screen) and
     ``scale`` cleans them in the apply's loop.
+
+    Layers the adapter named (``layca_jax.named_layers``) whose ``|w|^2`` the step's first sums find zero or not
+    finite (set to zero after their norm was stored) are refused by name: eagerly on the host, traced by
+    ``host_checked`` in one ``lax.cond`` branch taken only then, so the jitted step fails whole and otherwise pays one
+    comparison per layer.
     """
 
     def prepare(self, ws: list[Any]) -> "XlaExecutor":
         super().prepare(ws)
         self.screens = not self.exact_products and not any(self.stacked)
         self._masks: dict[int, list[Any]] = {}
+        self._names = None if any(self.stacked) else layer_names(ws)
         return self
+
+    def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
+        """The reference's sums; where the first ones of a step find a named layer's ``|w|^2`` zero or not finite
+        (unscaled, a tiny or huge layer's may be), its largest entry decides (``_refuse_zero_weights``)."""
+        values = super().sums(ws, xs, with_squares)
+        if self._names is None:
+            return values
+        check = partial(_refuse_zero_weights, names=self._names[0], exclude=self._names[1])
+        self._names, ww = None, values[0]
+        bad = ~self.xp.all(self.xp.isfinite(ww) & (ww > 0))
+
+        def checked(v: Any) -> Any:
+            largest = self.xp.stack([self.xp.max(self.xp.abs(w)).astype(v.dtype) for w in ws])
+            return host_checked((v, largest), lambda pair: check(pair[1]))[0]
+
+        if _traced(bad):
+            ww = jax.lax.cond(bad, checked, lambda v: v, ww)
+        elif bool(bad):
+            check(np.asarray(self.xp.stack([self.xp.max(self.xp.abs(w)) for w in ws])))
+        return (ww, *values[1:])
 
     def finite(self, xs: list[Any]) -> list[Any]:
         return list(xs) if self.screens else super().finite(xs)
@@ -132,7 +169,7 @@ class XlaExecutor(ReferenceExecutor):
         parts: list[Any] = []
         if alone:
             one_by_one = XlaExecutor(xp, ws[alone[0]]).prepare([ws[i] for i in alone])
-            one_by_one.screens = False  # the two passes clean the steps before their first sum
+            one_by_one.screens, one_by_one._names = False, None  # the two passes clean the steps before their first sum
             parts.append(recipe(one_by_one, [ws[i] for i in alone], [xs[i] for i in alone]))
         for chunk in chunks:
             stacked_ws = xp.stack([ws[i] for i in chunk])
