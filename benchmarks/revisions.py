@@ -44,7 +44,7 @@ gradients = [torch.as_tensor(g).to(getattr(torch, dtype)) for g in gradients]
 def parameters():
     params = [torch.nn.Parameter(torch.as_tensor(w).to(getattr(torch, dtype))) for w in weights]
     for p, g in zip(params, gradients):
-        p.grad = g
+        p.grad = g.clone()
     return params
 result = {}
 for candidate, baseline in PAIRS.items():

@@ -2,9 +2,10 @@
 (foreach and fused) and the per-layer optimizers a user would pick instead: pytorch-optimizer's LARS, Nero and
 SGDP, Lamb and AdamP, with their own defaults (the ``bench`` extra installs it).
 
-Per family, every optimizer steps in the same interleaved rounds on its own copy of the parameters (the gradients
-shared, fixed), so each Layca step gets a ratio against every baseline and peer from one run, and each moves its
-weights as it would alone (optimizers sharing weights would drive them along one another's steps). ``fused=True`` runs the compiled executor on
+Per family, every optimizer steps in the same interleaved rounds on its own copy of the parameters and gradients, so
+each Layca step gets a ratio against every baseline and peer from one run, and each moves its weights as it would
+alone (optimizers sharing weights would drive them along one another's steps; pytorch-optimizer's LARS writes its
+momentum into the gradients). ``fused=True`` runs the compiled executor on
 the CPU and the Triton one on CUDA. The ``compiled-step`` family (on request: compiling a Layca step takes
 minutes here) times ``torch.compile(optimizer.step)``, torch's recipe for a faster step, of the default and the
 ``fused=True`` Layca step, against eager Layca and torch's SGD compiled alike.
@@ -89,10 +90,10 @@ def peak_cuda_bytes(step: Callable[[], Any], sync: Callable[[Any], Any]) -> int:
 
 
 def parameters(weights: list, gradients: list, device: str, dtype: Any) -> list[torch.nn.Parameter]:
-    """A fresh copy of the weights as parameters whose ``grad`` are the given gradients (shared, never written)."""
+    """A fresh copy of the weights as parameters, each with a copy of its gradient as ``grad``."""
     params = [torch.nn.Parameter(torch.as_tensor(w).to(device, dtype)) for w in weights]
     for p, g in zip(params, gradients):
-        p.grad = g
+        p.grad = g.clone()
     return params
 
 

@@ -5,8 +5,8 @@
 
 Each round runs one subprocess per tree, in the order given, pinned to ``--threads`` cores. In a subprocess, per
 family, Layca's default step, torch's foreach optimizer and pytorch-optimizer's peer (LARS for momentum, Lamb for
-Adam) step their own copies of the parameters (gradients shared) in interleaved rounds (``benchmarks.timing.interleaved`` of this checkout, whatever
-the tree). Every timed step gives a ratio (Layca's time over the other's in the same round); the table gives per
+Adam) step their own copies of the parameters and gradients in interleaved rounds (``benchmarks.timing.interleaved``
+of this checkout, whatever the tree). Every timed step gives a ratio (Layca's time over the other's in the same round); the table gives per
 tree the median over all steps of all rounds and its interquartile range, and the median milliseconds.
 """
 
@@ -39,7 +39,7 @@ gradients = [torch.as_tensor(g).float() for g in gradients]
 def parameters():
     params = [torch.nn.Parameter(torch.as_tensor(w).float()) for w in weights]
     for p, g in zip(params, gradients):
-        p.grad = g
+        p.grad = g.clone()
     return params
 times = {}
 for family, names in FAMILIES.items():

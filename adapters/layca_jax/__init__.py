@@ -1,5 +1,5 @@
 """layca_jax: what ``layca_optax`` and Keras on JAX share: JAX's executor of the Layca step (``xla``) and the host
-check of the layers' norms a jitted step reads (``host``).
+check of the layers' norms a jitted step reads, and the layers' names for the executor's refusals (``host``).
 
 Importing it registers ``xla_executors`` for ``jax.Array`` (traced arrays included) with the core
 (``layca_core.engine.register_executors``); ``layca_optax`` and ``layca_keras`` on the JAX backend import it.
@@ -13,10 +13,10 @@ from typing import Any
 import jax
 
 from layca_core import engine
-from layca_jax.host import host_checked
+from layca_jax.host import host_checked, named_layers
 from layca_jax.xla import XlaExecutor
 
-__all__ = ["XlaExecutor", "host_checked", "xla_executors"]
+__all__ = ["XlaExecutor", "host_checked", "named_layers", "xla_executors"]
 
 
 def xla_executors(

@@ -1,6 +1,9 @@
-"""A check on the host of values a jitted step computes, without slowing the step: ``host_checked``."""
+"""A check on the host of values a jitted step computes, without slowing the step (``host_checked``), and the names
+of the layers a step turns, for its refusals (``named_layers``)."""
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import jax
@@ -31,3 +34,31 @@ def host_checked(values: Any, check: Callable[[Any], None]) -> Any:
 
     shapes = [jax.ShapeDtypeStruct(np.shape(x), x.dtype) for x in leaves]
     return jax.tree.unflatten(treedef, jax.pure_callback(on_host, shapes, *leaves, vmap_method="broadcast_all"))
+
+
+_NAMED: ContextVar[tuple[Sequence[Any], Sequence[str], str] | None] = ContextVar("layca_jax_named", default=None)
+
+
+@contextlib.contextmanager
+def named_layers(layers: Sequence[Any], names: Sequence[str], exclude: str) -> Iterator[None]:
+    """Name the layer arrays a step is about to turn (the very objects given to ``layca_core.engine``), so that the
+    XLA executor refuses, by these names, a layer whose weights it finds all zero (or overflowing) after its norm is
+    stored; ``exclude`` says how to leave such a layer out (``layca_core.validation.check_nonzero_norms``)."""
+    token = _NAMED.set((layers, names, exclude))
+    try:
+        yield
+    finally:
+        _NAMED.reset(token)
+
+
+def layer_names(ws: Sequence[Any]) -> tuple[list[str], str] | None:
+    """The names of ``ws`` (by identity) and the ``exclude`` sentence ``named_layers`` gave, or None if one of them
+    was not named."""
+    named = _NAMED.get()
+    if named is None:
+        return None
+    layers, names, exclude = named
+    found = {id(x): name for x, name in zip(layers, names)}
+    if not all(id(w) in found for w in ws):
+        return None
+    return [found[id(w)] for w in ws], exclude

@@ -2,8 +2,8 @@
 ``jax.lax.cond`` that XLA runs only when some layer fails the screen.
 
 Under ``jax.jit`` on the CPU a Layca-momentum step is then four kinds of loops per layer, none writing a
-parameter-sized temporary (the fallback's stacks of small layers aside, ``STACKED``): the momentum update, the sums ``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``,
-and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it.
+parameter-sized temporary (the fallback's stacks of small layers aside, ``STACKED``): the momentum update, the sums
+``|w|^2`` and ``|s|^2`` (one array each) and ``<w, s>``, and the apply ``k w + b (sigma s - c w)`` with the non-finite entries of ``s`` read as 0 inside it.
 
 Compile time: XLA's CPU compiler generates the code of identical loops once, so the loops of two layers of one
 shape cost one loop, unless a layer's loop reads its factors at its own index of a per-layer vector (a static slice
@@ -15,15 +15,20 @@ whatever the number of layers (per layer, they were about half of the step's com
 """
 
 import math
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from layca_core.engine import ReferenceExecutor
+from layca_core.validation import check_nonzero_norms
+from layca_jax.host import host_checked, layer_names
 
 STACKED = 2**16
-"""The most entries of a layer the screen's fallback stacks with others of its shape (a larger one it turns alone).
-The stacks are a jitted step's only temporaries: two copies of the small layers (0.8 MiB for ResNet-50's)."""
+"""The most entries of one stack of the screen's fallback: a layer of at most half as many is stacked with the others
+of its shape and dtype (a larger one, or one alone of its shape, is turned alone). The stacks are a jitted step's only
+temporaries: two copies of the small layers, whatever their total (0.8 MiB for ResNet-50's)."""
 
 
 class _Factored(NamedTuple):
@@ -38,18 +43,51 @@ def _traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def _refuse_zero_weights(largest: Any, names: list[str], exclude: str) -> None:
+    """Refuse, by name, the layers whose largest absolute entry (NumPy, with a batch axis in front under
+    ``jax.vmap``) is zero or not finite: the core's eager refusal of a zero or overflowing norm."""
+    columns = np.reshape(np.asarray(largest), (-1, np.shape(largest)[-1])).T
+    check_nonzero_norms([0.0 if (c == 0).any() else float(np.max(c)) for c in columns], names, exclude=exclude)
+
+
 class XlaExecutor(ReferenceExecutor):
     """``ReferenceExecutor`` with the screened recipe where the sums are not exact (no float64: JAX without x64).
 
     ``finite`` is then lazy: the screen's sums read the raw steps (a non-finite entry fails the screen) and
     ``scale`` cleans them in the apply's loop.
+
+    Layers the adapter named (``layca_jax.named_layers``) whose ``|w|^2`` the step's first sums find zero or not
+    finite (set to zero after their norm was stored) are refused by name: eagerly on the host, traced by
+    ``host_checked`` in one ``lax.cond`` branch taken only then, so the jitted step fails whole and otherwise pays one
+    comparison per layer.
     """
 
     def prepare(self, ws: list[Any]) -> "XlaExecutor":
         super().prepare(ws)
         self.screens = not self.exact_products and not any(self.stacked)
         self._masks: dict[int, list[Any]] = {}
+        self._names = None if any(self.stacked) else layer_names(ws)
         return self
+
+    def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
+        """The reference's sums; where the first ones of a step find a named layer's ``|w|^2`` zero or not finite
+        (unscaled, a tiny or huge layer's may be), its largest entry decides (``_refuse_zero_weights``)."""
+        values = super().sums(ws, xs, with_squares)
+        if self._names is None:
+            return values
+        check = partial(_refuse_zero_weights, names=self._names[0], exclude=self._names[1])
+        self._names, ww = None, values[0]
+        bad = ~self.xp.all(self.xp.isfinite(ww) & (ww > 0))
+
+        def checked(v: Any) -> Any:
+            largest = self.xp.stack([self.xp.max(self.xp.abs(w)).astype(v.dtype) for w in ws])
+            return host_checked((v, largest), lambda pair: check(pair[1]))[0]
+
+        if _traced(bad):
+            ww = jax.lax.cond(bad, checked, lambda v: v, ww)
+        elif bool(bad):
+            check(np.asarray(self.xp.stack([self.xp.max(self.xp.abs(w)) for w in ws])))
+        return (ww, *values[1:])
 
     def finite(self, xs: list[Any]) -> list[Any]:
         return list(xs) if self.screens else super().finite(xs)
@@ -105,7 +143,10 @@ class XlaExecutor(ReferenceExecutor):
         (``_stacked``), taken where ``keep`` is False. Traced, one ``lax.cond`` for the whole step (their number does
         not grow with the layers); an eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every
         eager step)."""
-        again = lambda: self._stacked(keep, values, recipe, ws, xs)  # noqa: E731
+
+        def again() -> tuple:
+            return self._stacked(keep, values, recipe, ws, xs)
+
         if _traced(keep):
             return jax.lax.cond(self.xp.all(keep), lambda: tuple(values), again)
         return tuple(values) if bool(self.xp.all(keep)) else again()
@@ -128,7 +169,7 @@ class XlaExecutor(ReferenceExecutor):
         parts: list[Any] = []
         if alone:
             one_by_one = XlaExecutor(xp, ws[alone[0]]).prepare([ws[i] for i in alone])
-            one_by_one.screens = False  # the two passes clean the steps before their first sum
+            one_by_one.screens, one_by_one._names = False, None  # the two passes clean the steps before their first sum
             parts.append(recipe(one_by_one, [ws[i] for i in alone], [xs[i] for i in alone]))
         for chunk in chunks:
             stacked_ws = xp.stack([ws[i] for i in chunk])

@@ -8,7 +8,8 @@ so it traces under ``jax.jit`` and ``tf.function`` and reads a sharded layer's g
 A layer whose norm would be read as zero or non-finite is refused by name before the step changes anything: on the
 host where the slot is concrete (eager steps, torch), by graph assertions in a ``tf.function``, and in a jitted JAX
 step by a host check of the norms the read branch computes (``layca_jax.host_checked``, which costs nothing once
-every norm is stored), as ``layca_optax`` does.
+every norm is stored), as ``layca_optax`` does. On JAX, a layer set to zero after its norm is stored is refused by
+the step itself (the XLA executor, on the layers ``InitialNorms.named`` names).
 """
 
 import contextlib
@@ -84,6 +85,15 @@ class InitialNorms:
                 scalar_slot(optimizer, v, "init_norm", 0.0) if flag else None for v, flag in zip(variables, is_layer)
             ]
         self.anchored: set[int] = set()
+
+    def named(self, indices: list[int], weights: list[Any]) -> Any:
+        """On JAX, a context naming ``weights`` (of the variables at ``indices``) for the step's executor, which
+        refuses by name a layer set to zero after its norm was stored (``layca_jax.named_layers``)."""
+        if keras.backend.backend() != "jax":
+            return contextlib.nullcontext()
+        from layca_jax import named_layers
+
+        return named_layers(weights, [self.paths[i] for i in indices], EXCLUDE)
 
     def reset(self) -> None:
         """Set every layer's norm to 0: the next step of each layer reads it again."""

@@ -153,11 +153,12 @@ class Layca(ReanchoredNorms, keras.optimizers.Optimizer):
         weights = [read(v) for v in variables]
         norms = self._init_norms.values(indices, weights)
         rate = ops.convert_to_tensor(learning_rate)
-        new, new_states = engine.optimizer_step(
-            weights, [ops.cast(grads[k], v.dtype) for k, v in zip(kept, variables)], states, norms, rate,
-            engine.LayerPlan(tuple(self._plan.multipliers[i] for i in indices)), base=self.direction,
-            other_rate=rate if self.other_learning_rate is None else self.other_learning_rate, variant=self.variant,
-        )  # fmt: skip
+        with self._init_norms.named(indices, weights):  # a layer zeroed since its norm was stored: refused by name
+            new, new_states = engine.optimizer_step(
+                weights, [ops.cast(grads[k], v.dtype) for k, v in zip(kept, variables)], states, norms, rate,
+                engine.LayerPlan(tuple(self._plan.multipliers[i] for i in indices)), base=self.direction,
+                other_rate=rate if self.other_learning_rate is None else self.other_learning_rate, variant=self.variant,
+            )  # fmt: skip
         for i, variable, value, state in zip(indices, variables, new, new_states):
             self.assign(variable, value)
             for slot, x in zip(self._base_slots[i], state):

@@ -7,7 +7,8 @@ them again to re-anchor a run. Under ``jax.jit`` the read is a ``lax.cond`` on t
 the first step the only work is one comparison per layer. All-zero (or overflowing) layers are refused by name
 where the weights are concrete (``init``, an eager update), and under ``jax.jit`` by a host check of the norms the
 read branch computes (``layca_jax.host_checked``: a pure callback, which costs a step nothing once the norms are
-stored), as ``layca_keras`` does.
+stored), as ``layca_keras`` does; one set to zero after its norm is stored is refused by the step itself (the XLA
+executor, on the layers ``transform`` names with ``layca_jax.named_layers``).
 """
 
 from functools import partial

@@ -9,12 +9,13 @@ import jax.numpy as jnp
 import optax
 
 import layca_core
+import layca_jax
 from layca_core import defaults, engine
 from layca_core.directions import BaseDirection
 from layca_core.selection import check_include
 from layca_optax import state as layout
 from layca_optax.hyperparameters import SPELLING, core_hyperparameters
-from layca_optax.norms import reference_norms, unread_norms
+from layca_optax.norms import EXCLUDE, reference_norms, unread_norms
 from layca_optax.selection import MaskOrFn, Selection, describe
 from layca_optax.state import LaycaState, ScaleByLaycaState
 
@@ -73,12 +74,14 @@ class _Layca:
         selection = self.select(params)
         layout.check_matches(params, init_norms, selection, self.layout.params_shaped(base_state), self.layout)
         init_norms = reference_norms(init_norms, params, selection)
-        updates, states = engine.optimizer_step(
-            jax.tree.leaves(params), jax.tree.leaves(grads), self.layout.unpack(base_state, params),
-            layout.norms_per_leaf(init_norms, selection), _rate(self.rate, count), selection.plan,
-            base=self.direction, other_rate=_rate(self.other, count), stacked=selection.stacked, as_updates=True,
-            xp=jnp, **self.options,
-        )  # fmt: skip
+        leaves = jax.tree.leaves(params)
+        with layca_jax.named_layers(leaves, selection.names, EXCLUDE):  # a layer zeroed since: refused by name
+            updates, states = engine.optimizer_step(
+                leaves, jax.tree.leaves(grads), self.layout.unpack(base_state, params),
+                layout.norms_per_leaf(init_norms, selection), _rate(self.rate, count), selection.plan,
+                base=self.direction, other_rate=_rate(self.other, count), stacked=selection.stacked, as_updates=True,
+                xp=jnp, **self.options,
+            )  # fmt: skip
         stepped = [i for i, layer in enumerate(selection.is_layer) if layer or not self.options["freeze_others"]]
         new_base_state = self.layout.pack(states, params, stepped)
         return jax.tree.unflatten(jax.tree.structure(params), updates), new_base_state, init_norms

@@ -234,8 +234,9 @@ class Layca(torch.optim.Optimizer):
         states of the parameters it steps. ``torch.compile`` runs a method of this name eagerly while it traces a
         ``torch.optim.Optimizer``'s step, so the first compiled step already sees the state and the next one does
         not compile again."""
-        if self._layout() != self._norms_layout:
-            self._read_new_norms()
-        self.layer_multipliers()
+        if group is self.param_groups[0]:  # the norms and multipliers of every group, once per step
+            if self._layout() != self._norms_layout:
+                self._read_new_norms()
+            self.layer_multipliers()
         for params, _ in group_step.stepped(group):
             param_state.base_states(self.state, base_of(group), params)

@@ -1,8 +1,8 @@
 r"""One Layca step over a list of layers: reduce, decide, apply.
 
 Every executor (``reference.ReferenceExecutor`` for any array-API library; those an adapter registers: the XLA
-executor of ``layca_jax``, torch's multi-tensor, flat, compiled and Triton executors of ``layca_torch``) supplies the
-batched primitives of ``Executor``; ``turn_layers`` alone decides, on short per-layer vectors,
+executor of ``layca_jax``, torch's multi-tensor, flat, compiled, traced and Triton executors of ``layca_torch``)
+supplies the batched primitives of ``Executor``; ``turn_layers`` alone decides, on short per-layer vectors,
 the guards, the gain and the renormalization. For one layer with weights :math:`w`, a base step
 :math:`s` scaled by a power of two to :math:`S = \sigma s` (Layca discards the scale of the step,
 so :math:`\sigma` changes nothing but the range of the sums), rate :math:`\rho` and initial norm
@@ -32,7 +32,9 @@ Three recipes reach :math:`|P|^2` without overflow or underflow for any finite s
   least ``smallest_normal / eps^3`` of the dtype its partial sums accumulate in (products lost to underflow are
   then below an ulp) and with
   :math:`|P|^2 \ge |S|^2/2` (the cancellation at most doubles the sums' rounding); every other layer
-  (non-finite entries, extreme magnitudes, steps within 45 degrees of the weights) takes the two passes.
+  (non-finite entries, extreme magnitudes, steps within 45 degrees of the weights) takes the two passes (XLA, when
+  any layer fails, runs them on all layers, small ones stacked by shape, under one ``lax.cond`` for the whole step,
+  and keeps their values for the failing layers).
   :math:`P = S - c\,w` is then formed inside the apply.
 
 Guards: non-finite entries of the step count as 0; a layer whose :math:`|P|` is zero or within

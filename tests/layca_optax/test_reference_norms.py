@@ -125,6 +125,39 @@ def test_a_zero_layer_read_under_jit_is_refused_by_name_and_nothing_is_returned(
     assert bool(jnp.all(state.init_norms > 0))
 
 
+@compiled
+def test_a_layer_zeroed_after_its_norm_is_stored_is_refused_by_name_and_nothing_is_returned(jit):
+    """The stored norm is not read again, but the step's ``|w|^2`` is zero: the update refuses the layer by name
+    (under ``jax.jit`` on the host, in the step's one extra ``lax.cond``) instead of leaving it unchanged, and
+    returns nothing; the parameters and the state it was given step on as before once the layer is restored."""
+    optimizer = layca_optax.layca(0.1, "adam")
+    update = jax.jit(optimizer.update) if jit else optimizer.update
+    params = make_params(0)
+    _, state = update(grads_like(params, 0), optimizer.init(params), params)
+    expected = update(grads_like(params, 1), state, params)
+    zeroed = {**params, "v": jnp.zeros_like(params["v"])}
+    with pytest.raises(Exception, match=r"all zero: \['v'\]\. .*Leave it out of the layers with `layers=`"):
+        jax.block_until_ready(update(grads_like(params, 1), state, zeroed))
+    got = update(grads_like(params, 1), state, params)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+        np.testing.assert_array_equal(a, b)
+    assert np.asarray(state.init_norms).tolist() == pytest.approx(norms(params), rel=1e-6)
+
+
+@compiled
+@pytest.mark.parametrize("scale", [1e-30, 1e30], ids=["tiny", "huge"])
+def test_a_layer_whose_squares_underflow_or_overflow_is_not_refused(jit, scale):
+    """A layer scaled until its unscaled ``|w|^2`` underflows or overflows in float32 is not zero: the refusal reads
+    its largest entry, and the update goes through."""
+    optimizer = layca_optax.layca(0.1, "adam")
+    update = jax.jit(optimizer.update) if jit else optimizer.update
+    params = make_params(0)
+    _, state = update(grads_like(params, 0), optimizer.init(params), params)
+    scaled = {**params, "v": params["v"] * scale}
+    updates, _ = update(grads_like(params, 1), state, scaled)
+    assert bool(jnp.all(jnp.isfinite(updates["v"])))
+
+
 def primitives(jaxpr, into_cond):
     """Names of the primitives a jaxpr runs, through nested jaxprs (a ``cond``'s branches if ``into_cond``)."""
     for eqn in jaxpr.eqns:
@@ -150,12 +183,14 @@ def test_reading_the_norms_adds_no_reduction_or_callback_to_the_step(monkeypatch
 
     reading = traced()
     monkeypatch.setattr(layca_optax.transform, "reference_norms", lambda stored, params, selection: stored)
-    given = list(primitives(traced(), into_cond=False))
+    traced_given = traced()
+    given = list(primitives(traced_given, into_cond=False))
     outside = list(primitives(reading, into_cond=False))
     assert outside.count("cond") == given.count("cond") + 1
     assert outside.count("reduce_sum") == given.count("reduce_sum")
     assert not any("callback" in name for name in outside)
-    assert [name for name in primitives(reading, into_cond=True) if "callback" in name] == ["pure_callback"]
+    callbacks = lambda jaxpr: [name for name in primitives(jaxpr, into_cond=True) if "callback" in name]  # noqa: E731
+    assert callbacks(reading) == ["pure_callback"] + callbacks(traced_given)
     assert not reading.effects
 
 

@@ -34,6 +34,7 @@ TABLE = [
     ("cuda", "bfloat16", BIG, {"compiling": True}, "traced"),
     ("cpu", "float64", BIG, {"compiling": True}, "multi_tensor"),  # one pass needs exact float64 products
     ("cpu", "float32", BIG, {"compiling": True, "sharded": True}, "multi_tensor"),
+    ("cpu", "float32", BIG, {"fused": True, "compiling": True, "sharded": True}, "multi_tensor"),  # no nested compile
     ("cuda", "float32", BIG, {"fused": True, "compiling": True}, "triton"),
     ("cpu", "float64", BIG, {"fused": True}, "multi_tensor"),
     ("mps", "float32", BIG, {}, "multi_tensor"),

@@ -1,4 +1,5 @@
-"""The ``torch.compile`` kernels of ``CompiledExecutor``, each compiled at its first call.
+"""The ``torch.compile`` kernels of ``CompiledExecutor``, each compiled at its first call; ``sums_of`` and
+``combined`` also serve ``TracedExecutor`` uncompiled, as expressions of the step ``torch.compile`` traces.
 
 Each reads one flat, contiguous layer; inductor turns each into one loop (products and sums in
 float64 registers, nothing materialised). Shapes are dynamic: one compilation per dtype serves every

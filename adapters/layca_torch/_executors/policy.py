@@ -9,8 +9,8 @@ Torch's convention: multi-tensor kernels by default on every device, fused kerne
 (``fused=True``): Triton on CUDA, ``torch.compile`` kernels on the CPU for layers of more than
 ``COMPILED_MIN_SIZE`` entries. Small CPU layers (``FLAT_MAX_SIZE``) take the flat executor either way:
 stacked by shape, in float64 (the one-pass recipe), a few kernels turn hundreds of them. Inside ``torch.compile``
-unsharded layers take the traced executor (one whole-tensor expression per layer, which inductor fuses). The Triton kernels
-have run only under ``TRITON_INTERPRET=1`` on CPU tensors so far: they stay opt-in until ``scripts/gpu.sh`` has
+unsharded layers of 32 bits or fewer take the traced executor (one whole-tensor expression per layer, which inductor
+fuses), but Triton's with ``fused=True`` on CUDA. The Triton kernels have run only under ``TRITON_INTERPRET=1`` on CPU tensors so far: they stay opt-in until ``scripts/gpu.sh`` has
 passed on a GPU (``docs/gpu.md``).
 
 ``LAYCA_TRITON`` is a debugging aid, not an option: ``1`` sends every layer the multi-tensor or
@@ -80,7 +80,7 @@ def choose_executor(
         return "traced"
     if device == "cpu" and not sharded and size <= FLAT_MAX_SIZE:
         return "flat"
-    if fused and device == "cpu" and size > COMPILED_MIN_SIZE:
+    if fused and device == "cpu" and not compiling and size > COMPILED_MIN_SIZE:
         return "compiled"
     return "multi_tensor"
 
