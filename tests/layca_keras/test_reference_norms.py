@@ -129,6 +129,19 @@ def test_a_layer_zeroed_mid_run_is_refused_by_name_when_its_norm_is_read_again(m
         model.train_on_batch(*batches()[0])
 
 
+def assert_refused_without_a_trace(model, apply):
+    """``apply`` of the model's next gradients is refused, naming its ``out`` kernel, and changes no weight and no
+    optimizer variable."""
+    weights, state = numpy_weights(model), [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    grads = grads_of(model, *batches()[0])
+    with pytest.raises(Exception, match=REFUSAL.format(path=model.layers[1].kernel.path)):
+        apply(model.optimizer, grads, model.trainable_variables)
+    for got, want in zip(numpy_weights(model), weights):
+        np.testing.assert_array_equal(got, want)
+    for variable, want in zip(model.optimizer.variables, state):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), want)
+
+
 def zeroed_after_a_step(step):
     """A model whose ``out`` kernel is set to zero after one ``step`` stored every norm."""
     if keras.backend.backend() != "jax":
@@ -152,26 +165,12 @@ def test_a_layer_zeroed_after_its_norm_is_stored_is_refused_by_the_jitted_train_
 def test_a_layer_zeroed_after_its_norm_is_stored_is_refused_and_the_step_changes_nothing(apply, jit):
     apply = apply if jit else lambda optimizer, grads, variables: optimizer.apply(grads, variables)
     model = zeroed_after_a_step(lambda model: apply(model.optimizer, grads_of(model, *batches()[1]), model.weights))
-    weights, state = numpy_weights(model), [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
-    grads = grads_of(model, *batches()[0])
-    with pytest.raises(Exception, match=REFUSAL.format(path=model.layers[1].kernel.path)):
-        apply(model.optimizer, grads, model.trainable_variables)
-    for got, want in zip(numpy_weights(model), weights):
-        np.testing.assert_array_equal(got, want)
-    for variable, want in zip(model.optimizer.variables, state):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), want)
+    assert_refused_without_a_trace(model, apply)
 
 
 def test_a_refused_step_changes_nothing(make_optimizer, apply):
     model = zero_out_kernel(make_optimizer)
-    weights, state = numpy_weights(model), [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
-    grads = grads_of(model, *batches()[0])
-    with pytest.raises(Exception, match=REFUSAL.format(path=model.layers[1].kernel.path)):
-        apply(model.optimizer, grads, model.trainable_variables)
-    for got, want in zip(numpy_weights(model), weights):
-        np.testing.assert_array_equal(got, want)
-    for variable, want in zip(model.optimizer.variables, state):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), want)
+    assert_refused_without_a_trace(model, apply)
 
 
 def test_a_zero_layer_left_out_of_layers_takes_the_plain_step():

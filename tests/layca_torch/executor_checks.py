@@ -1,5 +1,6 @@
-"""What the tests of the fast torch executors (Triton, compiled) share: inputs, closeness to the
-reference, and the sweep of step magnitudes from the smallest normal number to the largest finite one."""
+"""What the tests of the fast torch executors (Triton, compiled, traced) share: inputs, a turn by a named executor,
+closeness to the reference with its guards, and the sweep of step magnitudes from the smallest normal number to the
+largest finite one."""
 
 import math
 
@@ -14,6 +15,39 @@ RATE = 3**-3
 def tensors(sizes, dtype, seed=0, scale=1.0, device="cpu"):
     generator = torch.Generator().manual_seed(seed)
     return [(scale * torch.randn(n, generator=generator, dtype=torch.float64)).to(device, dtype) for n in sizes]
+
+
+def turned(name, ws, steps, rates, variant="layca", in_place=False):
+    """New weights from ``turn_layers`` with the torch executor called ``name`` (``policy.EXECUTORS``)."""
+    import array_api_compat.torch as xp
+
+    from layca_core import engine
+    from layca_torch._executors.policy import build_executor
+
+    executor = build_executor(name, xp, ws, in_place=in_place)
+    norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws])
+    rates = torch.as_tensor(rates, dtype=torch.float64)
+    return engine.turn_layers(ws, list(steps), rates, norms, executor=executor, variant=variant)
+
+
+def check_guards_against_the_reference(name, sizes, dtype, variant):
+    """The executor ``name`` turns like the reference, through NaN and infinite step entries, a zero step, a step
+    parallel to its layer and a zero rate (the last three layers unchanged), never writing weights or steps."""
+    ws, steps = tensors(sizes, dtype), tensors(sizes, dtype, seed=1)
+    steps[1][3], steps[2][0], steps[2][-1] = float("nan"), float("inf"), -float("inf")
+    steps[3] = torch.zeros_like(steps[3])  # zero step
+    steps[4] = 3 * ws[4]  # parallel step
+    rates = [0.1, 0.2, 3**-3, 0.1, 0.1, 0.0]  # the last layer has a zero rate
+    before, given = [w.clone() for w in ws], [s.clone() for s in steps]
+    new = turned(name, ws, steps, rates, variant)
+    assert_close(new, turned("reference", ws, [s.clone() for s in steps], rates, variant), dtype)
+    assert all(torch.equal(w, b) for w, b in zip(ws, before))  # pure unless in_place
+    if dtype != torch.float64:  # the one-pass recipe reads the steps only: a base may pass its state
+        assert all(torch.equal(s, g) for s, g in zip(steps, given) if not s.isnan().any())
+        assert steps[1].isnan().sum() == 1
+    frozen = (3, 4, 5) if variant == "layca" else (3, 5)
+    assert all(torch.equal(new[i], ws[i]) for i in frozen)
+    assert not any(torch.equal(new[i], ws[i]) for i in range(3))
 
 
 def assert_close(new, expected, dtype):

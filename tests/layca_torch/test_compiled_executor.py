@@ -10,9 +10,7 @@ torch = pytest.importorskip("torch", reason="the compiled executor runs on torch
 
 import array_api_compat.torch as xp  # noqa: E402
 
-from layca_core import engine  # noqa: E402
 from layca_torch._executors import compiled_kernels  # noqa: E402
-from layca_torch._executors.compiled_executor import CompiledExecutor  # noqa: E402
 from layca_torch._executors.policy import build_executor  # noqa: E402
 from layca_torch._executors.tensors import CHUNK  # noqa: E402
 from tests.layca_torch import executor_checks as checks  # noqa: E402
@@ -24,32 +22,13 @@ SIZES = (21, 300, 2 * CHUNK + 5, 9000, 9000, 9000)
 
 def turn(ws, steps, rates, variant="layca", compiled=True, in_place=False):
     """New weights from ``turn_layers`` with the compiled executor or the reference one; ``steps`` as given."""
-    executor = build_executor("compiled" if compiled else "reference", xp, ws, in_place=in_place)
-    assert isinstance(executor, CompiledExecutor) == compiled
-    norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws])
-    rates = torch.as_tensor(rates, dtype=torch.float64)
-    return engine.turn_layers(ws, list(steps), rates, norms, executor=executor, variant=variant)
+    return checks.turned("compiled" if compiled else "reference", ws, steps, rates, variant, in_place)
 
 
 @pytest.mark.parametrize("variant", ["layca", "lars", "hyperball"])
 @pytest.mark.parametrize("dtype_name", DTYPES)
 def test_matches_the_reference_with_its_guards_and_never_writes_the_steps(dtype_name, variant):
-    dtype = getattr(torch, dtype_name)
-    ws, steps = tensors(SIZES, dtype), tensors(SIZES, dtype, seed=1)
-    steps[1][3], steps[2][0], steps[2][-1] = float("nan"), float("inf"), -float("inf")
-    steps[3] = torch.zeros_like(steps[3])  # zero step
-    steps[4] = 3 * ws[4]  # parallel step
-    rates = [0.1, 0.2, 3**-3, 0.1, 0.1, 0.0]  # the last layer has a zero rate
-    before, given = [w.clone() for w in ws], [s.clone() for s in steps]
-    new = turn(ws, steps, rates, variant)
-    assert_close(new, turn(ws, [s.clone() for s in steps], rates, variant, compiled=False), dtype)
-    assert all(torch.equal(w, b) for w, b in zip(ws, before))  # pure unless in_place
-    if dtype != torch.float64:  # the one-pass recipe reads the steps only: a base may pass its state
-        assert all(torch.equal(s, g) for s, g in zip(steps, given) if not s.isnan().any())
-        assert steps[1].isnan().sum() == 1
-    frozen = (3, 4, 5) if variant == "layca" else (3, 5)
-    assert all(torch.equal(new[i], ws[i]) for i in frozen)
-    assert not any(torch.equal(new[i], ws[i]) for i in range(3))
+    checks.check_guards_against_the_reference("compiled", SIZES, getattr(torch, dtype_name), variant)
 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
