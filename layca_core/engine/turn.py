@@ -235,7 +235,7 @@ def _weights_in_range(executor: Executor, ws: list[Any], like: Any) -> tuple[Any
     ``2^(+-e/4)`` (``e`` the largest binary exponent of their working dtype: beyond, a sum of squares may under- or
     overflow), else 1; ``(1, None)`` where the executor does not ``scales_weights``."""
     xp = executor.xp
-    if not getattr(executor, "scales_weights", False):
+    if not executor.scales_weights:
         return xp.ones_like(like), None
     tau = scale_factors(executor.amax(ws), executor, ws)
     bound = executor.per_tensor(_per_dtype(ws, lambda dtype: _weights_bound(dtype, xp)))

@@ -121,5 +121,5 @@ def test_the_engine_uses_only_declared_members_in_the_declared_order(dtype, vari
 
 def test_the_protocol_declares_its_attributes_with_types():
     hints = typing.get_type_hints(Executor)
-    assert {"xp", "acc", "exact_products", "writes_steps", "screens"} <= set(hints)
-    assert hints["exact_products"] is bool and hints["writes_steps"] is bool and hints["screens"] is bool
+    assert {"xp", "acc", "exact_products", "writes_steps", "screens", "scales_weights"} <= set(hints)
+    assert all(hints[name] is bool for name in ("exact_products", "writes_steps", "screens", "scales_weights"))

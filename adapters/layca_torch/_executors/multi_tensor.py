@@ -53,6 +53,7 @@ class TorchExecutor(LocalSums):
 
     exact_products = False
     screens = False
+    scales_weights = False  # its sums read lazily scaled steps; torch's float32 sums are in float64
 
     def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
         self.xp, self.torch, self.device, self.in_place = xp, torch, device, in_place
