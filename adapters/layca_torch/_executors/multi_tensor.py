@@ -224,11 +224,11 @@ class TorchExecutor(LocalSums):
             for i, norm in zip(unsure, torch.stack(norms).isfinite().tolist()):
                 xs[i] = xs[i] if norm else finite_copy(xs[i])
         index = torch.tensor(again, device=keep.device)
-        self._recomputing = True
+        self._recomputing, steps = True, self._steps
         try:
             recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
         finally:
-            self._recomputing = False
+            self._recomputing, self._steps = False, steps  # the engine's steps again, for its ``scale``
         return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
 
     def _screened_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
