@@ -1,6 +1,8 @@
 """Each Layca layer's reference norm, the radius of its sphere: read at the layer's first step, not when the
 optimizer is built, so that weights loaded in between (a pretrained model) keep their norms."""
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -61,3 +63,48 @@ def as_stored(value: Any, param: torch.Tensor) -> torch.Tensor:
     """A saved norm (a Python number from older checkpoints, or a tensor) as kept in the state: a 0-d tensor in
     the layer's accumulation dtype on its (local) device."""
     return torch.as_tensor(value).to(param.device, torch.promote_types(param.dtype, torch.float32))
+
+
+class WrittenLayers:
+    """Refuses, by name, a layer set to zero (or to non-finite values) after its norm was stored, before a step changes
+    anything: its largest entry is read only for the layers written since the optimizer's last step, as torch's
+    version counter of a tensor tells (``p._version``: no read of the weights), on the CPU outside ``torch.compile``. A
+    layer on another device (its read would wait for the device), a sharded one (``DTensor``), and a write the version
+    counter does not see (through ``p.data``, or a new ``p.data``) are not checked: the step leaves such a layer
+    unchanged (the engine's guard)."""
+
+    def __init__(self) -> None:
+        self.versions: list[int] | None = None
+        self.unchecked: list[int] = []
+
+    def refuse_zeroed(
+        self,
+        layers: list[torch.Tensor],
+        turned: Callable[[torch.Tensor], bool],
+        name: Callable[[int], str],
+        exclude: str,
+    ) -> None:
+        """Refuse the layers among ``layers`` (all the optimizer's layers, in a fixed order) written since ``record``
+        that this step turns with a stored norm (``turned``) and that are all zero or not finite; ``name(k)`` names
+        ``layers[k]``, ``exclude`` says how to leave it out."""
+        versions = [p._version for p in layers]
+        if versions == self.versions or torch.compiler.is_compiling():
+            return
+        seen = self.versions if self.versions is not None and len(self.versions) == len(layers) else [-1] * len(layers)
+        changed = [k for k, v in enumerate(versions) if seen[k] != v and layers[k].is_cpu and not is_dtensor(layers[k])]
+        checked = [k for k in changed if turned(layers[k])]
+        self.unchecked = [k for k in changed if not turned(layers[k])]  # checked at the step that turns them
+        if checked:
+            extremes = [torch.aminmax(layers[k].detach()) for k in checked]
+            largest = torch.stack([torch.maximum(-low, high) for low, high in extremes]).double().tolist()
+            largest = [math.inf if math.isnan(x) else x for x in largest]
+            check_nonzero_norms(largest, [name(k) for k in checked], exclude=exclude)
+
+    def record(self, layers: list[torch.Tensor]) -> None:
+        """The layers' versions after a step (outside ``torch.compile``), but those ``refuse_zeroed`` left unchecked."""
+        if torch.compiler.is_compiling():
+            return
+        self.versions = [p._version for p in layers]
+        for k in self.unchecked:
+            self.versions[k] = -1
+        self.unchecked = []
