@@ -5,12 +5,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import array_api_compat.torch as torch_namespace
 import torch
 
 import layca_core
+from layca_core import step
 from layca_core.validation import check_nonzero_norms
+from layca_torch._executors.policy import build_executor
 from layca_torch.params import describe, layer_flags
-from layca_torch.sharding import is_dtensor
+from layca_torch.sharding import is_dtensor, local, mesh_of
 from layca_torch.state import INIT_NORM
 
 EXCLUDE = (
@@ -20,10 +23,18 @@ EXCLUDE = (
 """How to leave a parameter out of the Layca layers, in the zero-norm error."""
 
 
-def layer_norm(param: torch.Tensor) -> torch.Tensor:
-    """A layer's Frobenius norm (a sharded layer's global one) as a 0-d tensor in its accumulation dtype."""
-    norm = layca_core.initial_norm(param.detach())
-    return norm.full_tensor() if is_dtensor(norm) else norm
+def layer_norms(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The layers' Frobenius norms as 0-d tensors in their accumulation dtype; sharded layers' global ones, all read
+    at once by the multi-tensor executor on their local shards (two all-reduces for all of them)."""
+    norms = [None if is_dtensor(p) else layca_core.initial_norm(p.detach()) for p in params]
+    sharded = [i for i, n in enumerate(norms) if n is None]
+    if sharded:
+        shards = [local(params[i].detach()) for i in sharded]
+        meshes = [mesh_of(params[i]) for i in sharded]
+        executor = build_executor("multi_tensor", torch_namespace, shards, meshes=meshes)
+        for i, norm in zip(sharded, step.layer_norms(shards, executor=executor).unbind()):
+            norms[i] = norm.to(torch.promote_types(params[i].dtype, torch.float32))
+    return norms
 
 
 def read_norms(layers: list[tuple[str, torch.Tensor]], exclude: str = EXCLUDE) -> list[torch.Tensor]:
@@ -33,7 +44,7 @@ def read_norms(layers: list[tuple[str, torch.Tensor]], exclude: str = EXCLUDE) -
     Eagerly the check names every such layer; inside ``torch.compile`` it is an asynchronous assertion naming
     the layer (no host synchronisation, no graph break).
     """
-    norms = [layer_norm(p) for _, p in layers]
+    norms = layer_norms([p for _, p in layers])
     if torch.compiler.is_compiling():
         for (name, _), norm in zip(layers, norms):
             torch._assert_async(

@@ -120,7 +120,6 @@ class Layca(torch.optim.Optimizer):
         options |= {"freeze_others": freeze_others, "maximize": maximize, "foreach": foreach, "fused": fused}
         options["layca"] = None
         self._reset_caches()
-        self._written = WrittenLayers()
         super().__init__(params, {**options, **torch_defaults(base), **base_hyperparameters})
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -129,7 +128,6 @@ class Layca(torch.optim.Optimizer):
         self.__dict__.setdefault("_log_layers", False)
         self.__dict__.setdefault("_warned_shapes", False)
         self._reset_caches()
-        self._written = WrittenLayers()
 
     def _reset_caches(self) -> None:
         self._groups_layout: tuple = ()
@@ -138,6 +136,7 @@ class Layca(torch.optim.Optimizer):
         self._places: list[tuple[int, int]] = []  # per layer (in the multipliers' order), its group and index
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # per layer, the tensor its step is written into
+        self._written = WrittenLayers()  # the layers' versions after the last step: all are checked at the next
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
@@ -201,6 +200,7 @@ class Layca(torch.optim.Optimizer):
             self._groups_layout, self._scalars = layout, {}
             self._multipliers = {p: plans[a][i] for i, (a, p) in enumerate(layers)}
             self._places = [(k, i) for k, g in enumerate(self.param_groups) for i, f in enumerate(layer_flags(g)) if f]
+            self._written = WrittenLayers()
         return self._multipliers
 
     def _layout(self) -> tuple:
@@ -236,14 +236,11 @@ class Layca(torch.optim.Optimizer):
         self._written.record(watched)
         return loss
 
-    def _turned(self, p: torch.Tensor) -> bool:
-        """Whether this step turns the layer ``p`` with a stored norm."""
+    def _turned(self, p: torch.Tensor) -> bool:  # this step turns the layer p, with a stored norm
         return p.grad is not None and param_state.INIT_NORM in self.state.get(p, {})
 
-    def _layer_name(self, k: int) -> str:
-        """The name of the k-th layer in messages: its name, else its group, index and shape."""
-        group, i = self._places[k]
-        return describe(self.param_groups[group], i, group)
+    def _layer_name(self, k: int) -> str:  # the k-th layer (the multipliers' order) in messages
+        return describe(self.param_groups[self._places[k][0]], self._places[k][1], self._places[k][0])
 
     def _init_group(self, group: dict[str, Any]) -> None:
         """What the step of ``group`` reads and a first step makes: the layers' norms, the multipliers, the base

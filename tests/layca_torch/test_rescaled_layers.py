@@ -98,3 +98,23 @@ def test_the_executor_scales_weights_without_writing_them_and_ordinary_layers_ke
         torch.testing.assert_close(n, r, rtol=0, atol=1e-12 * float(r.abs().max()))
     unscaled = executor_turn(ws, steps, host_checks, scales_weights=False)
     assert all(torch.equal(n, u) for n, u in zip(reference, unscaled)), "an ordinary layer's bits changed"
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize(
+    ("dtype", "scale"),
+    [(torch.float64, 1e-200), (torch.float64, 1e300), (torch.float32, 1e-30), (torch.float32, 1e30)],
+    ids=str,
+)
+def test_a_layer_far_from_one_at_its_first_step_stores_its_norm_and_turns(dtype, scale, path):
+    generator = torch.Generator().manual_seed(3)
+    w = torch.randn(SHAPES["large"], generator=generator, dtype=torch.float64)
+    p = torch.nn.Parameter((w * scale).to(dtype))
+    optimizer = layca_torch.Layca([p], lr=RATE, **PATHS[path])
+    p.grad = torch.randn(p.shape, generator=generator, dtype=torch.float64).to(dtype)
+    before = p.detach().double().clone()
+    optimizer.step()
+    expected = float(torch.linalg.vector_norm(w)) * scale
+    assert float(optimizer.state[p]["init_norm"]) == pytest.approx(expected, rel=1e-6, abs=0)
+    assert float(torch.linalg.vector_norm(p.detach().double() / scale)) * scale == pytest.approx(expected, rel=1e-5)
+    assert float(layca_core.step_angle(before / scale, p.detach().double() / scale)) > 0.05

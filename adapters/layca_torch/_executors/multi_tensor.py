@@ -124,8 +124,9 @@ class TorchExecutor(LocalSums):
         """Sharded, the steps' largest entries are all-reduced with the layers' (``prepare``'s), then kept for the
         two passes' ``amax`` of the weights: one collective for both."""
         layers = self._layers
-        if self._layers_largest is not None and len(layers) == len(xs) and all(x is w for x, w in zip(xs, layers)):
-            return self._layers_largest
+        if layers is not None and self._layers_largest is not None and len(layers) == len(xs):
+            if all(x is w for x, w in zip(xs, layers)):
+                return self._layers_largest
         largest = self._largest(xs)
         if xs is self._unclean:
             self._unclean = None
@@ -248,10 +249,11 @@ class TorchExecutor(LocalSums):
 
     def _rescaled_squares(self, xs: Rescaled) -> Any:
         """``|tau w|^2`` per layer: ``sums``' ``|w|^2`` where ``tau`` is 1, formed only for the other layers on the CPU
-        (read on the host), for every layer elsewhere."""
+        (read on the host), for every layer elsewhere (and where ``sums`` did not run: a layer's initial norm)."""
         torch, tau = self.torch, xs.factors
         known = self._weight_squares[1] if self._weight_squares and self._weight_squares[0] is xs.source else None
-        far = [i for i, f in enumerate(tau.tolist()) if f != 1] if self.host_checks else list(range(len(xs)))
+        everywhere = known is None or not self.host_checks
+        far = list(range(len(xs))) if everywhere else [i for i, f in enumerate(tau.tolist()) if f != 1]
         if known is not None and not far:
             return known
         local = torch.zeros(len(xs), dtype=self.acc, device=self.device)
