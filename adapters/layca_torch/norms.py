@@ -91,20 +91,21 @@ class WrittenLayers:
     def refuse_zeroed(
         self,
         layers: list[torch.Tensor],
-        turned: Callable[[torch.Tensor], bool],
+        stored: Callable[[torch.Tensor], bool],
         name: Callable[[int], str],
         exclude: str,
     ) -> None:
         """Refuse the layers among ``layers`` (all the optimizer's layers, in a fixed order) written since ``record``
-        that this step turns with a stored norm (``turned``) and that are all zero or not finite; ``name(k)`` names
-        ``layers[k]``, ``exclude`` says how to leave it out."""
+        that this step turns (they have a gradient) with a stored norm (``stored``: it reads the others' norms, and
+        refuses a zero one there) and that are all zero or not finite; ``name(k)`` names ``layers[k]``, ``exclude``
+        says how to leave it out."""
         versions = [p._version for p in layers]
         if versions == self.versions or torch.compiler.is_compiling():
             return
         seen = self.versions if self.versions is not None and len(self.versions) == len(layers) else [-1] * len(layers)
         changed = [k for k, v in enumerate(versions) if seen[k] != v and layers[k].is_cpu and not is_dtensor(layers[k])]
-        checked = [k for k in changed if turned(layers[k])]
-        self.unchecked = [k for k in changed if not turned(layers[k])]  # checked at the step that turns them
+        checked = [k for k in changed if layers[k].grad is not None and stored(layers[k])]
+        self.unchecked = [k for k in changed if layers[k].grad is None]  # checked at the step that turns them
         if checked:
             extremes = [torch.aminmax(layers[k].detach()) for k in checked]
             largest = torch.stack([torch.maximum(-low, high) for low, high in extremes]).double().tolist()

@@ -224,7 +224,7 @@ class Layca(torch.optim.Optimizer):
         for group in self.param_groups:
             check_step(group)
         watched = [] if torch.compiler.is_compiling() else list(self.layer_multipliers())
-        self._written.refuse_zeroed(watched, self._turned, self._layer_name, EXCLUDE)
+        self._written.refuse_zeroed(watched, self._stored, self._layer_name, EXCLUDE)
         for group in self.param_groups:
             self._init_group(group)
         if self._log_layers:
@@ -236,8 +236,8 @@ class Layca(torch.optim.Optimizer):
         self._written.record(watched)
         return loss
 
-    def _turned(self, p: torch.Tensor) -> bool:  # this step turns the layer p, with a stored norm
-        return p.grad is not None and param_state.INIT_NORM in self.state.get(p, {})
+    def _stored(self, p: torch.Tensor) -> bool:  # whether the layer p has a stored norm
+        return param_state.INIT_NORM in self.state.get(p, {})
 
     def _layer_name(self, k: int) -> str:  # the k-th layer (the multipliers' order) in messages
         return describe(self.param_groups[self._places[k][0]], self._places[k][1], self._places[k][0])

@@ -127,8 +127,7 @@ class LaycaWrapper(torch.optim.Optimizer):
             closure = lambda: loss  # noqa: E731 (the inner optimizer must not evaluate the loss again)
         groups = {id(p): g for g in self.param_groups for p in g["params"]}
         layer_groups = [groups[id(p)] for p in self.layers]
-        turned = lambda p: p.grad is not None and p in self.init_norms  # noqa: E731
-        self._written.refuse_zeroed(self.layers, turned, self._layer_name, EXCLUDE)
+        self._written.refuse_zeroed(self.layers, self.init_norms.__contains__, self._layer_name, EXCLUDE)
         if len(self.init_norms) < len(self.layers) or any("layca_reference_lr" not in g for g in layer_groups):
             self._first_step(layer_groups)
         moving = [(p, m, groups[id(p)]) for p, m in zip(self.layers, self.multipliers) if p.grad is not None]

@@ -122,3 +122,30 @@ def test_the_wrapper_refuses_a_zeroed_layer_by_name_before_the_inner_step(named)
     with torch.no_grad():
         params[1].copy_(torch.randn(160, 128))
     wrapped.step()  # a non-zero layer again: the step goes on
+
+
+def test_only_a_layer_written_since_the_last_step_is_read(monkeypatch):
+    """Steps read no layer's entries for the check (torch's version counter says nothing was written in between);
+    a layer written (not zeroed) is read once; a restored state with a zeroed model is refused at its first step."""
+    params = model_params()
+    optimizer = layca_torch.Layca([{"params": params, "layca": True}], lr=0.1, base="momentum")
+    reads = []
+    aminmax = torch.aminmax
+    monkeypatch.setattr(layca_torch.norms.torch, "aminmax", lambda x: reads.append(x.shape) or aminmax(x))
+    for seed in range(1, 5):
+        with_gradients(params, seed)
+        reads.clear()
+        optimizer.step()
+        assert (6, 4) not in reads and (5,) not in reads  # the large layer's shape is read by the executor
+    with torch.no_grad():
+        params[0].mul_(2.0)
+    reads.clear()
+    optimizer.step()
+    assert reads.count((6, 4)) == 1
+    saved = copy.deepcopy(optimizer.state_dict())
+    restored = layca_torch.Layca([{"params": params, "layca": True}], lr=0.1, base="momentum")
+    restored.load_state_dict(saved)
+    with torch.no_grad():
+        params[2].zero_()
+    with pytest.raises(ValueError, match=r"all zero: parameter 2 of param group 0 \(shape \(5,\)\)"):
+        restored.step()
