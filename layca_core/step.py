@@ -32,7 +32,7 @@ from typing import Any
 
 from layca_core._namespace import accumulation_dtype, array_namespace
 from layca_core.engine.reference import ReferenceExecutor, per_layer
-from layca_core.engine.turn import turn_layers
+from layca_core.engine.turn import turn_layers, weights_in_range
 from layca_core.validation import check_rate, check_same_length
 
 
@@ -99,9 +99,23 @@ def layca_steps(
 def initial_norm(weight: Any, *, xp: ModuleType | None = None) -> Any:
     """The Frobenius norm of a layer (store it at init), in the layer's accumulation dtype.
 
-    Summed in float64 where the namespace has it, so any float32 or 16-bit layer's norm is exact.
+    Summed in float64 where the namespace has it, so any float32 or 16-bit layer's norm is exact. Weights far from 1
+    are summed scaled (``layer_norms``): a float32 layer of 1e-30 entries without float64, or a float64 one of 1e-200
+    entries, has its norm, not a zero its squares underflowed to.
     """
     xp = array_namespace(weight) if xp is None else xp
-    executor = ReferenceExecutor(xp, weight).prepare([weight])
-    squares = executor.squares([weight])[0]
-    return xp.astype(xp.sqrt(squares), accumulation_dtype(weight.dtype, xp))
+    norm = layer_norms([weight], executor=ReferenceExecutor(xp, weight).prepare([weight]))[0]
+    return xp.astype(norm, accumulation_dtype(weight.dtype, xp))
+
+
+def layer_norms(weights: list[Any], *, executor: Any) -> Any:
+    """The Frobenius norms of layers as one vector in the executor's accumulation dtype, by its primitives
+    (``layca_core.engine.Executor``, prepared for ``weights``): an adapter's, for the local shards of sharded layers
+    (the sums all-reduced: whole layers' norms).
+
+    Weights whose largest entry lies beyond ``2^(+-e/4)`` (``e`` the largest binary exponent of the dtype their squares
+    accumulate in) are summed times a power of two ``tau`` that brings it near 1, and the norm divided by ``tau``
+    (exact), as the engine's steps do.
+    """
+    tau, scaled = weights_in_range(executor, weights, executor.vector([1.0] * len(weights)))
+    return executor.xp.sqrt(executor.squares(list(weights) if scaled is None else scaled)) / tau

@@ -12,8 +12,8 @@ from layca_torch import checkpoint, group_step, roles
 from layca_torch import state as param_state
 from layca_torch.groups import Selector, split_by_layers
 from layca_torch.hyperparameters import base_of, check_names, torch_defaults
-from layca_torch.norms import store_new_norms
-from layca_torch.params import check_group, check_step, check_tensor_rates, layer_flags
+from layca_torch.norms import EXCLUDE, WrittenLayers, store_new_norms
+from layca_torch.params import check_group, check_step, check_tensor_rates, describe, layer_flags
 
 
 class Layca(torch.optim.Optimizer):
@@ -133,8 +133,10 @@ class Layca(torch.optim.Optimizer):
         self._groups_layout: tuple = ()
         self._norms_layout: tuple = ()
         self._multipliers: dict[torch.Tensor, float] = {}
+        self._places: list[tuple[int, int]] = []  # per layer (in the multipliers' order), its group and index
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # per layer, the tensor its step is written into
+        self._written = WrittenLayers()  # the layers' versions after the last step: all are checked at the next
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """torch's ``add_param_group``; a group with another ``base`` takes that base's hyperparameters from
@@ -197,6 +199,8 @@ class Layca(torch.optim.Optimizer):
             }
             self._groups_layout, self._scalars = layout, {}
             self._multipliers = {p: plans[a][i] for i, (a, p) in enumerate(layers)}
+            self._places = [(k, i) for k, g in enumerate(self.param_groups) for i, f in enumerate(layer_flags(g)) if f]
+            self._written = WrittenLayers()
         return self._multipliers
 
     def _layout(self) -> tuple:
@@ -219,6 +223,8 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             check_step(group)
+        watched = [] if torch.compiler.is_compiling() else list(self.layer_multipliers())
+        self._written.refuse_zeroed(watched, self._stored, self._layer_name, EXCLUDE)
         for group in self.param_groups:
             self._init_group(group)
         if self._log_layers:
@@ -227,7 +233,14 @@ class Layca(torch.optim.Optimizer):
         for group in self.param_groups:
             for params, layers in group_step.stepped(group):
                 group_step.step_params(self, group, params, layers)
+        self._written.record(watched)
         return loss
+
+    def _stored(self, p: torch.Tensor) -> bool:  # whether the layer p has a stored norm
+        return param_state.INIT_NORM in self.state.get(p, {})
+
+    def _layer_name(self, k: int) -> str:  # the k-th layer (the multipliers' order) in messages
+        return describe(self.param_groups[self._places[k][0]], self._places[k][1], self._places[k][0])
 
     def _init_group(self, group: dict[str, Any]) -> None:
         """What the step of ``group`` reads and a first step makes: the layers' norms, the multipliers, the base

@@ -17,10 +17,14 @@ def layer_flags(group: dict[str, Any]) -> list[bool]:
     return list(group["is_layer"])
 
 
-def describe(group: dict[str, Any], i: int) -> str:
-    """A parameter's name for messages: its ``param_names`` entry, else its position and shape."""
+def describe(group: dict[str, Any], i: int, group_index: int | None = None) -> str:
+    """A parameter's name for messages: its ``param_names`` entry, else its position (in its group, and the group's
+    among the optimizer's where ``group_index`` is given) and shape."""
     names = group.get("param_names")
-    return names[i] if names else f"parameter {i} (shape {tuple(group['params'][i].shape)})"
+    if names:
+        return names[i]
+    where = "" if group_index is None else f" of param group {group_index}"
+    return f"parameter {i}{where} (shape {tuple(group['params'][i].shape)})"
 
 
 def check_params(group: dict[str, Any]) -> None:

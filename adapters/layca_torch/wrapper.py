@@ -10,7 +10,8 @@ import layca_core
 from layca_core import defaults, engine
 from layca_core.validation import check_rate
 from layca_torch import roles
-from layca_torch.norms import read_norms
+from layca_torch.norms import WrittenLayers, read_norms
+from layca_torch.params import describe
 from layca_torch.sharding import global_float
 
 EXCLUDE = "Leave it out of LaycaWrapper(..., layers=[...]): it then keeps the wrapped optimizer's step."
@@ -96,6 +97,7 @@ class LaycaWrapper(torch.optim.Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        self._written = WrittenLayers()
         self.multipliers = engine.LayerPlan.from_flags([True] * len(self.layers), self.alpha).multipliers
 
     @property  # type: ignore[override]
@@ -125,6 +127,7 @@ class LaycaWrapper(torch.optim.Optimizer):
             closure = lambda: loss  # noqa: E731 (the inner optimizer must not evaluate the loss again)
         groups = {id(p): g for g in self.param_groups for p in g["params"]}
         layer_groups = [groups[id(p)] for p in self.layers]
+        self._written.refuse_zeroed(self.layers, self.init_norms.__contains__, self._layer_name, EXCLUDE)
         if len(self.init_norms) < len(self.layers) or any("layca_reference_lr" not in g for g in layer_groups):
             self._first_step(layer_groups)
         moving = [(p, m, groups[id(p)]) for p, m in zip(self.layers, self.multipliers) if p.grad is not None]
@@ -137,12 +140,22 @@ class LaycaWrapper(torch.optim.Optimizer):
         norms = [self.init_norms[p] for p, _ in moving]
         new = layca_core.layca_steps(before, steps, [r for _, r in moving], norms, variant=self.variant)
         torch._foreach_copy_([p for p, _ in moving], new)
+        self._written.record(self.layers)
         return loss
+
+    def _layer_name(self, i: int) -> str:
+        """The i-th layer's name in messages: its name where the wrapped optimizer has names, else its group, index
+        and shape."""
+        for k, group in enumerate(self.param_groups):
+            for j, p in enumerate(group["params"]):
+                if p is self.layers[i]:
+                    return describe(group, j, k)
+        return f"layer {i} (shape {tuple(self.layers[i].shape)})"
 
     def _first_step(self, groups: list[dict[str, Any]]) -> None:
         """What a layer's first step reads, all checked before any is stored: its norm, and its group's reference
         lr (``max_lr``, else ``initial_lr``, else ``lr``)."""
-        missing = [(f"layer {i} of shape {tuple(p.shape)}", p) for i, p in enumerate(self.layers)]
+        missing = [(self._layer_name(i), p) for i, p in enumerate(self.layers)]
         missing = [(name, p) for name, p in missing if p not in self.init_norms]
         norms = read_norms(missing, exclude=EXCLUDE)
         new = [g for g in {id(g): g for g in groups}.values() if "layca_reference_lr" not in g]

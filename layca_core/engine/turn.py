@@ -218,7 +218,7 @@ def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: st
     xp = executor.xp
     sigma = scale_factors(executor.amax(steps), executor, ws)
     scaled = executor.scale(steps, sigma)
-    tau, in_range = _weights_in_range(executor, ws, sigma)
+    tau, in_range = weights_in_range(executor, ws, sigma)
     ww, w_s, *squares = executor.sums(ws, scaled, with_squares=variant != "layca")
     if in_range is not None:  # tau w feeds one sum only (XLA then forms it inside that sum's loop)
         ww, w_s = executor.squares(in_range), w_s * tau
@@ -230,7 +230,7 @@ def _two_passes(executor: Executor, ws: list[Any], steps: list[Any], variant: st
     return scaled, perp, sigma, ww, w_s, pp + c * w_s, pp, tau
 
 
-def _weights_in_range(executor: Executor, ws: list[Any], like: Any) -> tuple[Any, list[Any] | None]:
+def weights_in_range(executor: Executor, ws: list[Any], like: Any) -> tuple[Any, list[Any] | None]:
     """``(tau, tau w)``: ``tau`` a power of two bringing the largest entry of the weights near 1 where it lies outside
     ``2^(+-e/4)`` (``e`` the largest binary exponent of their working dtype: beyond, a sum of squares may under- or
     overflow), else 1; ``(1, None)`` where the executor does not ``scales_weights``."""

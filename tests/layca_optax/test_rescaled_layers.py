@@ -40,3 +40,18 @@ def test_a_rescaled_layer_is_turned_back_onto_its_stored_norm(base, jit):
         # the additive update carries the new layer to within float32 rounding of the rescaled one
         tolerance = 1e-5 * max(np.abs(expected).max(), np.abs(w).max())
         np.testing.assert_allclose(w + u, expected, rtol=0, atol=tolerance, err_msg=f"scale {scale}")
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("scale", SCALES)
+def test_a_layer_far_from_one_stores_its_norm_at_init_and_turns(scale, jit):
+    """Its squares under- or overflow float32 (the sums' dtype without x64): its norm is taken scaled near 1."""
+    params = {**tree(0), "v": tree(0)["v"] * scale}
+    optimizer = layca_optax.layca(0.1, "momentum")
+    update = jax.jit(optimizer.update) if jit else optimizer.update
+    updates, state = update(tree(10), optimizer.init(params), params)
+    stored = float(np.linalg.norm(np.asarray(tree(0)["v"], np.float64))) * scale
+    assert float(state.init_norms[0]) == pytest.approx(stored, rel=1e-5, abs=0)  # "v" comes first in the tree
+    new = np.asarray(params["v"], np.float64) + np.asarray(updates["v"], np.float64)
+    assert np.abs(np.asarray(updates["v"])).max() > 0
+    assert float(np.linalg.norm(new)) == pytest.approx(stored, rel=1e-5, abs=0)

@@ -101,6 +101,17 @@ class LocalSums:
         products = torch.mul(w, x, out=buffers[dtype][: w.numel()].view(w.shape))
         return torch.sum(products, dim=-1).to(self.acc)
 
+    def _local_rescaled_squares(self, xs: list[Any], factors: Any) -> Any:
+        """Per layer, ``|f x|^2`` over its local entries, ``f x`` formed in ``x``'s dtype per small tensor, or in blocks
+        of rows (``f``: a power of two that brings the largest entry near 1; by 1, the bits of ``_local_squares``)."""
+        torch = self.torch
+        coefficients = per_layer(factors, xs)
+        if all(x.numel() <= CHUNK for x in xs):
+            return self._local_squares(torch._foreach_mul(xs, coefficients))
+        return per_chunk(
+            xs, lambda rows, i: self._row_squares(rows * coefficients[i]), self.acc, self.device, BLOCK_ROWS
+        )
+
     def _local_projected_squares(self, ws: list[Any], xs: list[Any], c: Any) -> Any:
         """Per layer, ``|x - c w|^2`` over its local entries, without writing ``x``: per small tensor, or in blocks."""
         torch = self.torch

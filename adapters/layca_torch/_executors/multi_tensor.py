@@ -25,6 +25,7 @@ from layca_torch._executors.local_sums import LocalSums
 from layca_torch._executors.tensors import (
     CHUNK,
     Projected,
+    Rescaled,
     Scaled,
     blockwise,
     factors_of,
@@ -49,11 +50,16 @@ class TorchExecutor(LocalSums):
     apply (multiplying by a power of two in range is exact, so both give the same bits), and ``perp`` is
     not formed (``Projected``): its squares are summed block by block and the apply folds ``-c w`` into
     its coefficient of ``w``.
+
+    The weights are scaled (``scales_weights``: the two passes of a layer whose largest entry lies beyond
+    ``2^(+-e/4)``) lazily (``Rescaled``), never written: ``squares`` forms ``tau w`` a tensor or a block of rows at a
+    time, only for the layers with ``tau != 1`` on the CPU (read on the host); elsewhere for every layer, keeping the
+    unscaled ``|w|^2`` of ``sums`` where ``tau`` is 1, so an ordinary step keeps its bits.
     """
 
     exact_products = False
     screens = False
-    scales_weights = False  # its sums read lazily scaled steps; torch's float32 sums are in float64
+    scales_weights = True
 
     def __init__(self, xp: Any, device: Any, meshes: Sequence[Any] | None = None, in_place: bool = False) -> None:
         self.xp, self.torch, self.device, self.in_place = xp, torch, device, in_place
@@ -69,11 +75,20 @@ class TorchExecutor(LocalSums):
         """Per ``(w, x)`` pair (by identity), the screen's local ``(|w|^2, <w, x>, |x|^2)``, read again by the
         recompute's sums for the layers whose steps it leaves as they are."""
         self._recomputing = False
+        self._steps: list[Any] | None = None
+        """The list ``finite`` returned: the engine's steps, which ``scale`` may write; any other list is weights."""
+        self._weight_squares: tuple[list[Any], Any] | None = None
+        """The last ``sums``' ``(ws, |w|^2)``, which ``squares`` keeps for weights scaled by 1."""
+        self._layers: list[Any] | None = None
+        self._layers_largest: Any = None
+        """Sharded: the layers ``prepare`` was given, and their largest entries, all-reduced with the steps' (one
+        collective for both ``amax`` calls of the two passes)."""
 
     def prepare(self, ws: list[Any]) -> "TorchExecutor":
         """On the CPU, unsharded: the screened recipe (one pass of sums; the two passes for the layers that fail the
         screen, found on the host). Elsewhere the two passes (reading a screen on a GPU would wait for it)."""
         self.screens = self.host_checks and not any(m is not None for m in self.meshes)
+        self._layers = ws if any(m is not None for m in self.meshes) else None
         return self
 
     def base_steps(
@@ -98,13 +113,20 @@ class TorchExecutor(LocalSums):
     def finite(self, xs: list[Any]) -> list[Any]:
         """On the CPU left to ``amax``; else into copies, or in place for an optimizer's own steps (``in_place``)."""
         if self.host_checks:
-            self._unclean = list(xs)
-            return self._unclean
-        if self.in_place:
-            return [x.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
-        return [finite_copy(x) for x in xs]
+            self._unclean = self._steps = list(xs)
+        elif self.in_place:
+            self._steps = [x.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
+        else:
+            self._steps = [finite_copy(x) for x in xs]
+        return self._steps
 
     def amax(self, xs: list[Any]) -> Any:
+        """Sharded, the steps' largest entries are all-reduced with the layers' (``prepare``'s), then kept for the
+        two passes' ``amax`` of the weights: one collective for both."""
+        layers = self._layers
+        if layers is not None and self._layers_largest is not None and len(layers) == len(xs):
+            if all(x is w for x, w in zip(xs, layers)):
+                return self._layers_largest
         largest = self._largest(xs)
         if xs is self._unclean:
             self._unclean = None
@@ -113,9 +135,15 @@ class TorchExecutor(LocalSums):
                 xs[i] = finite_copy(xs[i])
             if dirty:
                 largest = self._largest(xs)
+        if xs is self._steps and layers is not None and len(layers) == len(xs):
+            both = self._all_reduce(self.torch.cat([largest, self._largest(layers)]), maximum=True)
+            self._layers_largest = both[len(xs) :]
+            return both[: len(xs)]
         return self._all_reduce(largest, maximum=True)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
+        if xs is not self._steps:  # the weights (``scales_weights``): scaled by ``squares``, never written
+            return Rescaled(xs, factors)
         if self.host_checks and not any(self._is_low(x) for x in xs):
             inside = in_range(factors)
             if all(inside):
@@ -142,10 +170,13 @@ class TorchExecutor(LocalSums):
                 [self._local_squares(xs)] if with_squares else []
             )
             ww, wx, *xx = self._all_reduce(torch.cat(parts)).reshape(len(parts), len(ws)).unbind()
+        self._weight_squares = (ws, ww)
         factor = factors_of(xs)
         return (ww, wx * factor, *(x * factor * factor for x in xx)) if factor is not None else (ww, wx, *xx)
 
     def squares(self, xs: list[Any]) -> Any:
+        if isinstance(xs, Rescaled):
+            return self._rescaled_squares(xs)
         factor = factors_of(xs)
         if isinstance(xs, Projected):
             local = self._local_projected_squares(xs.ws, xs, xs.c if factor is None else xs.c / factor)
@@ -194,11 +225,11 @@ class TorchExecutor(LocalSums):
             for i, norm in zip(unsure, torch.stack(norms).isfinite().tolist()):
                 xs[i] = xs[i] if norm else finite_copy(xs[i])
         index = torch.tensor(again, device=keep.device)
-        self._recomputing = True
+        self._recomputing, steps = True, self._steps
         try:
             recomputed = recipe(self, [ws[i] for i in again], [xs[i] for i in again])
         finally:
-            self._recomputing = False
+            self._recomputing, self._steps = False, steps  # the engine's steps again, for its ``scale``
         return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
 
     def _screened_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
@@ -215,6 +246,21 @@ class TorchExecutor(LocalSums):
                 if not self._recomputing:
                     self._summed[(id(ws[i]), id(xs[i]))] = sums
         return [torch.stack(row) for row in list(zip(*known))[: 3 if with_squares else 2]]
+
+    def _rescaled_squares(self, xs: Rescaled) -> Any:
+        """``|tau w|^2`` per layer: ``sums``' ``|w|^2`` where ``tau`` is 1, formed only for the other layers on the CPU
+        (read on the host), for every layer elsewhere (and where ``sums`` did not run: a layer's initial norm)."""
+        torch, tau = self.torch, xs.factors
+        known = self._weight_squares[1] if self._weight_squares and self._weight_squares[0] is xs.source else None
+        everywhere = known is None or not self.host_checks
+        far = list(range(len(xs))) if everywhere else [i for i, f in enumerate(tau.tolist()) if f != 1]
+        if known is not None and not far:
+            return known
+        local = torch.zeros(len(xs), dtype=self.acc, device=self.device)
+        if far:
+            local[far] = self._local_rescaled_squares([xs[i] for i in far], tau[far])
+        squares = self._all_reduce(local)
+        return squares if known is None else torch.where(tau == 1, known, squares)
 
     def _all_reduce(self, local: Any, maximum: bool = False) -> Any:
         return all_reduce(local, self.meshes, maximum)

@@ -35,6 +35,16 @@ class Projected(Scaled):
         self.ws, self.c = ws, c
 
 
+class Rescaled(Scaled):
+    """Weights times powers of two that may lie far from 1 (the engine's ``tau``, ``scales_weights``), not formed:
+    ``squares`` multiplies them a tensor or a block of rows at a time before squaring; the weights are never written.
+    ``source`` is the list they were given in (``sums`` of that list gives the unscaled ``|w|^2``)."""
+
+    def __init__(self, xs: list[Any], factors: Any) -> None:
+        super().__init__(xs, factors)
+        self.source = xs
+
+
 def factors_of(xs: list[Any]) -> Any:
     """The scale carried by ``xs`` (a ``Scaled`` list), or None."""
     return xs.factors if isinstance(xs, Scaled) else None
