@@ -1,7 +1,7 @@
 """The primitives of ``layca_core.primitives`` as multi-tensor kernels, and the base steps built on them.
 
-Each primitive is one or two ``torch._foreach_*`` calls and writes the states it is given in place
-(the optimizer's state tensors). ``add(alpha=)`` and ``addcmul`` round once where the array-API
+Each primitive is one or two ``torch._foreach_*`` calls (``adam_quotients``: torch's fused Adam kernel on the CPU)
+and writes the states it is given in place (the optimizer's state tensors). ``add(alpha=)`` and ``addcmul`` round once where the array-API
 form rounds after each operation: the two forms agree to a few ulps (``tests/layca_torch/test_bases.py``).
 """
 
