@@ -150,10 +150,9 @@ def adam(b1: float = defaults.ADAM_BETA1, b2: float = defaults.ADAM_BETA2, eps: 
     def layer_steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
         """``m / (sqrt(v_hat) + eps)``: the step times ``1 - b1^t``, one pass fewer."""
         counts = ops.counted([s.count for s in states])
-        mu = ops.blend([s.mu for s in states], b1, grads, 1 - b1)
-        nu = ops.blend_squares([s.nu for s in states], b2, grads, 1 - b2)
-        quotients = ops.over_root(mu, nu, eps, ops.bias_corrections(counts, b2, nu))
-        return quotients, [AdamState(*fields) for fields in zip(counts, mu, nu)]
+        mus, nus = [s.mu for s in states], [s.nu for s in states]
+        quotients, mus, nus = ops.adam_quotients(grads, mus, nus, counts, b1, b2, eps)
+        return quotients, [AdamState(*fields) for fields in zip(counts, mus, nus)]
 
     def steps(ops: Primitives, grads: list[Any], states: list[Any]) -> tuple[list[Any], list[Any]]:
         quotients, new_states = layer_steps(ops, grads, states)

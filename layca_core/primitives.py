@@ -31,6 +31,12 @@ class Primitives(Protocol):
     def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
         """``x / (sqrt(state / scale) + eps)`` as new tensors (``scales``: one per tensor, in the state's dtype)."""
 
+    def adam_quotients(
+        self, grads: list[Any], mus: list[Any], nus: list[Any], counts: list[Any], b1: Any, b2: Any, eps: Any
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """Adam's moments ``mu = b1 mu + (1 - b1) g``, ``nu = b2 nu + (1 - b2) |g|^2`` (consumed) and
+        ``mu / (sqrt(nu / (1 - b2^count)) + eps)`` as new tensors: ``(quotients, mus, nus)`` (``adam_quotients``)."""
+
     def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
         """``x / scale`` per tensor; ``xs`` must be new tensors (an implementation may divide them in place)."""
 
@@ -48,6 +54,15 @@ class Primitives(Protocol):
 
     def orthogonalized(self, xs: list[Any], out_axis: int) -> list[Any]:
         """Each tensor's Newton-Schulz orthogonalisation (``layca_core.orthogonal.newton_schulz``), as new tensors."""
+
+
+def adam_quotients(
+    ops: Primitives, grads: list[Any], mus: list[Any], nus: list[Any], counts: list[Any], b1: Any, b2: Any, eps: Any
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """``Primitives.adam_quotients`` written with the other primitives of ``ops`` (one pass of each)."""
+    mus = ops.blend(mus, b1, grads, 1 - b1)
+    nus = ops.blend_squares(nus, b2, grads, 1 - b2)
+    return ops.over_root(mus, nus, eps, ops.bias_corrections(counts, b2, nus)), mus, nus
 
 
 def _as(x: Any, like: Any) -> Any:
@@ -88,6 +103,11 @@ class ArrayPrimitives:
     def over_root(self, xs: list[Any], states: list[Any], eps: Any, scales: list[Any] | None = None) -> list[Any]:
         roots = [array_namespace(s).sqrt(s if scales is None else s / scales[i]) for i, s in enumerate(states)]
         return [_as(x / (r + eps), x) for x, r in zip(xs, roots)]
+
+    def adam_quotients(
+        self, grads: list[Any], mus: list[Any], nus: list[Any], counts: list[Any], b1: Any, b2: Any, eps: Any
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        return adam_quotients(self, grads, mus, nus, counts, b1, b2, eps)
 
     def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
         return [x / scale for x, scale in zip(xs, scales)]

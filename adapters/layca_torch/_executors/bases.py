@@ -1,7 +1,7 @@
 """The primitives of ``layca_core.primitives`` as multi-tensor kernels, and the base steps built on them.
 
-Each primitive is one or two ``torch._foreach_*`` calls and writes the states it is given in place
-(the optimizer's state tensors). ``add(alpha=)`` and ``addcmul`` round once where the array-API
+Each primitive is one or two ``torch._foreach_*`` calls (``adam_quotients``: torch's fused Adam kernel on the CPU)
+and writes the states it is given in place (the optimizer's state tensors). ``add(alpha=)`` and ``addcmul`` round once where the array-API
 form rounds after each operation: the two forms agree to a few ulps (``tests/layca_torch/test_bases.py``).
 """
 
@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from layca_core.directions import BaseDirection, scale_free_steps
-from layca_core.primitives import ARRAY
-from layca_torch._executors.tensors import blockwise, finite_copy, per_layer
+from layca_core.primitives import ARRAY, adam_quotients
+from layca_torch._executors.tensors import WIDE, blockwise, finite_copy, per_layer
 
 Scratch = tuple[dict[Any, Any], list[Any]]
 """A dictionary the caller keeps between steps and one key per tensor (its parameter): where ``over_root`` writes."""
@@ -94,6 +94,35 @@ class TorchPrimitives:
             out.append(q)
         return out
 
+    def adam_quotients(
+        self, grads: list[Any], mus: list[Any], nus: list[Any], counts: list[Any], b1: Any, b2: Any, eps: Any
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """On the CPU, torch's fused Adam kernel (``torch._fused_adam_``, one pass: gradient and moments read once,
+        moments and quotient written once) into zeroed tensors, with the learning rate ``-(1 - b1^t)`` that makes
+        its step the quotient; elsewhere (and inside ``torch.compile``, which fuses the primitives itself), or with
+        hyperparameters given as tensors, the primitives one after the other."""
+        if not _fusable(grads, mus, nus, counts, (b1, b2, eps)):
+            return adam_quotients(self, grads, mus, nus, counts, b1, b2, eps)
+        quotients = self._kept(nus) if self.scratch is not None else [torch.empty_like(nu) for nu in nus]
+        torch._foreach_zero_(quotients)
+        by_count: dict[float, list[int]] = {}
+        for i, count in enumerate(torch.stack(counts).tolist()):
+            by_count.setdefault(count, []).append(i)
+        for count, part in by_count.items():
+            torch._fused_adam_(
+                *_picked(part, quotients, grads, mus, nus),
+                [],
+                [counts[i] for i in part],
+                lr=-(1 - b1**count),
+                beta1=b1,
+                beta2=b2,
+                weight_decay=0.0,
+                eps=eps,
+                amsgrad=False,
+                maximize=False,
+            )
+        return quotients, mus, nus
+
     def divided(self, xs: list[Any], scales: list[Any]) -> list[Any]:
         torch._foreach_div_(xs, scales)
         return xs
@@ -103,7 +132,10 @@ class TorchPrimitives:
         return counts
 
     def bias_corrections(self, counts: list[Any], beta: Any, like: list[Any]) -> list[Any]:
-        return per_layer(1 - beta ** torch.stack(counts), like)
+        """In float64 where the device has it, as ``torch.optim`` and its fused kernels take them (in float32,
+        ``1 - 0.999`` keeps 11 of its 24 bits), then in each tensor's dtype."""
+        stacked = torch.stack(counts)
+        return per_layer(1 - beta ** (stacked if stacked.device.type == "mps" else stacked.double()), like)
 
     def finite(self, xs: list[Any]) -> list[Any]:
         """Copies of the tensors that hold a non-finite entry, the others themselves.
@@ -131,6 +163,19 @@ class TorchPrimitives:
 
 
 TORCH = TorchPrimitives()
+
+
+def _fusable(grads: list[Any], mus: list[Any], nus: list[Any], counts: list[Any], numbers: tuple) -> bool:
+    """Whether ``_fused_adam_`` takes these tensors: contiguous 32- or 64-bit CPU tensors of one shape and dtype per
+    parameter, outside ``torch.compile``, with hyperparameters given as numbers (16-bit moments keep the primitives,
+    which round them as the array-API form does)."""
+    if not grads or torch.compiler.is_compiling() or not all(isinstance(x, (int, float)) for x in numbers):
+        return False
+    return all(
+        c.is_cpu
+        and all(t.is_cpu and t.is_contiguous() and t.shape == g.shape and t.dtype == g.dtype for t in (g, m, v))
+        for g, m, v, c in zip(grads, mus, nus, counts)
+    ) and all(g.dtype in WIDE for g in grads)
 
 
 def _picked(indices: list[int], *lists: list[Any]) -> list[list[Any]]:
