@@ -43,6 +43,10 @@ def _traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def _alike(x: Any, y: Any) -> bool:
+    return x.shape == y.shape and x.dtype == y.dtype
+
+
 def _refuse_zero_weights(ws: list[Any], ndims: list[int], names: list[str], exclude: str) -> None:
     """Refuse, by name, the layers whose largest absolute entry is zero or not finite: the core's eager refusal of a
     zero or overflowing norm. ``ws``: the layers' weights on the host (NumPy; under ``jax.vmap`` with a batch axis in
@@ -147,7 +151,8 @@ class XlaExecutor(ReferenceExecutor):
         reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
         xp = self.xp
         if _traced(keep):
-            redone = jax.lax.cond(xp.all(keep), lambda: tuple(values), lambda: self._stacked(recipe, ws, xs))
+            unread = tuple(values[0] if _alike(v, values[0]) else v for v in values)  # no constant in the branch
+            redone = jax.lax.cond(xp.all(keep), lambda: unread, lambda: self._stacked(recipe, ws, xs))
         elif bool(xp.all(keep)):
             return tuple(values)
         else:
