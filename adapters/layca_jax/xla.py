@@ -44,6 +44,7 @@ def _traced(x: Any) -> bool:
 
 
 def _alike(x: Any, y: Any) -> bool:
+    """Whether two arrays have one shape and dtype (one may stand in for the other as a ``lax.cond`` result)."""
     return x.shape == y.shape and x.dtype == y.dtype
 
 
@@ -151,7 +152,9 @@ class XlaExecutor(ReferenceExecutor):
         reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
         xp = self.xp
         if _traced(keep):
-            unread = tuple(values[0] if _alike(v, values[0]) else v for v in values)  # no constant in the branch
+            # where every layer passes, ``where`` reads none of the branch's values: any vector of the right kind will
+            # do, and one the step already has (not the constant ``tau``) compiles no loop in the branch
+            unread = tuple(values[0] if _alike(v, values[0]) else v for v in values)
             redone = jax.lax.cond(xp.all(keep), lambda: unread, lambda: self._stacked(recipe, ws, xs))
         elif bool(xp.all(keep)):
             return tuple(values)
