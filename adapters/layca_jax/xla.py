@@ -43,10 +43,17 @@ def _traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def _refuse_zero_weights(largest: Any, names: list[str], exclude: str) -> None:
-    """Refuse, by name, the layers whose largest absolute entry (NumPy, with a batch axis in front under
-    ``jax.vmap``) is zero or not finite: the core's eager refusal of a zero or overflowing norm."""
-    columns = np.reshape(np.asarray(largest), (-1, np.shape(largest)[-1])).T
+def _alike(x: Any, y: Any) -> bool:
+    """Whether two arrays have one shape and dtype (one may stand in for the other as a ``lax.cond`` result)."""
+    return x.shape == y.shape and x.dtype == y.dtype
+
+
+def _refuse_zero_weights(ws: list[Any], ndims: list[int], names: list[str], exclude: str) -> None:
+    """Refuse, by name, the layers whose largest absolute entry is zero or not finite: the core's eager refusal of a
+    zero or overflowing norm. ``ws``: the layers' weights on the host (NumPy; under ``jax.vmap`` with a batch axis in
+    front of their ``ndims`` axes)."""
+    largest = [np.max(np.abs(np.asarray(w)), axis=tuple(range(np.ndim(w) - n, np.ndim(w)))) for w, n in zip(ws, ndims)]
+    columns = np.reshape(np.stack(largest, axis=-1), (-1, len(ws))).T
     check_nonzero_norms([0.0 if (c == 0).any() else float(np.max(c)) for c in columns], names, exclude=exclude)
 
 
@@ -75,18 +82,17 @@ class XlaExecutor(ReferenceExecutor):
         values = super().sums(ws, xs, with_squares)
         if self._names is None:
             return values
-        check = partial(_refuse_zero_weights, names=self._names[0], exclude=self._names[1])
+        check = partial(_refuse_zero_weights, ndims=[w.ndim for w in ws], names=self._names[0], exclude=self._names[1])
         self._names, ww = None, values[0]
         bad = ~self.xp.all(self.xp.isfinite(ww) & (ww > 0))
 
-        def checked(v: Any) -> Any:
-            largest = self.xp.stack([self.xp.max(self.xp.abs(w)).astype(v.dtype) for w in ws])
-            return host_checked((v, largest), lambda pair: check(pair[1]))[0]
+        def checked(v: Any) -> Any:  # the weights go to the host as they are: no kernels of their own in the step
+            return host_checked((v, list(ws)), lambda pair: check(pair[1]))[0]
 
         if _traced(bad):
             ww = jax.lax.cond(bad, checked, lambda v: v, ww)
         elif bool(bad):
-            check(np.asarray(self.xp.stack([self.xp.max(self.xp.abs(w)) for w in ws])))
+            check(ws)
         return (ww, *values[1:])
 
     def finite(self, xs: list[Any]) -> list[Any]:
@@ -141,20 +147,25 @@ class XlaExecutor(ReferenceExecutor):
     def recompute(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
         """``values`` where every layer passes the screen; otherwise ``recipe``'s, run on the layers stacked by shape
         (``_stacked``), taken where ``keep`` is False. Traced, one ``lax.cond`` for the whole step (their number does
-        not grow with the layers); an eager step reads ``keep`` (a ``cond`` of fresh closures would compile at every
-        eager step)."""
-
-        def again() -> tuple:
-            return self._stacked(keep, values, recipe, ws, xs)
-
+        not grow with the layers), whose branch returns the recipe's values alone: the selection by ``keep`` fuses
+        into the step's other per-layer arithmetic instead of compiling loops of its own in the branch; an eager step
+        reads ``keep`` (a ``cond`` of fresh closures would compile at every eager step)."""
+        xp = self.xp
         if _traced(keep):
-            return jax.lax.cond(self.xp.all(keep), lambda: tuple(values), again)
-        return tuple(values) if bool(self.xp.all(keep)) else again()
+            # where every layer passes, ``where`` reads none of the branch's values: any vector of the right kind will
+            # do, and one the step already has (not the constant ``tau``) compiles no loop in the branch
+            unread = tuple(values[0] if _alike(v, values[0]) else v for v in values)
+            redone = jax.lax.cond(xp.all(keep), lambda: unread, lambda: self._stacked(recipe, ws, xs))
+        elif bool(xp.all(keep)):
+            return tuple(values)
+        else:
+            redone = self._stacked(recipe, ws, xs)
+        return tuple(xp.where(keep, v, r) for v, r in zip(values, redone))
 
-    def _stacked(self, keep: Any, values: tuple[Any, ...], recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
+    def _stacked(self, recipe: Any, ws: list[Any], xs: list[Any]) -> tuple:
         """``recipe`` run on the layers of at most ``STACKED`` entries stacked by shape and dtype, at most ``STACKED``
         entries per stack (stacks of one shape and count share their loops), on the larger ones (and those alone of
-        their shape) one by one; its values put back in layer order and taken where ``keep`` is False."""
+        their shape) one by one; its values put back in layer order."""
         xp = self.xp
         groups: dict[tuple, list[int]] = {}
         for i, (w, x) in enumerate(zip(ws, xs)):
@@ -182,4 +193,4 @@ class XlaExecutor(ReferenceExecutor):
             for position, i in enumerate(order):
                 back[i] = position
             redone = [v[xp.asarray(back)] for v in redone]
-        return tuple(xp.where(keep, v, again) for v, again in zip(values, redone))
+        return tuple(redone)
