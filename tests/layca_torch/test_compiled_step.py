@@ -85,7 +85,7 @@ def test_a_zero_layer_is_refused_inside_a_compiled_step():
 
 @pytest.mark.parametrize("magnitude", [1e-38, 1e38], ids=["tiny", "huge"])
 def test_gradients_of_extreme_magnitudes_turn_as_eagerly_under_inductor(magnitude):
-    """Float32 gradients near the smallest normal and the largest finite number (the traced executor's float64 sums
+    """Float32 gradients near the smallest normal and the largest finite number (the compiled executor's float64 sums
     hold their squares)."""
     nets = {}
     for compiled in (False, True):
