@@ -52,6 +52,22 @@ def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rat
     checks.check_magnitude_sweep(ws, steps, new, variant, lambda: turn(ws, steps, rates, variant, compiled=False))
 
 
+def test_in_an_eager_step_only_layers_whose_step_holds_a_non_finite_entry_take_the_cleaning_kernels(monkeypatch):
+    original = compiled_kernels.kernels
+    cleaning, cleaned = original(finite=True), []
+    spy = compiled_kernels.Kernels(
+        lambda w, x: cleaned.append(("sums", w.numel())) or cleaning.sums(w, x),
+        lambda w, *rest: cleaned.append(("combined", w.numel())) or cleaning.combined(w, *rest),
+        cleaning.combine_,
+    )
+    monkeypatch.setattr(compiled_kernels, "kernels", lambda finite=False: spy if finite else original())
+    ws, steps = tensors(SIZES[:3], torch.float32), tensors(SIZES[:3], torch.float32, seed=1)
+    steps[1][3] = float("nan")
+    expected = turn(ws, [s.clone() for s in steps], [0.1] * 3, compiled=False)
+    assert_close(turn(ws, steps, [0.1] * 3), expected, torch.float32)
+    assert cleaned == [("sums", SIZES[1]), ("combined", SIZES[1])]
+
+
 def test_float64_and_eager_non_contiguous_layers_take_the_two_pass_primitives(monkeypatch):
     executor = build_executor("compiled", xp, [torch.zeros(3, dtype=torch.float64)])
     assert executor.exact_products is False
@@ -97,11 +113,12 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
     base step is taken inside the compiled sums)."""
     layca_torch = pytest.importorskip("layca_torch")
     calls = []
-    kernels = compiled_kernels.kernels()
+    original = compiled_kernels.kernels
+    kernels = original()
     counting = compiled_kernels.Kernels(
         kernels.sums, kernels.combined, lambda *args: calls.append(args[0].numel()) or kernels.combine_(*args)
     )
-    monkeypatch.setattr(compiled_kernels, "kernels", lambda: counting)
+    monkeypatch.setattr(compiled_kernels, "kernels", lambda finite=False: original(finite) if finite else counting)
     folded, stepped_sums = [], compiled_kernels.stepped_sums
     monkeypatch.setattr(
         compiled_kernels,

@@ -5,17 +5,19 @@ CPU, and for every unsharded layer of 32 bits or fewer inside ``torch.compile``.
 exact there, and float64 holds the square of every float32 from the smallest subnormal to the largest finite number)
 and ``combine`` reads ``w`` and ``s`` once and writes ``w`` (``a w + b (factor s)`` in float32, rounded once to the
 layer's dtype): five words per entry for the turn, where the multi-tensor executor's two-pass recipe takes about
-twelve. Both read a step's non-finite entries as 0 (a ``where`` in their loop): the steps are read, never written
-(a base may pass its state, e.g. a momentum buffer, as the step), and nothing is read on the host.
+twelve. The steps are read, never written (a base may pass its state, e.g. a momentum buffer, as the step): a step's
+non-finite entries are read as 0 by the kernels that clean (``compiled_kernels``, a ``where`` in their loop).
 
 In an eager step the kernels are ``torch.compile``d (the first step compiles: seconds) and run per flat layer; a call
 costs tens of microseconds, so the policy (``policy.py``) gives them CPU layers of more than ``COMPILED_MIN_SIZE``
-entries. An optimizer's base step is taken in the sums' loop there (``base_steps``): for SGD-momentum the turn reads
-the gradient, the buffer and the weights once, writes the buffer, then reads the weights and the buffer and writes
-the weights: seven words per entry, against eight for torch's foreach SGD-momentum. Inside ``torch.compile`` the
-same functions are expressions of the traced step, over whole tensors, fused by inductor into that step. Float64
-layers (a device without float64), and non-contiguous layers in an eager step, take the multi-tensor executor's
-two passes.
+entries. The sums find the layers whose step holds a non-finite entry (a float64 sum of squares of 32-bit entries is
+finite exactly when every entry is; read on the host, which costs nothing on the CPU): only those are summed again
+and turned by the cleaning kernels. An optimizer's base step is taken in the sums' loop there (``base_steps``): for
+SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer, then reads the weights
+and the buffer and writes the weights: seven words per entry, against eight for torch's foreach SGD-momentum.
+Inside ``torch.compile`` the cleaning kernels are expressions of the traced step, over whole tensors, fused by
+inductor into that step (nothing read on the host). Float64 layers (a device without float64), and non-contiguous
+layers in an eager step, take the multi-tensor executor's two passes.
 """
 
 from typing import Any
@@ -41,6 +43,8 @@ class CompiledExecutor(TorchExecutor):
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
         self.kernels = compiled_kernels.PLAIN if self.compiling else compiled_kernels.kernels()
+        self._dirty: list[int] = []
+        """In an eager step, the layers whose step holds a non-finite entry (found by ``sums``)."""
 
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":
         torch = self.torch
@@ -61,7 +65,7 @@ class CompiledExecutor(TorchExecutor):
         return super().base_steps(base, grads, states, scratch)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        """Left to the kernels, which read non-finite entries as 0."""
+        """Left to the kernels that read non-finite entries as 0 (in an eager step, where ``sums`` finds one)."""
         if isinstance(xs, Pending):
             return xs
         return list(xs) if self.exact_products else super().finite(xs)
@@ -76,7 +80,12 @@ class CompiledExecutor(TorchExecutor):
             local = self._take_steps(ws, xs)
         else:
             local = [self.kernels.sums(self._flat(w), self._flat(x)) for w, x in zip(ws, xs)]
-        sums = self._all_reduce(self.torch.stack(local, dim=1).reshape(-1)).reshape(3, len(local))
+        sums = self._all_reduced(local)
+        if not self.compiling:
+            self._dirty = [i for i, ok in enumerate(self.torch.isfinite(sums[2]).tolist()) if not ok]
+            for i in self._dirty:
+                local[i] = compiled_kernels.kernels(finite=True).sums(self._flat(ws[i]), self._flat(xs[i]))
+            sums = self._all_reduced(local) if self._dirty else sums
         return tuple(sums.unbind()) if with_squares else tuple(sums[:2].unbind())
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
@@ -84,13 +93,14 @@ class CompiledExecutor(TorchExecutor):
             return super().combine(ws, xs, a, b)
         torch = self.torch
         factors = xs.factors if isinstance(xs, Scaled) else torch.ones_like(a)
-        new = list(ws)
+        new, dirty = list(ws), set(self._dirty)
         for i, (ai, bi, fi) in enumerate(torch.stack([a, b, factors]).float().T.unbind()):
             w, x = self._flat(ws[i]), self._flat(xs[i])
+            kernels = compiled_kernels.kernels(finite=True) if i in dirty else self.kernels
             if self.in_place:
-                self.kernels.combine_(w, x, ai, bi, fi)
+                kernels.combine_(w, x, ai, bi, fi)
             else:
-                new[i] = self.kernels.combined(w, x, ai, bi, fi).view_as(ws[i])
+                new[i] = kernels.combined(w, x, ai, bi, fi).view_as(ws[i])
         return new
 
     def _flat(self, x: Any) -> Any:
@@ -107,6 +117,10 @@ class CompiledExecutor(TorchExecutor):
             sums, pending[i] = kernel(w.view(-1), g.reshape(-1), flat)
             local.append(sums)
         return local
+
+    def _all_reduced(self, local: list[Any]) -> Any:
+        """``(3, layers)``: the local sums, all-reduced over a mesh."""
+        return self._all_reduce(self.torch.stack(local, dim=1).reshape(-1)).reshape(3, len(local))
 
 
 def _foldable(g: Any, state: Any) -> bool:

@@ -1,11 +1,12 @@
 """The kernels of ``CompiledExecutor``: ``torch.compile``d, each at its first call, for an eager step (``kernels``);
-the same functions uncompiled inside a step ``torch.compile`` traces (``PLAIN``: inductor fuses them into that step).
+uncompiled inside a step ``torch.compile`` traces (``PLAIN``: inductor fuses them into that step).
 
 Each reads one layer (flat and contiguous in an eager step); inductor turns each into one loop (products and sums in
-float64 registers, nothing materialised), a step's non-finite entries read as 0 by a ``where`` in that loop. Shapes
-are dynamic: one compilation per dtype serves every layer size. ``stepped_sums`` also takes the base direction's
-step in the same loop, from the base's own definition (``layca_core.directions``) traced over torch's primitives:
-one compilation per base and dtype.
+float64 registers, nothing materialised). Shapes are dynamic: one compilation per dtype serves every layer size.
+``kernels(finite=True)`` and ``PLAIN`` read a step's non-finite entries as 0, by a ``where`` in that loop (it costs
+a sixth of the sums' time, two fifths of a bfloat16 apply's: an eager step leaves it to the layers whose sums find
+such an entry). ``stepped_sums`` also takes the base direction's step in the same loop, from the base's own
+definition (``layca_core.directions``) traced over torch's primitives: one compilation per base and dtype.
 """
 
 import functools
@@ -18,35 +19,47 @@ from layca_core.directions import BaseDirection
 from layca_torch._executors.bases import TORCH
 
 
-def _finite(x: Any) -> Any:
-    """``x`` with its non-finite entries read as 0."""
-    return torch.where(torch.isfinite(x), x, 0)
-
-
 def sums_of(w: Any, x: Any) -> Any:
-    """``|w|^2, <w, x>, |x|^2`` in float64 (products of 32-bit or narrower entries are exact there), non-finite
-    entries of ``x`` read as 0."""
-    w, x = w.double(), _finite(x).double()
+    """``|w|^2, <w, x>, |x|^2`` in float64: products of 32-bit or narrower entries are exact there."""
+    w, x = w.double(), x.double()
     return torch.stack([(w * w).sum(), (w * x).sum(), (x * x).sum()])
 
 
 def _stepped_sums(base: BaseDirection, w: Any, g: Any, state: Any) -> tuple[Any, Any]:
     """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place), and ``sums_of`` of
-    ``w`` and that step (which may overflow): the state's tensors are read and written once, the step written only if
-    it is new."""
+    ``w`` and that step: the state's tensors are read and written once, the step written only if it is new."""
     (step,), _ = base.steps(TORCH, TORCH.finite([g]), [state])
     return sums_of(w, step), step
 
 
 def combined(w: Any, x: Any, a: Any, b: Any, factor: Any) -> Any:
-    """``a w + b (factor x)`` in float32 (``a``, ``b``, ``factor``: 0-d float32), rounded once to ``w``'s dtype;
-    non-finite entries of ``x`` read as 0."""
-    return (a * w.float() + b * (_finite(x).float() * factor)).to(w.dtype)
+    """``a w + b (factor x)`` in float32 (``a``, ``b``, ``factor``: 0-d float32), rounded once to ``w``'s dtype."""
+    return (a * w.float() + b * (x.float() * factor)).to(w.dtype)
 
 
 def _combine_(w: Any, x: Any, a: Any, b: Any, factor: Any) -> None:
     """``combined`` written into ``w``."""
     w.copy_(combined(w, x, a, b, factor))
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with its non-finite entries read as 0."""
+    return torch.where(torch.isfinite(x), x, 0)
+
+
+def finite_sums_of(w: Any, x: Any) -> Any:
+    """``sums_of``, non-finite entries of ``x`` read as 0."""
+    return sums_of(w, _finite(x))
+
+
+def finite_combined(w: Any, x: Any, a: Any, b: Any, factor: Any) -> Any:
+    """``combined``, non-finite entries of ``x`` read as 0."""
+    return combined(w, _finite(x), a, b, factor)
+
+
+def _finite_combine_(w: Any, x: Any, a: Any, b: Any, factor: Any) -> None:
+    """``finite_combined`` written into ``w``."""
+    w.copy_(finite_combined(w, x, a, b, factor))
 
 
 class Kernels(NamedTuple):
@@ -55,13 +68,17 @@ class Kernels(NamedTuple):
     combine_: Any
 
 
-PLAIN = Kernels(sums_of, combined, _combine_)
-"""The kernels as plain functions, for a step ``torch.compile`` traces (no compilation nested in it)."""
+PLAIN = Kernels(finite_sums_of, finite_combined, _finite_combine_)
+"""The kernels that read non-finite entries as 0, uncompiled: for a step ``torch.compile`` traces (no compilation
+nested in it, no host read)."""
 
 
 @functools.cache
-def kernels() -> Kernels:
-    """The kernels, each compiled at its first call (seconds, once per process and dtype)."""
+def kernels(finite: bool = False) -> Kernels:
+    """The kernels (``finite``: those that read a step's non-finite entries as 0), each compiled at its first call
+    (seconds, once per process and dtype)."""
+    if finite:
+        return Kernels(*(_compiled(f) for f in PLAIN))
     return Kernels(*(_compiled(f) for f in (sums_of, combined, _combine_)))
 
 
