@@ -6,7 +6,7 @@ exact there, and float64 holds the square of every float32 from the smallest sub
 and ``combine`` reads ``w`` and ``s`` once and writes ``w`` (``a w + b (factor s)`` in float32, rounded once to the
 layer's dtype): five words per entry for the turn, where the multi-tensor executor's two-pass recipe takes about
 twelve. The steps are read, never written (a base may pass its state, e.g. a momentum buffer, as the step): a step's
-non-finite entries are read as 0 by the kernels that clean (``compiled_kernels``, a ``where`` in their loop).
+non-finite entries are read as 0 by a ``where`` in the kernels' loops, and nothing is copied.
 
 In an eager step the kernels are ``torch.compile``d (the first step compiles: seconds) and run per flat layer; a call
 costs tens of microseconds, so the policy (``policy.py``) gives them CPU layers of more than ``COMPILED_MIN_SIZE``
@@ -15,9 +15,9 @@ finite exactly when every entry is; read on the host, which costs nothing on the
 and turned by the cleaning kernels. An optimizer's base step is taken in the sums' loop there (``base_steps``): for
 SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer, then reads the weights
 and the buffer and writes the weights: seven words per entry, against eight for torch's foreach SGD-momentum.
-Inside ``torch.compile`` the cleaning kernels are expressions of the traced step, over whole tensors, fused by
-inductor into that step (nothing read on the host). Float64 layers (a device without float64), and non-contiguous
-layers in an eager step, take the multi-tensor executor's two passes.
+Inside ``torch.compile`` the kernels are expressions of the traced step, over whole tensors, and the ``where`` one
+more, which inductor fuses into both loops (nothing read on the host). Float64 layers (a device without float64),
+and non-contiguous layers in an eager step, take the multi-tensor executor's two passes.
 """
 
 from typing import Any
@@ -26,7 +26,7 @@ from layca_core.directions import BaseDirection
 from layca_torch._executors import compiled_kernels
 from layca_torch._executors.bases import Scratch
 from layca_torch._executors.multi_tensor import TorchExecutor
-from layca_torch._executors.tensors import Scaled
+from layca_torch._executors.tensors import Scaled, finite_copy
 
 
 class Pending(list):
@@ -65,10 +65,13 @@ class CompiledExecutor(TorchExecutor):
         return super().base_steps(base, grads, states, scratch)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        """Left to the kernels that read non-finite entries as 0 (in an eager step, where ``sums`` finds one)."""
+        """Eagerly, left to the kernels that read non-finite entries as 0, for the layers where ``sums`` finds one;
+        traced, a ``where`` inductor fuses into the sums and the apply."""
         if isinstance(xs, Pending):
             return xs
-        return list(xs) if self.exact_products else super().finite(xs)
+        if not self.exact_products:
+            return super().finite(xs)
+        return [finite_copy(x) for x in xs] if self.compiling else list(xs)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
         return Scaled(xs, factors) if self.exact_products else super().scale(xs, factors)
@@ -120,7 +123,8 @@ class CompiledExecutor(TorchExecutor):
 
     def _all_reduced(self, local: list[Any]) -> Any:
         """``(3, layers)``: the local sums, all-reduced over a mesh."""
-        return self._all_reduce(self.torch.stack(local, dim=1).reshape(-1)).reshape(3, len(local))
+        sums = self.torch.stack(local, dim=1)
+        return sums if all(m is None for m in self.meshes) else self._all_reduce(sums.reshape(-1)).reshape(sums.shape)
 
 
 def _foldable(g: Any, state: Any) -> bool:

@@ -3,9 +3,9 @@ uncompiled inside a step ``torch.compile`` traces (``PLAIN``: inductor fuses the
 
 Each reads one layer (flat and contiguous in an eager step); inductor turns each into one loop (products and sums in
 float64 registers, nothing materialised). Shapes are dynamic: one compilation per dtype serves every layer size.
-``kernels(finite=True)`` and ``PLAIN`` read a step's non-finite entries as 0, by a ``where`` in that loop (it costs
-a sixth of the sums' time, two fifths of a bfloat16 apply's: an eager step leaves it to the layers whose sums find
-such an entry). ``stepped_sums`` also takes the base direction's step in the same loop, from the base's own
+``kernels(finite=True)`` read a step's non-finite entries as 0, by a ``where`` in that loop (it costs a sixth of the
+sums' time, two fifths of a bfloat16 apply's: an eager step leaves it to the layers whose sums find such an entry).
+``stepped_sums`` also takes the base direction's step in the same loop, from the base's own
 definition (``layca_core.directions``) traced over torch's primitives: one compilation per base and dtype.
 """
 
@@ -68,18 +68,16 @@ class Kernels(NamedTuple):
     combine_: Any
 
 
-PLAIN = Kernels(finite_sums_of, finite_combined, _finite_combine_)
-"""The kernels that read non-finite entries as 0, uncompiled: for a step ``torch.compile`` traces (no compilation
-nested in it, no host read)."""
+PLAIN = Kernels(sums_of, combined, _combine_)
+"""The kernels uncompiled, for a step ``torch.compile`` traces (no compilation nested in it)."""
 
 
 @functools.cache
 def kernels(finite: bool = False) -> Kernels:
     """The kernels (``finite``: those that read a step's non-finite entries as 0), each compiled at its first call
     (seconds, once per process and dtype)."""
-    if finite:
-        return Kernels(*(_compiled(f) for f in PLAIN))
-    return Kernels(*(_compiled(f) for f in (sums_of, combined, _combine_)))
+    functions = (finite_sums_of, finite_combined, _finite_combine_) if finite else PLAIN
+    return Kernels(*(_compiled(f) for f in functions))
 
 
 @functools.cache
