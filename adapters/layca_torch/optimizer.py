@@ -219,7 +219,8 @@ class Layca(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             check_step(group)
-        self._init_group(self.param_groups[0])
+        for group in self.param_groups:
+            self._init_group(group)
         if self._log_layers:
             roles.log_roles(self.param_groups, self._kinds)
             self._log_layers = False
@@ -230,10 +231,12 @@ class Layca(torch.optim.Optimizer):
 
     def _init_group(self, group: dict[str, Any]) -> None:
         """What a step reads and a first step makes: the layers' norms, the multipliers, the base states of the
-        parameters it steps, for every group (``group`` is the first). ``torch.compile`` runs a method of this name
-        eagerly while it traces a ``torch.optim.Optimizer``'s step, then reads the state: made whole by one call, it
-        is what the next steps see, and they do not compile again (a state a later group's call made would be made
-        again by the traced step, and the next step would compile again)."""
+        parameters it steps, all made by the first group's call. ``torch.compile`` runs a method of this name eagerly
+        while it traces a ``torch.optim.Optimizer``'s step, then reads the state: made whole by the first call, it is
+        what the next steps see, and they do not compile again (a state a later group's call made would be made again
+        by the traced step, and the next step would compile again)."""
+        if group is not self.param_groups[0]:
+            return
         if self._layout() != self._norms_layout:
             self._read_new_norms()
         self.layer_multipliers()
