@@ -243,13 +243,16 @@ class Layca(torch.optim.Optimizer):
         return describe(self.param_groups[self._places[k][0]], self._places[k][1], self._places[k][0])
 
     def _init_group(self, group: dict[str, Any]) -> None:
-        """What the step of ``group`` reads and a first step makes: the layers' norms, the multipliers, the base
-        states of the parameters it steps. ``torch.compile`` runs a method of this name eagerly while it traces a
-        ``torch.optim.Optimizer``'s step, so the first compiled step already sees the state and the next one does
-        not compile again."""
-        if group is self.param_groups[0]:  # the norms and multipliers of every group, once per step
-            if self._layout() != self._norms_layout:
-                self._read_new_norms()
-            self.layer_multipliers()
-        for params, _ in group_step.stepped(group):
-            param_state.base_states(self.state, base_of(group), params)
+        """What a step reads and a first step makes: the layers' norms, the multipliers, the base states of the
+        parameters it steps, all made by the first group's call. ``torch.compile`` runs a method of this name eagerly
+        while it traces a ``torch.optim.Optimizer``'s step, then reads the state: made whole by the first call, it is
+        what the next steps see, and they do not compile again (a state a later group's call made would be made again
+        by the traced step, and the next step would compile again)."""
+        if group is not self.param_groups[0]:
+            return
+        if self._layout() != self._norms_layout:
+            self._read_new_norms()
+        self.layer_multipliers()
+        for each in self.param_groups:
+            for params, _ in group_step.stepped(each):
+                param_state.base_states(self.state, base_of(each), params)

@@ -1,4 +1,4 @@
-"""What the tests of the fast torch executors (Triton, compiled, traced) share: inputs, a turn by a named executor,
+"""What the tests of the fast torch executors (Triton, compiled) share: inputs, a turn by a named executor,
 closeness to the reference with its guards, and the sweep of step magnitudes from the smallest normal number to the
 largest finite one."""
 

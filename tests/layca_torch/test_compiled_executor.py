@@ -1,7 +1,9 @@
-"""The compiled CPU executor (``torch.compile`` kernels) against the reference executor, and through
-``layca_torch.Layca(fused=True)``.
+"""The compiled executor against the reference executor: in an eager step (its ``torch.compile`` kernels), inside a
+step ``torch.compile`` traces (its kernels as whole-tensor expressions, on the sweep of step magnitudes from the
+smallest normal number to the largest finite one), and through ``layca_torch.Layca(fused=True)``.
 
-Each dtype compiles the kernels once per process (seconds): the tests share sizes and dtypes.
+Each dtype compiles the kernels once per process (seconds), and a traced turn compiles for seconds: the tests share
+sizes and dtypes.
 """
 
 import pytest
@@ -50,10 +52,54 @@ def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rat
     checks.check_magnitude_sweep(ws, steps, new, variant, lambda: turn(ws, steps, rates, variant, compiled=False))
 
 
-def test_non_contiguous_layers_take_the_two_pass_primitives():
-    executor = build_executor("compiled", xp, [torch.zeros(3)])
+def test_in_an_eager_step_only_layers_whose_step_holds_a_non_finite_entry_take_the_cleaning_kernels(monkeypatch):
+    original = compiled_kernels.kernels
+    cleaning, cleaned = original(finite=True), []
+    spy = compiled_kernels.Kernels(
+        lambda w, x: cleaned.append(("sums", w.numel())) or cleaning.sums(w, x),
+        lambda w, *rest: cleaned.append(("combined", w.numel())) or cleaning.combined(w, *rest),
+        cleaning.combine_,
+    )
+    monkeypatch.setattr(compiled_kernels, "kernels", lambda finite=False: spy if finite else original())
+    ws, steps = tensors(SIZES[:3], torch.float32), tensors(SIZES[:3], torch.float32, seed=1)
+    steps[1][3] = float("nan")
+    expected = turn(ws, [s.clone() for s in steps], [0.1] * 3, compiled=False)
+    assert_close(turn(ws, steps, [0.1] * 3), expected, torch.float32)
+    assert cleaned == [("sums", SIZES[1]), ("combined", SIZES[1])]
+
+
+def test_float64_and_eager_non_contiguous_layers_take_the_two_pass_primitives(monkeypatch):
+    executor = build_executor("compiled", xp, [torch.zeros(3, dtype=torch.float64)])
+    assert executor.exact_products is False
+    assert executor.writes_steps is False  # two passes on the CPU, read-only
+    assert executor.prepare([torch.zeros(3, dtype=torch.bfloat16)]).exact_products is True
     assert executor.prepare([torch.zeros(4, 3).T]).exact_products is False
-    assert executor.prepare([torch.zeros(4, 3, dtype=torch.float64)]).writes_steps is False  # two passes, read-only
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)  # as inside a step torch.compile traces
+    traced = build_executor("compiled", xp, [torch.zeros(4, 3).T])
+    assert traced.exact_products is True  # whole tensors, of any layout
+    assert traced.kernels is compiled_kernels.PLAIN  # no compilation nested in the traced one
+    assert traced.prepare([torch.zeros(3, dtype=torch.float64)]).writes_steps is True  # two passes, cleaned in place
+
+
+def test_a_traced_turn_matches_the_reference_with_its_guards(monkeypatch):
+    """Inside ``torch.compile``: NaN and infinite step entries read as 0 by the kernels, inductor-fused."""
+    torch._dynamo.reset()
+    turned = checks.turned
+    traced = torch.compile(turned, fullgraph=True)
+    monkeypatch.setattr(checks, "turned", lambda name, *args: (traced if name == "compiled" else turned)(name, *args))
+    checks.check_guards_against_the_reference("compiled", SIZES, torch.float32, "layca")
+    torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_traced_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rate(dtype_name):
+    torch._dynamo.reset()
+    ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 300)
+    rates = [checks.RATE] * len(ws)
+    traced = torch.compile(lambda w, s: turn(w, s, rates), fullgraph=True)
+    new = traced(ws, steps)
+    checks.check_magnitude_sweep(ws, steps, new, "layca", lambda: turn(ws, steps, rates, compiled=False))
+    torch._dynamo.reset()
 
 
 def wide_model():
@@ -67,11 +113,12 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
     base step is taken inside the compiled sums)."""
     layca_torch = pytest.importorskip("layca_torch")
     calls = []
-    kernels = compiled_kernels.kernels()
+    original = compiled_kernels.kernels
+    kernels = original()
     counting = compiled_kernels.Kernels(
         kernels.sums, kernels.combined, lambda *args: calls.append(args[0].numel()) or kernels.combine_(*args)
     )
-    monkeypatch.setattr(compiled_kernels, "kernels", lambda: counting)
+    monkeypatch.setattr(compiled_kernels, "kernels", lambda finite=False: original(finite) if finite else counting)
     folded, stepped_sums = [], compiled_kernels.stepped_sums
     monkeypatch.setattr(
         compiled_kernels,

@@ -85,7 +85,7 @@ def test_a_zero_layer_is_refused_inside_a_compiled_step():
 
 @pytest.mark.parametrize("magnitude", [1e-38, 1e38], ids=["tiny", "huge"])
 def test_gradients_of_extreme_magnitudes_turn_as_eagerly_under_inductor(magnitude):
-    """Float32 gradients near the smallest normal and the largest finite number (the traced executor's float64 sums
+    """Float32 gradients near the smallest normal and the largest finite number (the compiled executor's float64 sums
     hold their squares)."""
     nets = {}
     for compiled in (False, True):
@@ -100,12 +100,9 @@ def test_gradients_of_extreme_magnitudes_turn_as_eagerly_under_inductor(magnitud
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compiles twice: after the first call dynamo's guard on a non-layer parameter's momentum buffer (a group "
-    "of biases alone) fails once; two compilations, then none",
-)
 def test_a_step_of_two_param_groups_compiles_once():
+    """Every group's state is made by the first group's ``_init_group`` (one made by a later call would be made again
+    in the traced step, replacing the buffer dynamo guards, and the second step would compile again)."""
     net = model()
     weights = [p for p in net.parameters() if p.ndim > 1]
     biases = [p for p in net.parameters() if p.ndim == 1]

@@ -24,7 +24,7 @@ RUNS = {"momentum": 3**-3, "adam": 3**-5}
 PATHS = {
     "default": ({}, False),
     "fused": ({"fused": True}, False),
-    "compiled step": ({}, True),  # torch.compile(optimizer.step): the traced executor
+    "compiled step": ({}, True),  # torch.compile(optimizer.step): the compiled executor
 }
 
 

@@ -12,7 +12,6 @@ from layca_torch._executors.compiled_executor import CompiledExecutor  # noqa: E
 from layca_torch._executors.flat_executor import FlatExecutor  # noqa: E402
 from layca_torch._executors.multi_tensor import TorchExecutor  # noqa: E402
 from layca_torch._executors.policy import COMPILED_MIN_SIZE, EXECUTORS, choose_executor  # noqa: E402
-from layca_torch._executors.traced_executor import TracedExecutor  # noqa: E402
 from layca_torch._executors.triton_executor import TritonExecutor  # noqa: E402
 
 BIG, SMALL = COMPILED_MIN_SIZE + 1, COMPILED_MIN_SIZE
@@ -29,12 +28,12 @@ TABLE = [
     ("cpu", "float32", SMALL, {}, "flat"),  # many small layers: stacked, a few kernels for all
     ("cpu", "float64", SMALL, {}, "multi_tensor"),  # one pass needs exact float64 products
     ("cpu", "float32", SMALL, {"sharded": True}, "multi_tensor"),
-    ("cpu", "float32", SMALL, {"compiling": True}, "traced"),  # whole-tensor sums inductor fuses
-    ("cpu", "float32", BIG, {"fused": True, "compiling": True}, "traced"),  # no nested compilation
-    ("cuda", "bfloat16", BIG, {"compiling": True}, "traced"),
+    ("cpu", "float32", SMALL, {"compiling": True}, "compiled"),  # whole-tensor sums inductor fuses into the step
+    ("cpu", "float32", BIG, {"fused": True, "compiling": True}, "compiled"),  # its kernels uncompiled: none nested
+    ("cuda", "bfloat16", BIG, {"compiling": True}, "compiled"),
     ("cpu", "float64", BIG, {"compiling": True}, "multi_tensor"),  # one pass needs exact float64 products
     ("cpu", "float32", BIG, {"compiling": True, "sharded": True}, "multi_tensor"),
-    ("cpu", "float32", BIG, {"fused": True, "compiling": True, "sharded": True}, "multi_tensor"),  # no nested compile
+    ("cpu", "float32", BIG, {"fused": True, "compiling": True, "sharded": True}, "multi_tensor"),  # sharded, traced
     ("cuda", "float32", BIG, {"fused": True, "compiling": True}, "triton"),
     ("cpu", "float64", BIG, {"fused": True}, "multi_tensor"),
     ("mps", "float32", BIG, {}, "multi_tensor"),
@@ -83,7 +82,7 @@ def test_layers_are_grouped_by_executor_with_their_indices():
 
 
 @pytest.mark.parametrize(
-    "cls", [TorchExecutor, FlatExecutor, CompiledExecutor, TracedExecutor, TritonExecutor], ids=lambda c: c.__name__
+    "cls", [TorchExecutor, FlatExecutor, CompiledExecutor, TritonExecutor], ids=lambda c: c.__name__
 )
 def test_every_torch_executor_implements_the_whole_protocol(cls):
     """``Executor`` declares what the engine calls; every executor the policy builds has all of it (built with the

@@ -1,5 +1,5 @@
-"""Executors for torch tensors: torch's multi-tensor kernels, ``torch.compile``'d loops, Triton kernels, and
-whole-tensor expressions for a traced step.
+"""Executors for torch tensors: torch's multi-tensor kernels, kernels inductor fuses (``torch.compile``d, or
+expressions of a traced step) and Triton kernels.
 
 ``import layca_torch`` calls ``register``: from then on ``layca_core.engine.executors_for`` hands torch tensors
 to ``policy.torch_executors`` (``layca_torch.Layca``'s step, and Keras's on the torch backend).
@@ -7,12 +7,12 @@ to ``policy.torch_executors`` (``layca_torch.Layca``'s step, and Keras's on the 
 - ``policy``: which executor turns which layers (device, dtype, size, ``foreach``, ``fused``, sharding,
   ``torch.compile``);
 - ``bases``: the base directions' primitives (``layca_core.primitives``) as ``torch._foreach_*`` kernels;
-- ``multi_tensor``: the engine's primitives as ``torch._foreach_*`` kernels (the default on every device outside ``torch.compile``);
+- ``multi_tensor``: the engine's primitives as ``torch._foreach_*`` kernels (the default on every device outside
+  ``torch.compile``);
 - ``flat_executor``: small CPU layers stacked by shape, a few kernels for hundreds of them;
-- ``compiled_executor`` (``fused=True`` on the CPU) and ``triton_executor`` (``fused=True`` on CUDA),
-  with their kernels in ``compiled_kernels`` and ``triton_kernels``;
-- ``traced_executor``: inside ``torch.compile``, unsharded layers of 32 bits or fewer as whole-tensor float64 sums
-  and a float32 apply (the one-pass recipe), which inductor fuses;
+- ``compiled_executor`` (``fused=True`` on the CPU; inside ``torch.compile``, unsharded layers of 32 bits or fewer:
+  whole-tensor float64 sums and a float32 apply, which inductor fuses) and ``triton_executor`` (``fused=True`` on
+  CUDA), with their kernels in ``compiled_kernels`` and ``triton_kernels``;
 - ``collectives``: one all-reduce per step for layers sharded as ``DTensor``.
 """
 

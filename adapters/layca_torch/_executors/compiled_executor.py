@@ -1,19 +1,23 @@
-"""The engine's one-pass primitives on the CPU, with two ``torch.compile`` kernels (``compiled_kernels``).
+"""The engine's one-pass primitives as two kernels inductor fuses (``compiled_kernels``): with ``fused=True`` on the
+CPU, and for every unsharded layer of 32 bits or fewer inside ``torch.compile``.
 
-``sums`` reads each layer once (``|w|^2, <w, s>, |s|^2`` in float64, products exact) and ``combine``
-reads ``w`` and ``s`` once and writes ``w``: five words per entry for the turn, where the torch
-executor's two-pass recipe takes about twelve. Each kernel call costs tens of microseconds, so the
-policy (``policy.py``) gives it layers of more than ``COMPILED_MIN_SIZE`` entries, the torch executor the others.
+``sums`` reads each layer once (``|w|^2, <w, s>, |s|^2`` in float64: products of 32-bit or narrower entries are
+exact there, and float64 holds the square of every float32 from the smallest subnormal to the largest finite number)
+and ``combine`` reads ``w`` and ``s`` once and writes ``w`` (``a w + b (factor s)`` in float32, rounded once to the
+layer's dtype): five words per entry for the turn, where the multi-tensor executor's two-pass recipe takes about
+twelve. The steps are read, never written (a base may pass its state, e.g. a momentum buffer, as the step): a step's
+non-finite entries are read as 0 by a ``where`` in the kernels' loops, and nothing is copied.
 
-The steps are read, never written (a base may pass its state, e.g. a momentum buffer, as the step):
-non-finite entries are found by the sums (a float64 sum of squares of 32-bit entries is finite
-exactly when every entry is), and the layers that hold one are cleaned into copies and summed again;
-the scale of ``scale`` is applied by ``combine``. An optimizer's base step is taken in the sums' loop
-(``base_steps``): for SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer,
-then reads the weights and the buffer and writes the weights: seven words per entry, against eight for
-torch's foreach SGD-momentum. Float64 or non-contiguous layers take the torch executor's
-two-pass primitives. Chosen by torch's policy (``policy.py``) with ``fused=True`` for CPU
-tensors outside ``torch.compile``; the first step compiles (seconds).
+In an eager step the kernels are ``torch.compile``d (the first step compiles: seconds) and run per flat layer; a call
+costs tens of microseconds, so the policy (``policy.py``) gives them CPU layers of more than ``COMPILED_MIN_SIZE``
+entries. The sums find the layers whose step holds a non-finite entry (a float64 sum of squares of 32-bit entries is
+finite exactly when every entry is; read on the host, which costs nothing on the CPU): only those are summed again
+and turned by the cleaning kernels. An optimizer's base step is taken in the sums' loop there (``base_steps``): for
+SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer, then reads the weights
+and the buffer and writes the weights: seven words per entry, against eight for torch's foreach SGD-momentum.
+Inside ``torch.compile`` the kernels are expressions of the traced step, over whole tensors, and the ``where`` one
+more, which inductor fuses into both loops (nothing read on the host). Float64 layers (a device without float64),
+and non-contiguous layers in an eager step, take the multi-tensor executor's two passes.
 """
 
 from typing import Any
@@ -34,31 +38,40 @@ class Pending(list):
 
 
 class CompiledExecutor(TorchExecutor):
-    """Compiled kernels for the one-pass recipe (contiguous layers of 32 bits or fewer); torch ones otherwise."""
+    """Fused one-pass kernels (layers of 32 bits or fewer, contiguous in an eager step); two passes otherwise."""
 
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
-        self.kernels, self.stepped_sums = compiled_kernels.kernels(), compiled_kernels.stepped_sums
+        self.kernels = compiled_kernels.PLAIN if self.compiling else compiled_kernels.kernels()
+        self._dirty: list[int] = []
+        """In an eager step, the layers whose step holds a non-finite entry (found by ``sums``)."""
 
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":
         torch = self.torch
-        self.exact_products = all(w.dtype != torch.float64 and w.is_contiguous() for w in ws)
+        self.exact_products = self.acc == torch.float64 and all(
+            w.dtype != torch.float64 and (self.compiling or w.is_contiguous()) for w in ws
+        )
+        self.writes_steps = not self.exact_products and not self.host_checks
         return self
 
     def base_steps(
         self, base: BaseDirection, grads: list[Any], states: list[Any], scratch: Scratch | None = None
     ) -> list[Any]:
-        """Left to ``sums`` (``Pending``) where the base states are contiguous tensors shaped like the layers (not
-        plain SGD, whose step is the gradient itself: nothing to fold); the torch executor's otherwise."""
-        if self.exact_products and all(_foldable(g, state) for g, state in zip(grads, states)):
+        """In an eager step, left to ``sums`` (``Pending``) where the base states are contiguous tensors shaped like
+        the layers (not plain SGD, whose step is the gradient itself: nothing to fold); the multi-tensor executor's
+        otherwise."""
+        if self.exact_products and not self.compiling and all(_foldable(g, s) for g, s in zip(grads, states)):
             return Pending(grads, base, states)
         return super().base_steps(base, grads, states, scratch)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        """Left to ``sums``, which cleans the layers whose sum of squares is not finite."""
+        """Eagerly, left to the kernels that read non-finite entries as 0, for the layers where ``sums`` finds one;
+        traced, a ``where`` inductor fuses into the sums and the apply."""
         if isinstance(xs, Pending):
             return xs
-        return list(xs) if self.exact_products else super().finite(xs)
+        if not self.exact_products:
+            return super().finite(xs)
+        return [finite_copy(x) for x in xs] if self.compiling else list(xs)
 
     def scale(self, xs: list[Any], factors: Any) -> list[Any]:
         return Scaled(xs, factors) if self.exact_products else super().scale(xs, factors)
@@ -66,13 +79,16 @@ class CompiledExecutor(TorchExecutor):
     def sums(self, ws: list[Any], xs: list[Any], with_squares: bool = False) -> tuple[Any, ...]:
         if not self.exact_products:
             return super().sums(ws, xs, with_squares)
-        torch = self.torch
-        sums = self._all_reduced(self._take_steps(ws, xs) if isinstance(xs, Pending) else self._local_sums(ws, xs))
-        dirty = [i for i, ok in enumerate(torch.isfinite(sums[2]).tolist()) if not ok]
-        for i in dirty:
-            xs[i] = finite_copy(xs[i])
-        if dirty:
-            sums = self._all_reduced(self._local_sums(ws, xs))
+        if isinstance(xs, Pending):
+            local = self._take_steps(ws, xs)
+        else:
+            local = [self.kernels.sums(self._flat(w), self._flat(x)) for w, x in zip(ws, xs)]
+        sums = self._all_reduced(local)
+        if not self.compiling:
+            self._dirty = [i for i, ok in enumerate(self.torch.isfinite(sums[2]).tolist()) if not ok]
+            for i in self._dirty:
+                local[i] = compiled_kernels.kernels(finite=True).sums(self._flat(ws[i]), self._flat(xs[i]))
+            sums = self._all_reduced(local) if self._dirty else sums
         return tuple(sums.unbind()) if with_squares else tuple(sums[:2].unbind())
 
     def combine(self, ws: list[Any], xs: list[Any], a: Any, b: Any) -> list[Any]:
@@ -80,23 +96,24 @@ class CompiledExecutor(TorchExecutor):
             return super().combine(ws, xs, a, b)
         torch = self.torch
         factors = xs.factors if isinstance(xs, Scaled) else torch.ones_like(a)
-        new = list(ws)
+        new, dirty = list(ws), set(self._dirty)
         for i, (ai, bi, fi) in enumerate(torch.stack([a, b, factors]).float().T.unbind()):
-            w, x = ws[i].view(-1), xs[i].reshape(-1)
+            w, x = self._flat(ws[i]), self._flat(xs[i])
+            kernels = compiled_kernels.kernels(finite=True) if i in dirty else self.kernels
             if self.in_place:
-                self.kernels.combine_(w, x, ai, bi, fi)
+                kernels.combine_(w, x, ai, bi, fi)
             else:
-                new[i] = self.kernels.combined(w, x, ai, bi, fi).view_as(ws[i])
+                new[i] = kernels.combined(w, x, ai, bi, fi).view_as(ws[i])
         return new
 
-    def _local_sums(self, ws: list[Any], xs: list[Any]) -> list[Any]:
-        """Per layer, ``(|w|^2, <w, x>, |x|^2)`` over its local entries, in float64."""
-        return [self.kernels.sums(w.view(-1), x.reshape(-1)) for w, x in zip(ws, xs)]
+    def _flat(self, x: Any) -> Any:
+        """An eager step's kernels read flat tensors (one compilation per dtype); a traced step's, whole ones."""
+        return x if self.compiling else x.reshape(-1)
 
     def _take_steps(self, ws: list[Any], pending: Pending) -> list[Any]:
-        """``_local_sums`` of each layer and its base step, taken in the same loop; the steps replace the gradients
-        in ``pending``."""
-        kernel = self.stepped_sums(pending.base)
+        """Each layer's local sums and its base step, taken in the same loop; the steps replace the gradients in
+        ``pending``."""
+        kernel = compiled_kernels.stepped_sums(pending.base)
         local = []
         for i, (w, g, state) in enumerate(zip(ws, pending, pending.states)):
             flat = type(state)(*(t.view(-1) if t.shape == g.shape else t for t in state))
@@ -106,7 +123,8 @@ class CompiledExecutor(TorchExecutor):
 
     def _all_reduced(self, local: list[Any]) -> Any:
         """``(3, layers)``: the local sums, all-reduced over a mesh."""
-        return self._all_reduce(self.torch.stack(local, dim=1).reshape(-1)).reshape(3, len(local))
+        sums = self.torch.stack(local, dim=1)
+        return sums if all(m is None for m in self.meshes) else self._all_reduce(sums.reshape(-1)).reshape(sums.shape)
 
 
 def _foldable(g: Any, state: Any) -> bool:

@@ -9,8 +9,9 @@ Torch's convention: multi-tensor kernels by default on every device, fused kerne
 (``fused=True``): Triton on CUDA, ``torch.compile`` kernels on the CPU for layers of more than
 ``COMPILED_MIN_SIZE`` entries. Small CPU layers (``FLAT_MAX_SIZE``) take the flat executor either way:
 stacked by shape, in float64 (the one-pass recipe), a few kernels turn hundreds of them. Inside ``torch.compile``
-unsharded layers of 32 bits or fewer take the traced executor (one whole-tensor expression per layer, which inductor
-fuses), but Triton's with ``fused=True`` on CUDA. The Triton kernels have run only under ``TRITON_INTERPRET=1`` on CPU tensors so far: they stay opt-in until ``scripts/gpu.sh`` has
+unsharded layers of 32 bits or fewer take the compiled executor on every device (its kernels as whole-tensor
+expressions of the traced step, which inductor fuses), but Triton's with ``fused=True`` on CUDA. The Triton kernels
+have run only under ``TRITON_INTERPRET=1`` on CPU tensors so far: they stay opt-in until ``scripts/gpu.sh`` has
 passed on a GPU (``docs/gpu.md``).
 
 ``LAYCA_TRITON`` is a debugging aid, not an option: ``1`` sends every layer the multi-tensor or
@@ -30,9 +31,8 @@ from layca_torch._executors import triton_executor
 from layca_torch._executors.compiled_executor import CompiledExecutor
 from layca_torch._executors.flat_executor import FlatExecutor
 from layca_torch._executors.multi_tensor import TorchExecutor
-from layca_torch._executors.traced_executor import TracedExecutor
 
-EXECUTORS = ("reference", "multi_tensor", "flat", "compiled", "traced", "triton")
+EXECUTORS = ("reference", "multi_tensor", "flat", "compiled", "triton")
 COMPILED_MIN_SIZE = 16384
 """Layers of more entries take the compiled executor with ``fused=True`` on the CPU (a kernel call costs tens of
 microseconds, more than the multi-tensor kernels spend on a small layer)."""
@@ -77,7 +77,7 @@ def choose_executor(
     if triton if triton is not None else bool(fused) and device == "cuda":
         return "triton"
     if compiling and not sharded:
-        return "traced"
+        return "compiled"
     if device == "cpu" and not sharded and size <= FLAT_MAX_SIZE:
         return "flat"
     if fused and device == "cpu" and not compiling and size > COMPILED_MIN_SIZE:
@@ -158,8 +158,6 @@ def build_executor(
         chosen = FlatExecutor
     elif name == "compiled":
         chosen = CompiledExecutor
-    elif name == "traced":
-        chosen = TracedExecutor
     else:
         triton_executor.check_available(layers[0].device.type)
         chosen = triton_executor.TritonExecutor
