@@ -5,6 +5,7 @@ and writes the states it is given in place (the optimizer's state tensors). ``ad
 form rounds after each operation: the two forms agree to a few ulps (``tests/layca_torch/test_bases.py``).
 """
 
+import math
 from typing import Any
 
 import torch
@@ -133,8 +134,13 @@ class TorchPrimitives:
 
     def bias_corrections(self, counts: list[Any], beta: Any, like: list[Any]) -> list[Any]:
         """In float64 where the device has it, as ``torch.optim`` and its fused kernels take them (in float32,
-        ``1 - 0.999`` keeps 11 of its 24 bits), then in each tensor's dtype."""
+        ``1 - 0.999`` keeps 11 of its 24 bits), then in each tensor's dtype. Inside ``torch.compile``, which computes
+        them again at every entry of the kernels that read them (float64 powers made a compiled Adam step a third
+        slower), as ``-expm1(t log(beta))`` in the counters' dtype, within a few ulps of the float64 value."""
         stacked = torch.stack(counts)
+        if torch.compiler.is_compiling():
+            log_beta = math.log(beta) if isinstance(beta, (int, float)) else torch.log(beta.double()).to(stacked.dtype)
+            return per_layer(-torch.expm1(stacked * log_beta), like)
         return per_layer(1 - beta ** (stacked if stacked.device.type == "mps" else stacked.double()), like)
 
     def finite(self, xs: list[Any]) -> list[Any]:
