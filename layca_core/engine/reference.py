@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from layca_core._namespace import accumulation_dtype
+from layca_core._namespace import _registered, accumulation_dtype
 
 
 def per_layer(values: Sequence[Any], executor: Any) -> Any:
@@ -69,7 +69,10 @@ class ReferenceExecutor:
         return self.xp.sum(products, axis=self._axes(x, stacked))
 
     def vector(self, values: Sequence[float]) -> Any:
-        return self.xp.asarray(list(values), dtype=self.acc, device=_device(self.like))
+        """On the layers' device for a type with a registered namespace (torch), else where the namespace puts a new
+        array (a sharded JAX array's device is its sharding, which a vector of per-layer values cannot take)."""
+        device = _device(self.like) if _registered(self.like) is not None else None
+        return self.xp.asarray(list(values), dtype=self.acc, device=device)
 
     def per_tensor(self, values: Sequence[float]) -> Any:
         counts = [x.shape[0] if st else 1 for x, st in zip(self._tensors, self.stacked)]
