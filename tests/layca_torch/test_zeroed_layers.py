@@ -28,6 +28,17 @@ def snapshot(optimizer, params):
     return copy.deepcopy(optimizer.state_dict()), [p.detach().clone() for p in params]
 
 
+def refused_once_layer_1_is_zeroed(optimizer, params, seed, match):
+    """Zero layer 1, give gradients, and check the step raises ``match`` and leaves weights and state as they were."""
+    with torch.no_grad():
+        params[1].zero_()
+    with_gradients(params, seed)
+    before = snapshot(optimizer, params)
+    with pytest.raises(ValueError, match=match):
+        optimizer.step()
+    assert_unchanged(optimizer, params, before)
+
+
 def assert_unchanged(optimizer, params, before):
     state, weights = before
     assert all(torch.equal(p, w) for p, w in zip(params, weights)), "the refused step changed weights"
@@ -49,14 +60,8 @@ def test_a_layer_zeroed_after_its_norm_is_stored_is_refused_by_name_and_nothing_
     for seed in (1, 2):
         with_gradients(params, seed)
         optimizer.step()
-    with torch.no_grad():
-        params[1].zero_()
-    with_gradients(params, 3)
-    before = snapshot(optimizer, params)
     name = "block.1.weight" if named else r"parameter 1 of param group 0 \(shape \(160, 128\)\)"
-    with pytest.raises(ValueError, match=rf"weights are all zero: {name}\. .*layca=False"):
-        optimizer.step()
-    assert_unchanged(optimizer, params, before)
+    refused_once_layer_1_is_zeroed(optimizer, params, 3, rf"weights are all zero: {name}\. .*layca=False")
     with pytest.raises(ValueError, match="all zero"):  # still refused: nothing was recorded
         optimizer.step()
 
@@ -111,14 +116,10 @@ def test_the_wrapper_refuses_a_zeroed_layer_by_name_before_the_inner_step(named)
     wrapped = layca_torch.LaycaWrapper(torch.optim.Adam(given, lr=1e-3), lr=3**-5, layers=params)
     with_gradients(params, 1)
     wrapped.step()
-    with torch.no_grad():
-        params[1].zero_()
-    with_gradients(params, 2)
-    before = snapshot(wrapped, params)
     name = "block.1.weight" if named else r"parameter 1 of param group 0 \(shape \(160, 128\)\)"
-    with pytest.raises(ValueError, match=rf"weights are all zero: {name}\. .*Leave it out of LaycaWrapper"):
-        wrapped.step()
-    assert_unchanged(wrapped, params, before)
+    refused_once_layer_1_is_zeroed(
+        wrapped, params, 2, rf"weights are all zero: {name}\. .*Leave it out of LaycaWrapper"
+    )
     with torch.no_grad():
         params[1].copy_(torch.randn(160, 128))
     wrapped.step()  # a non-zero layer again: the step goes on
