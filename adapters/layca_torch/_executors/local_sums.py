@@ -23,6 +23,8 @@ class LocalSums:
     device: Any
     compiling: bool
     host_checks: bool
+    _summed: dict[tuple[int, int], tuple[Any, ...]]
+    _recomputing: bool
 
     def _is_low(self, x: Any) -> bool:
         return x.dtype in LOW_PRECISION
@@ -149,3 +151,18 @@ class LocalSums:
             return self._row_dots(pair[0], pair[1], buffers)
 
         return per_chunk(list(zip(ws, xs)), dot, self.acc, self.device, BLOCK_ROWS, pairs=True)
+
+    def _screened_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
+        """The rows of ``sums`` (unsharded, chunked: each layer's values depend on its own tensors only). The screen's
+        are kept in ``_summed``; the recompute's read them there for the pairs the screen summed."""
+        torch = self.torch
+        known = [self._summed.get((id(w), id(x))) for w, x in zip(ws, xs)] if self._recomputing else [None] * len(ws)
+        fresh = [i for i, k in enumerate(known) if k is None]
+        if fresh:
+            w, x = [ws[i] for i in fresh], [xs[i] for i in fresh]
+            local = self._chunked_sums(w, x, with_squares)
+            for i, values in zip(fresh, torch.stack(local, dim=1).unbind()):
+                known[i] = sums = values.unbind()
+                if not self._recomputing:
+                    self._summed[(id(ws[i]), id(xs[i]))] = sums
+        return [torch.stack(row) for row in list(zip(*known))[: 3 if with_squares else 2]]

@@ -1,13 +1,12 @@
 """The engine's primitives for torch tensors as multi-tensor (``torch._foreach_*``) kernels.
 
-Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate
-to a few ulps), and chunks are added in float64 (the engine's ``exact_products`` is False): on the CPU, unsharded,
+Sums accumulate per chunk of ``CHUNK`` entries in the working dtype (tree-reduced, accurate to a few ulps), and
+chunks are added in float64 (the engine's ``exact_products`` is False): on the CPU, unsharded,
 the screened recipe (``screens``: one pass of sums, the two passes for the layers that fail the screen), elsewhere
 the two passes. On the CPU the steps are only read (see ``TorchExecutor``); elsewhere they are cleaned of
 non-finite entries (into copies, or in place with ``in_place``), then scaled and projected in place.
-New weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit
-weights are turned in float32 copies and rounded once). No host synchronisation except on the CPU,
-where it costs nothing.
+New weights are fresh tensors, or with ``in_place`` written into 32- and 64-bit weights (16-bit weights are turned
+in float32 copies and rounded once). No host synchronisation except on the CPU, where it costs nothing.
 
 Sharded layers (``torch.distributed.tensor.DTensor``): every primitive works on the local
 shards, and the per-layer partial sums are all-reduced (``collectives``).
@@ -231,21 +230,6 @@ class TorchExecutor(LocalSums):
         finally:
             self._recomputing, self._steps = False, steps  # the engine's steps again, for its ``scale``
         return tuple(v.index_copy(0, index, r.to(v.dtype)) for v, r in zip(values, recomputed))
-
-    def _screened_sums(self, ws: list[Any], xs: list[Any], with_squares: bool) -> list[Any]:
-        """The rows of ``sums`` (unsharded, chunked: each layer's values depend on its own tensors only). The screen's
-        are kept in ``_summed``; the recompute's read them there for the pairs the screen summed."""
-        torch = self.torch
-        known = [self._summed.get((id(w), id(x))) for w, x in zip(ws, xs)] if self._recomputing else [None] * len(ws)
-        fresh = [i for i, k in enumerate(known) if k is None]
-        if fresh:
-            w, x = [ws[i] for i in fresh], [xs[i] for i in fresh]
-            local = self._chunked_sums(w, x, with_squares)
-            for i, values in zip(fresh, torch.stack(local, dim=1).unbind()):
-                known[i] = sums = values.unbind()
-                if not self._recomputing:
-                    self._summed[(id(ws[i]), id(xs[i]))] = sums
-        return [torch.stack(row) for row in list(zip(*known))[: 3 if with_squares else 2]]
 
     def _rescaled_squares(self, xs: Rescaled) -> Any:
         """``|tau w|^2`` per layer: ``sums``' ``|w|^2`` where ``tau`` is 1, formed only for the other layers on the CPU
