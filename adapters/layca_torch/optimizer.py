@@ -181,10 +181,6 @@ class Layca(torch.optim.Optimizer):
             state.pop(param_state.INIT_NORM, None)
         self._reset_caches()
 
-    def _read_new_norms(self) -> None:
-        store_new_norms(self.state, self.param_groups)
-        self._norms_layout = self._layout()
-
     def layer_multipliers(self) -> dict[torch.Tensor, float]:
         """Each Layca layer's rate multiplier (Equation 1 at its group's alpha), in layer order.
 
@@ -251,7 +247,8 @@ class Layca(torch.optim.Optimizer):
         if group is not self.param_groups[0]:
             return
         if self._layout() != self._norms_layout:
-            self._read_new_norms()
+            store_new_norms(self.state, self.param_groups)
+            self._norms_layout = self._layout()
         self.layer_multipliers()
         for each in self.param_groups:
             for params, _ in group_step.stepped(each):
