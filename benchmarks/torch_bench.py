@@ -5,8 +5,8 @@ SGDP, Lamb and AdamP, with their own defaults (the ``bench`` extra installs it).
 Per family, every optimizer steps in the same interleaved rounds on its own copy of the parameters and gradients, so
 each Layca step gets a ratio against every baseline and peer from one run, and each moves its weights as it would
 alone (optimizers sharing weights would drive them along one another's steps; pytorch-optimizer's LARS writes its
-momentum into the gradients). ``fused=True`` runs the compiled executor on
-the CPU and the Triton one on CUDA. The ``compiled-step`` family (on request: compiling a Layca step takes
+momentum into the gradients). ``fused=True`` runs the compiled executor (on CUDA
+its kernels are inductor's Triton kernels). The ``compiled-step`` family (on request: compiling a Layca step takes
 minutes here) times ``torch.compile(optimizer.step)``, torch's recipe for a faster step, of the default and the
 ``fused=True`` Layca step, against eager Layca and torch's SGD compiled alike.
 """

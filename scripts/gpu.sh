@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# On a machine with a CUDA GPU and no internet: the CUDA tests, the adapters' conformance cases on the
-# Triton executor, the conformance matrix on cuda and the torch benchmarks, from this checkout (no install).
+# On a machine with a CUDA GPU and no internet: the CUDA tests (the adapters' conformance cases among them,
+# with fused=True too), the conformance matrix on cuda and the torch benchmarks, from this checkout (no install).
 # Missing packages come as wheels: see docs/gpu.md. Until it has passed on a GPU, fused=True on CUDA
-# (the Triton kernels) is not verified on hardware.
+# (inductor's Triton kernels) is not verified on hardware.
 #
 #   scripts/gpu.sh [--dry-run] [--python PY] [--wheels DIR] [--quick] [--frameworks "torch optax"]
 #
@@ -43,7 +43,6 @@ fi
 
 status=0
 step "$python" -m pytest -p no:cacheprovider -q tests/layca_torch tests/conformance/test_adapters.py || status=1
-step env LAYCA_TRITON=1 "$python" -m pytest -p no:cacheprovider -q tests/conformance/test_adapters.py -k torch-foreach || status=1
 step "$python" -m layca_conformance --all --device cuda --report docs/conformance-gpu.md "${quick[@]}" || status=1
 # shellcheck disable=SC2086  # the frameworks are a word list
 step "$python" -m benchmarks.run --device cuda --sets resnet50 gpt2-small many-small --frameworks $frameworks \

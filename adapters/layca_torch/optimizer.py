@@ -74,9 +74,9 @@ class Layca(torch.optim.Optimizer):
         maximize: ascend instead of descend.
         foreach: base directions and the turn as multi-tensor kernels on local shards (default);
             ``False`` runs the core's per-tensor reference path.
-        fused: the turn as two fused kernels that read each layer once and write it once: Triton on
-            CUDA (not yet verified on a GPU, ``docs/gpu.md``), ``torch.compile``'d loops on the CPU
-            (its first step compiles for seconds). Default: the multi-tensor kernels, on every device.
+        fused: the turn as two fused kernels that read each layer once and write it once: ``torch.compile``'d
+            loops (its first step compiles for seconds; Triton kernels on CUDA, not yet verified on a GPU,
+            ``docs/gpu.md``). Default: the multi-tensor kernels, on every device.
 
     Example:
         >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))

@@ -1,4 +1,4 @@
-"""layca_torch.Layca through its public API: ``run`` (the multi-tensor path) and ``run_single_tensor``."""
+"""layca_torch.Layca through its public API: ``run`` (the multi-tensor path), ``run_fused`` and ``run_single_tensor``."""
 
 import numpy as np
 import torch
@@ -18,7 +18,14 @@ def run_single_tensor(case: Case, dtype: str, device: str = "cpu") -> list[list[
     return _run(case, dtype, device, foreach=False)
 
 
-def _run(case: Case, dtype: str, device: str, foreach: bool | None) -> list[list[np.ndarray]]:
+def run_fused(case: Case, dtype: str, device: str = "cpu") -> list[list[np.ndarray]]:
+    """The driver protocol, with ``fused=True`` (the compiled executor's kernels for large layers)."""
+    return _run(case, dtype, device, foreach=None, fused=True)
+
+
+def _run(
+    case: Case, dtype: str, device: str, foreach: bool | None, fused: bool | None = None
+) -> list[list[np.ndarray]]:
     torch_dtype = getattr(torch, dtype)
     params = [torch.nn.Parameter(torch.as_tensor(p).to(device, torch_dtype)) for p in case.initial_params()]
     layers = [p.ndim >= 2 for p in params]  # the protocol's layers, whatever the default selection
@@ -30,6 +37,7 @@ def _run(case: Case, dtype: str, device: str, foreach: bool | None) -> list[list
         variant=case.variant,
         other_lr=case.other_rate,
         foreach=foreach,
+        fused=fused,
         **framework_names(case.options(), layca_torch.HYPERPARAMETER_NAMES),
     )
     trajectory = []

@@ -2,7 +2,7 @@
 
 - ``turn_layers`` with an ``Executor`` (reduce, decide, apply; the arithmetic lives only there), and
   ``executors_for``, which asks the policy an adapter registered for the layers' array type
-  (``register_executors``: torch's multi-tensor, compiled and Triton executors by ``import layca_torch``, the XLA
+  (``register_executors``: torch's multi-tensor, flat and compiled executors by ``import layca_torch``, the XLA
   one by ``import layca_jax``) and gives every other array the array-API ``ReferenceExecutor``;
 - ``LayerPlan``: which parameters are layers, with Equation 1's multipliers;
 - ``optimizer_step``: base directions and Layca over all parameters, each layer on its chosen executor (Optax,

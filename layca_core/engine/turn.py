@@ -1,7 +1,7 @@
 r"""One Layca step over a list of layers: reduce, decide, apply.
 
 Every executor (``reference.ReferenceExecutor`` for any array-API library; those an adapter registers: the XLA
-executor of ``layca_jax``, torch's multi-tensor, flat, compiled and Triton executors of ``layca_torch``)
+executor of ``layca_jax``, torch's multi-tensor, flat and compiled executors of ``layca_torch``)
 supplies the batched primitives of ``Executor``; ``turn_layers`` alone decides, on short per-layer vectors,
 the guards, the gain and the renormalization. For one layer with weights :math:`w`, a base step
 :math:`s` scaled by a power of two to :math:`S = \sigma s` (Layca discards the scale of the step,

@@ -1,18 +1,20 @@
-"""What the tests of the fast torch executors (Triton, compiled) share: inputs, a turn by a named executor,
+"""What the tests of the fast torch executors (compiled, flat) share: inputs, a turn by a named executor,
 closeness to the reference with its guards, and the sweep of step magnitudes from the smallest normal number to the
-largest finite one."""
+largest finite one. Tensors live on ``LAYCA_DEVICE``'s device (``scripts/gpu.sh`` sets it to ``cuda``)."""
 
 import math
 
 import pytest
 import torch
 
+from layca_conformance.backends import torch_device
 from layca_conformance.reference import hyperball_angle
 
 RATE = 3**-3
+DEVICE = torch_device()
 
 
-def tensors(sizes, dtype, seed=0, scale=1.0, device="cpu"):
+def tensors(sizes, dtype, seed=0, scale=1.0, device=DEVICE):
     generator = torch.Generator().manual_seed(seed)
     return [(scale * torch.randn(n, generator=generator, dtype=torch.float64)).to(device, dtype) for n in sizes]
 
@@ -26,7 +28,7 @@ def turned(name, ws, steps, rates, variant="layca", in_place=False):
 
     executor = build_executor(name, xp, ws, in_place=in_place)
     norms = torch.stack([torch.linalg.vector_norm(w.double()) for w in ws])
-    rates = torch.as_tensor(rates, dtype=torch.float64)
+    rates = torch.as_tensor(rates, dtype=torch.float64, device=ws[0].device)
     return engine.turn_layers(ws, list(steps), rates, norms, executor=executor, variant=variant)
 
 
@@ -63,7 +65,7 @@ def angle(u, v):
     return 2 * math.atan2(float(torch.linalg.vector_norm(u - v)), float(torch.linalg.vector_norm(u + v)))
 
 
-def magnitude_sweep(dtype, size, device="cpu"):
+def magnitude_sweep(dtype, size, device=DEVICE):
     """Weights and steps of nine layers whose step entries lie in ``[m, 2m)`` for magnitudes ``m`` from the dtype's
     smallest normal number to its largest power of two, the last step holding the largest finite number."""
     info = torch.finfo(dtype)

@@ -12,7 +12,10 @@ torch = pytest.importorskip("torch", reason="the compiled executor runs on torch
 
 import array_api_compat.torch as xp  # noqa: E402
 
+import layca_core  # noqa: E402
 from layca_torch._executors import compiled_kernels  # noqa: E402
+from layca_torch._executors.compiled_executor import Pending  # noqa: E402
+from layca_torch._executors.multi_tensor import TorchExecutor  # noqa: E402
 from layca_torch._executors.policy import build_executor  # noqa: E402
 from layca_torch._executors.tensors import CHUNK  # noqa: E402
 from tests.layca_torch import executor_checks as checks  # noqa: E402
@@ -52,6 +55,7 @@ def test_steps_from_the_smallest_normal_to_the_largest_finite_turn_by_arctan_rat
     checks.check_magnitude_sweep(ws, steps, new, variant, lambda: turn(ws, steps, rates, variant, compiled=False))
 
 
+@pytest.mark.skipif(checks.DEVICE != "cpu", reason="on CUDA every layer takes the cleaning kernels (below)")
 def test_in_an_eager_step_only_layers_whose_step_holds_a_non_finite_entry_take_the_cleaning_kernels(monkeypatch):
     original = compiled_kernels.kernels
     cleaning, cleaned = original(finite=True), []
@@ -66,6 +70,32 @@ def test_in_an_eager_step_only_layers_whose_step_holds_a_non_finite_entry_take_t
     expected = turn(ws, [s.clone() for s in steps], [0.1] * 3, compiled=False)
     assert_close(turn(ws, steps, [0.1] * 3), expected, torch.float32)
     assert cleaned == [("sums", SIZES[1]), ("combined", SIZES[1])]
+
+
+@pytest.fixture
+def as_on_cuda(monkeypatch):
+    """Executors built as on CUDA, where nothing may be read on the host (CPU tensors still)."""
+    original = TorchExecutor.__init__
+
+    def without_host_reads(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.host_checks = False
+
+    monkeypatch.setattr(TorchExecutor, "__init__", without_host_reads)
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "bfloat16"])
+def test_as_on_cuda_every_layer_takes_the_cleaning_kernels_and_matches_the_reference(as_on_cuda, dtype_name):
+    executor = build_executor("compiled", xp, [torch.zeros(3)])
+    assert executor.kernels is compiled_kernels.kernels(finite=True)
+    momentum, grads = layca_core.direction("momentum", momentum=0.9), [torch.ones(3)]
+    steps = executor.base_steps(momentum, grads, [momentum.init(grads[0])])
+    assert not isinstance(steps, Pending)  # the multi-tensor executor's base step, not folded into the sums
+    checks.check_guards_against_the_reference("compiled", SIZES, getattr(torch, dtype_name), "layca")
+    ws, steps = checks.magnitude_sweep(getattr(torch, dtype_name), 300)
+    rates = [checks.RATE] * len(ws)
+    new = turn(ws, steps, rates)
+    checks.check_magnitude_sweep(ws, steps, new, "layca", lambda: turn(ws, steps, rates, compiled=False))
 
 
 def test_float64_and_eager_non_contiguous_layers_take_the_two_pass_primitives(monkeypatch):

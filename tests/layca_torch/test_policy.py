@@ -12,16 +12,16 @@ from layca_torch._executors.compiled_executor import CompiledExecutor  # noqa: E
 from layca_torch._executors.flat_executor import FlatExecutor  # noqa: E402
 from layca_torch._executors.multi_tensor import TorchExecutor  # noqa: E402
 from layca_torch._executors.policy import COMPILED_MIN_SIZE, EXECUTORS, choose_executor  # noqa: E402
-from layca_torch._executors.triton_executor import TritonExecutor  # noqa: E402
 
 BIG, SMALL = COMPILED_MIN_SIZE + 1, COMPILED_MIN_SIZE
 
 TABLE = [
     # (device, dtype, size, options, executor)
     ("cpu", "float32", BIG, {}, "multi_tensor"),
-    ("cuda", "float32", BIG, {}, "multi_tensor"),  # the safe GPU default: Triton only on request
+    ("cuda", "float32", BIG, {}, "multi_tensor"),  # torch's default: multi-tensor kernels, fused ones on request
     ("cuda", "bfloat16", BIG, {"fused": False}, "multi_tensor"),
-    ("cuda", "float32", SMALL, {"fused": True}, "triton"),
+    ("cuda", "float32", BIG, {"fused": True}, "compiled"),  # inductor writes the kernels in Triton
+    ("cuda", "float32", SMALL, {"fused": True}, "multi_tensor"),  # a kernel call costs more than a small layer
     ("cuda", "float64", BIG, {"fused": True}, "multi_tensor"),  # one pass needs exact float64 products
     ("cpu", "float32", BIG, {"fused": True}, "compiled"),
     ("cpu", "float16", SMALL, {"fused": True}, "flat"),  # a kernel call costs more than a small layer
@@ -34,17 +34,14 @@ TABLE = [
     ("cpu", "float64", BIG, {"compiling": True}, "multi_tensor"),  # one pass needs exact float64 products
     ("cpu", "float32", BIG, {"compiling": True, "sharded": True}, "multi_tensor"),
     ("cpu", "float32", BIG, {"fused": True, "compiling": True, "sharded": True}, "multi_tensor"),  # sharded, traced
-    ("cuda", "float32", BIG, {"fused": True, "compiling": True}, "triton"),
+    ("cuda", "float32", BIG, {"fused": True, "compiling": True}, "compiled"),
     ("cpu", "float64", BIG, {"fused": True}, "multi_tensor"),
     ("mps", "float32", BIG, {}, "multi_tensor"),
     ("cuda", "float32", BIG, {"sharded": True}, "multi_tensor"),
-    ("cuda", "float32", BIG, {"fused": True, "sharded": True}, "triton"),
+    ("cuda", "float32", BIG, {"fused": True, "sharded": True}, "compiled"),  # one all-reduce of the local sums
     ("cpu", "float32", BIG, {"foreach": False}, "reference"),
     ("cuda", "float32", BIG, {"foreach": False}, "reference"),
     ("cpu", "float32", BIG, {"stacked": True}, "reference"),
-    ("cpu", "float32", BIG, {"triton": True}, "triton"),  # LAYCA_TRITON=1, a debugging aid
-    ("cuda", "float32", BIG, {"fused": True, "triton": False}, "multi_tensor"),  # LAYCA_TRITON=0
-    ("cpu", "float32", BIG, {"fused": True, "triton": False}, "compiled"),
 ]
 
 
@@ -81,12 +78,10 @@ def test_layers_are_grouped_by_executor_with_their_indices():
     assert [type(e).__name__ for e, _ in executors_for(xp, ws)] == ["TorchExecutor", "FlatExecutor"]
 
 
-@pytest.mark.parametrize(
-    "cls", [TorchExecutor, FlatExecutor, CompiledExecutor, TritonExecutor], ids=lambda c: c.__name__
-)
+@pytest.mark.parametrize("cls", [TorchExecutor, FlatExecutor, CompiledExecutor], ids=lambda c: c.__name__)
 def test_every_torch_executor_implements_the_whole_protocol(cls):
     """``Executor`` declares what the engine calls; every executor the policy builds has all of it (built with the
-    shared constructor: the Triton one's own imports triton)."""
+    shared constructor)."""
     declared = set(Executor.__annotations__) | {name for name in vars(Executor) if not name.startswith("_")}
     executor = object.__new__(cls)
     TorchExecutor.__init__(executor, xp, torch.device("cpu"))

@@ -1,5 +1,5 @@
 """Executors for torch tensors: torch's multi-tensor kernels, kernels inductor fuses (``torch.compile``d, or
-expressions of a traced step) and Triton kernels.
+expressions of a traced step).
 
 ``import layca_torch`` calls ``register``: from then on ``layca_core.engine.executors_for`` hands torch tensors
 to ``policy.torch_executors`` (``layca_torch.Layca``'s step, and Keras's on the torch backend).
@@ -10,9 +10,8 @@ to ``policy.torch_executors`` (``layca_torch.Layca``'s step, and Keras's on the 
 - ``multi_tensor``: the engine's primitives as ``torch._foreach_*`` kernels (the default on every device outside
   ``torch.compile``);
 - ``flat_executor``: small CPU layers stacked by shape, a few kernels for hundreds of them;
-- ``compiled_executor`` (``fused=True`` on the CPU; inside ``torch.compile``, unsharded layers of 32 bits or fewer:
-  whole-tensor float64 sums and a float32 apply, which inductor fuses) and ``triton_executor`` (``fused=True`` on
-  CUDA), with their kernels in ``compiled_kernels`` and ``triton_kernels``;
+- ``compiled_executor`` (``fused=True``; inside ``torch.compile``, unsharded layers of 32 bits or fewer:
+  whole-tensor float64 sums and a float32 apply, which inductor fuses), with its kernels in ``compiled_kernels``;
 - ``collectives``: one all-reduce per step for layers sharded as ``DTensor``.
 """
 

@@ -1,5 +1,6 @@
-"""The engine's one-pass primitives as two kernels inductor fuses (``compiled_kernels``): with ``fused=True`` on the
-CPU, and for every unsharded layer of 32 bits or fewer inside ``torch.compile``.
+"""The engine's one-pass primitives as two kernels inductor fuses (``compiled_kernels``): with ``fused=True`` (on the
+CPU and on CUDA, where inductor writes them as Triton kernels), and for every unsharded layer of 32 bits or fewer
+inside ``torch.compile``.
 
 ``sums`` reads each layer once (``|w|^2, <w, s>, |s|^2`` in float64: products of 32-bit or narrower entries are
 exact there, and float64 holds the square of every float32 from the smallest subnormal to the largest finite number)
@@ -9,10 +10,12 @@ twelve. The steps are read, never written (a base may pass its state, e.g. a mom
 non-finite entries are read as 0 by a ``where`` in the kernels' loops, and nothing is copied.
 
 In an eager step the kernels are ``torch.compile``d (the first step compiles: seconds) and run per flat layer; a call
-costs tens of microseconds, so the policy (``policy.py``) gives them CPU layers of more than ``COMPILED_MIN_SIZE``
-entries. The sums find the layers whose step holds a non-finite entry (a float64 sum of squares of 32-bit entries is
-finite exactly when every entry is; read on the host, which costs nothing on the CPU): only those are summed again
-and turned by the cleaning kernels. An optimizer's base step is taken in the sums' loop there (``base_steps``): for
+costs tens of microseconds, so the policy (``policy.py``) gives them layers of more than ``COMPILED_MIN_SIZE``
+entries. On the CPU the sums find the layers whose step holds a non-finite entry (a float64 sum of squares of 32-bit
+entries is finite exactly when every entry is; read on the host, which costs nothing there): only those are summed
+again and turned by the cleaning kernels. On CUDA nothing is read on the host: every layer takes the cleaning kernels
+(their ``where`` costs a sixth of the sums), and the base step is the multi-tensor executor's. On the CPU an
+optimizer's base step is taken in the sums' loop (``base_steps``): for
 SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer, then reads the weights
 and the buffer and writes the weights: seven words per entry, against eight for torch's foreach SGD-momentum.
 Inside ``torch.compile`` the kernels are expressions of the traced step, over whole tensors, and the ``where`` one
@@ -42,9 +45,11 @@ class CompiledExecutor(TorchExecutor):
 
     def __init__(self, xp: Any, device: Any, meshes: Any = None, in_place: bool = False) -> None:
         super().__init__(xp, device, meshes, in_place)
-        self.kernels = compiled_kernels.PLAIN if self.compiling else compiled_kernels.kernels()
+        self.kernels = (
+            compiled_kernels.PLAIN if self.compiling else compiled_kernels.kernels(finite=not self.host_checks)
+        )
         self._dirty: list[int] = []
-        """In an eager step, the layers whose step holds a non-finite entry (found by ``sums``)."""
+        """In an eager step on the CPU, the layers whose step holds a non-finite entry (found by ``sums``)."""
 
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":
         torch = self.torch
@@ -57,16 +62,16 @@ class CompiledExecutor(TorchExecutor):
     def base_steps(
         self, base: BaseDirection, grads: list[Any], states: list[Any], scratch: Scratch | None = None
     ) -> list[Any]:
-        """In an eager step, left to ``sums`` (``Pending``) where the base states are contiguous tensors shaped like
-        the layers (not plain SGD, whose step is the gradient itself: nothing to fold); the multi-tensor executor's
-        otherwise."""
-        if self.exact_products and not self.compiling and all(_foldable(g, s) for g, s in zip(grads, states)):
+        """In an eager step on the CPU, left to ``sums`` (``Pending``) where the base states are contiguous tensors
+        shaped like the layers (not plain SGD, whose step is the gradient itself: nothing to fold); the multi-tensor
+        executor's otherwise."""
+        if self.exact_products and self.host_checks and all(_foldable(g, s) for g, s in zip(grads, states)):
             return Pending(grads, base, states)
         return super().base_steps(base, grads, states, scratch)
 
     def finite(self, xs: list[Any]) -> list[Any]:
-        """Eagerly, left to the kernels that read non-finite entries as 0, for the layers where ``sums`` finds one;
-        traced, a ``where`` inductor fuses into the sums and the apply."""
+        """Eagerly, left to the kernels that read non-finite entries as 0 (on the CPU, for the layers where ``sums``
+        finds one); traced, a ``where`` inductor fuses into the sums and the apply."""
         if isinstance(xs, Pending):
             return xs
         if not self.exact_products:
@@ -84,7 +89,7 @@ class CompiledExecutor(TorchExecutor):
         else:
             local = [self.kernels.sums(self._flat(w), self._flat(x)) for w, x in zip(ws, xs)]
         sums = self._all_reduced(local)
-        if not self.compiling:
+        if self.host_checks:
             self._dirty = [i for i, ok in enumerate(self.torch.isfinite(sums[2]).tolist()) if not ok]
             for i in self._dirty:
                 local[i] = compiled_kernels.kernels(finite=True).sums(self._flat(ws[i]), self._flat(xs[i]))
@@ -108,7 +113,7 @@ class CompiledExecutor(TorchExecutor):
 
     def _flat(self, x: Any) -> Any:
         """An eager step's kernels read flat tensors (one compilation per dtype); a traced step's, whole ones."""
-        return x if self.compiling else x.reshape(-1)
+        return x if self.compiling else _flat(x)
 
     def _take_steps(self, ws: list[Any], pending: Pending) -> list[Any]:
         """Each layer's local sums and its base step, taken in the same loop; the steps replace the gradients in
@@ -116,8 +121,8 @@ class CompiledExecutor(TorchExecutor):
         kernel = compiled_kernels.stepped_sums(pending.base)
         local = []
         for i, (w, g, state) in enumerate(zip(ws, pending, pending.states)):
-            flat = type(state)(*(t.view(-1) if t.shape == g.shape else t for t in state))
-            sums, pending[i] = kernel(w.view(-1), g.reshape(-1), flat)
+            flat = type(state)(*(_flat(t) if t.shape == g.shape else t for t in state))
+            sums, pending[i] = kernel(_flat(w), _flat(g), flat)
             local.append(sums)
         return local
 
@@ -125,6 +130,12 @@ class CompiledExecutor(TorchExecutor):
         """``(3, layers)``: the local sums, all-reduced over a mesh."""
         sums = self.torch.stack(local, dim=1)
         return sums if all(m is None for m in self.meshes) else self._all_reduce(sums.reshape(-1)).reshape(sums.shape)
+
+
+def _flat(x: Any) -> Any:
+    """``x`` flat, as a tensor of its own sharing ``x``'s memory (not a view: dynamo guards on a view's base, whose
+    shapes differ from layer to layer, and would compile the kernels again for each until its limit fails them)."""
+    return x.reshape(-1).detach()
 
 
 def _foldable(g: Any, state: Any) -> bool:

@@ -25,7 +25,7 @@ def sums_of(w: Any, x: Any) -> Any:
     return torch.stack([(w * w).sum(), (w * x).sum(), (x * x).sum()])
 
 
-def _stepped_sums(base: BaseDirection, w: Any, g: Any, state: Any) -> tuple[Any, Any]:
+def _stepped_sums(w: Any, g: Any, state: Any, base: BaseDirection) -> tuple[Any, Any]:
     """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place), and ``sums_of`` of
     ``w`` and that step: the state's tensors are read and written once, the step written only if it is new."""
     (step,), _ = base.steps(TORCH, TORCH.finite([g]), [state])
@@ -84,11 +84,12 @@ def kernels(finite: bool = False) -> Kernels:
 def stepped_sums(base: BaseDirection) -> Any:
     """``_stepped_sums`` for ``base`` (bases are cached per hyperparameters), compiled at its first call.
 
-    Each base gets a copy of the function's code: dynamo keeps its compilations, and its limit on their number,
-    per code object, and every base is a new compilation.
+    Each base gets a function of its own, with a copy of the code and ``base`` as its default: dynamo keeps its
+    compilations, and its limit on their number, per code object, and every base is a new compilation (a
+    ``functools.partial`` would share the code of dynamo's own wrapper, and the ninth base would fail to compile).
     """
-    own_code = types.FunctionType(_stepped_sums.__code__.replace(), _stepped_sums.__globals__, "stepped_sums")
-    return _compiled(functools.partial(own_code, base))
+    code = _stepped_sums.__code__.replace()
+    return _compiled(types.FunctionType(code, _stepped_sums.__globals__, "stepped_sums", (base,)))
 
 
 def _compiled(f: Any) -> Any:

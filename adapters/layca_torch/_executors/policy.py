@@ -5,21 +5,14 @@ tested without a GPU; ``torch_executors`` applies it to a list of layers and bui
 executors. ``import layca_torch`` registers it with the core (``layca_core.engine.register_executors``),
 so every step on torch tensors goes through it: ``layca_torch.Layca``'s and Keras's on the torch backend.
 
-Torch's convention: multi-tensor kernels by default on every device, fused kernels on request
-(``fused=True``): Triton on CUDA, ``torch.compile`` kernels on the CPU for layers of more than
-``COMPILED_MIN_SIZE`` entries. Small CPU layers (``FLAT_MAX_SIZE``) take the flat executor either way:
-stacked by shape, in float64 (the one-pass recipe), a few kernels turn hundreds of them. Inside ``torch.compile``
-unsharded layers of 32 bits or fewer take the compiled executor on every device (its kernels as whole-tensor
-expressions of the traced step, which inductor fuses), but Triton's with ``fused=True`` on CUDA. The Triton kernels
-have run only under ``TRITON_INTERPRET=1`` on CPU tensors so far: they stay opt-in until ``scripts/gpu.sh`` has
-passed on a GPU (``docs/gpu.md``).
-
-``LAYCA_TRITON`` is a debugging aid, not an option: ``1`` sends every layer the multi-tensor or
-compiled executor would turn to the Triton one (on CPU tensors under ``TRITON_INTERPRET=1``),
-``0`` never uses it (``fused=True`` on CUDA then runs the multi-tensor executor).
+Torch's convention: multi-tensor kernels by default on every device, fused kernels on request (``fused=True``): the
+compiled executor's ``torch.compile``d loops, on CPU and CUDA layers of more than ``COMPILED_MIN_SIZE`` entries.
+Small CPU layers (``FLAT_MAX_SIZE``) take the flat executor either way: stacked by shape, in float64 (the one-pass
+recipe), a few kernels turn hundreds of them. Inside ``torch.compile`` unsharded layers of 32 bits or fewer take the
+compiled executor on every device (its kernels as whole-tensor expressions of the traced step, which inductor fuses).
+The compiled executor has run on the CPU only so far (``scripts/gpu.sh``, ``docs/gpu.md``).
 """
 
-import os
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -27,15 +20,14 @@ from typing import Any
 import torch
 
 from layca_core.engine import Executor, ReferenceExecutor
-from layca_torch._executors import triton_executor
 from layca_torch._executors.compiled_executor import CompiledExecutor
 from layca_torch._executors.flat_executor import FlatExecutor
 from layca_torch._executors.multi_tensor import TorchExecutor
 
-EXECUTORS = ("reference", "multi_tensor", "flat", "compiled", "triton")
+EXECUTORS = ("reference", "multi_tensor", "flat", "compiled")
 COMPILED_MIN_SIZE = 16384
-"""Layers of more entries take the compiled executor with ``fused=True`` on the CPU (a kernel call costs tens of
-microseconds, more than the multi-tensor kernels spend on a small layer)."""
+"""Layers of more entries take the compiled executor with ``fused=True`` (a kernel call costs tens of microseconds,
+more than the multi-tensor kernels spend on a small layer)."""
 FLAT_MAX_SIZE = COMPILED_MIN_SIZE
 """CPU layers of at most this many entries (32 bits or fewer, not sharded, outside ``torch.compile``) take the flat
 executor, with or without ``fused``: stacked by size, a few kernels turn hundreds of them."""
@@ -51,7 +43,6 @@ def choose_executor(
     sharded: bool = False,
     stacked: bool = False,
     compiling: bool = False,
-    triton: bool | None = None,
 ) -> str:
     """The executor (one of ``EXECUTORS``) that turns one torch layer.
 
@@ -64,7 +55,6 @@ def choose_executor(
         sharded: it is the local shard of a sharded (``DTensor``) layer.
         stacked: it holds several layers along axis 0.
         compiling: the step is being traced by ``torch.compile``.
-        triton: the ``LAYCA_TRITON`` override (None when unset).
     """
     if stacked or foreach is False:
         if sharded:
@@ -74,23 +64,13 @@ def choose_executor(
         raise ValueError(f"fused=True runs on CPU and CUDA tensors; got a layer on {device}.")
     if dtype == "float64":  # the one-pass kernels need every product of the layer's dtype exact in float64
         return "multi_tensor"
-    if triton if triton is not None else bool(fused) and device == "cuda":
-        return "triton"
     if compiling and not sharded:
         return "compiled"
     if device == "cpu" and not sharded and size <= FLAT_MAX_SIZE:
         return "flat"
-    if fused and device == "cpu" and not compiling and size > COMPILED_MIN_SIZE:
+    if fused and not compiling and size > COMPILED_MIN_SIZE:
         return "compiled"
     return "multi_tensor"
-
-
-def triton_override() -> bool | None:
-    """``LAYCA_TRITON`` (a debugging aid): True for 1, False for 0, None when unset."""
-    setting = os.environ.get("LAYCA_TRITON", "")
-    if setting not in ("", "0", "1"):
-        raise ValueError(f"LAYCA_TRITON must be 0 or 1; got {setting!r}.")
-    return None if not setting else setting == "1"
 
 
 def torch_executors(
@@ -112,7 +92,6 @@ def torch_executors(
     may write the new weights into ``ws`` (an optimizer's own step).
     """
     compiling = torch.compiler.is_compiling()
-    override = triton_override()
     groups: dict[str, list[int]] = {}
     decided: dict[tuple, str] = {}  # many layers share a description: decide each once (a step asks per layer)
     for i, w in enumerate(ws):
@@ -129,7 +108,6 @@ def torch_executors(
                 sharded=key[3],
                 stacked=key[4],
                 compiling=compiling,
-                triton=override,
             )
         groups.setdefault(decided[key], []).append(i)
     chosen: list[tuple[Executor, list[int]]] = []
@@ -156,11 +134,8 @@ def build_executor(
         chosen = TorchExecutor
     elif name == "flat":
         chosen = FlatExecutor
-    elif name == "compiled":
-        chosen = CompiledExecutor
     else:
-        triton_executor.check_available(layers[0].device.type)
-        chosen = triton_executor.TritonExecutor
+        chosen = CompiledExecutor
     return chosen(xp, layers[0].device, meshes, in_place).prepare(layers)
 
 
