@@ -38,6 +38,24 @@ def test_step_angle_of_a_layca_step_is_arctan_rate(backend, rng):
     assert float(to_numpy(layca_core.step_angle(w, new))) == pytest.approx(math.atan(0.5), rel=1e-5)
 
 
+@pytest.mark.parametrize("exponent", [-1, 1])
+def test_step_angle_and_distance_hold_from_the_smallest_normal_to_the_largest_finite_layer(backend_dtype, exponent):
+    """A layer scaled to the dtype's extremes (squares that under- or overflow) rotates by the same angle."""
+    backend, dtype = backend_dtype
+    info = np.finfo({"float64": np.float64, "float16": np.float16}.get(dtype, np.float32))  # bfloat16: float32's range
+    scale = float(info.smallest_normal) * 2**24 if exponent < 0 else float(info.max) / 8
+    theta = 0.25
+    w = np.array([1.0, 0.0, 0.5])
+    new = np.array([math.cos(theta), math.sin(theta), 0.5])
+    new *= np.linalg.norm(w) / np.linalg.norm(new)
+    expected = float(layca_core.step_angle(w, new))
+    as_array = lambda a: backend.asarray(a * scale, dtype)  # noqa: E731
+    got = float(to_numpy(layca_core.step_angle(as_array(w), as_array(new))))
+    assert got == pytest.approx(expected, rel=1e-2 if dtype in ("bfloat16", "float16") else 1e-5)
+    distance = float(to_numpy(layca_core.cosine_distance(as_array(new), as_array(w))))
+    assert distance == pytest.approx(float(layca_core.cosine_distance(new, w)), rel=3e-2)
+
+
 def test_rate_from_cosine_distance_inverts_the_step():
     for rate in (3**-7, 3**-3, 1.0, 9.0):
         distance = 1 - 1 / math.sqrt(1 + rate**2)
