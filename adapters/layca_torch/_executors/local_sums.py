@@ -9,10 +9,18 @@ from typing import Any
 
 import torch
 
-from layca_torch._executors.tensors import CHUNK, per_chunk, per_chunk_parts, per_layer
+from layca_core.directions import scale_free_steps
+from layca_torch._executors.bases import TORCH
+from layca_torch._executors.tensors import CHUNK, WIDE, Pending, finite_copy, per_chunk, per_chunk_parts, per_layer
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 BLOCK_ROWS = 64
+FOLDED = ("momentum",)
+"""Bases whose layer step is their one state tensor, written by elementwise kernels (``blend``): on the CPU the screen's
+sums take that step block by block of rows (``_folded_sums``), each block summed while in cache."""
+FOLDED_ROWS = 32
+"""Rows per block of ``_folded_sums`` (the gradient's, the state's and the weights' rows then stay in cache together):
+on ResNet-50's and GPT-2's shapes at one thread, 3-4% faster than 64."""
 
 
 class LocalSums:
@@ -79,12 +87,42 @@ class LocalSums:
         buffers: dict[Any, Any] = {}
 
         def reduce(pair: tuple[Any, Any], _: int) -> tuple[Any, ...]:
-            w, x = pair
-            dot = self._row_dots(w, x, buffers)
-            return (self._row_squares(w), dot, self._row_squares(x)) if with_squares else (self._row_squares(w), dot)
+            return self._block_sums(*pair, with_squares, buffers)
 
         items = list(zip(ws, xs))
         return per_chunk_parts(items, reduce, 2 + with_squares, self.acc, self.device, BLOCK_ROWS, pairs=True)
+
+    def _foldable(self, base: Any, grads: list[Any], states: list[Any]) -> bool:
+        """Whether ``_folded_sums`` takes these steps: a ``FOLDED`` base, the chunked screen, contiguous 32- or 64-bit
+        gradients and states of one shape per layer."""
+        if base.name not in FOLDED or all(g.numel() <= CHUNK for g in grads):
+            return False
+        return all(
+            t.is_contiguous() and t.shape == g.shape and t.dtype in WIDE for g, s in zip(grads, states) for t in (g, *s)
+        )
+
+    def _folded_sums(self, ws: list[Any], pending: Pending, with_squares: bool) -> list[Any]:
+        """``_chunked_sums`` of the base steps ``pending`` defers, each taken a block of rows at a time just before
+        the block is summed: the gradient's rows (copied with non-finite entries as 0 where their norm is not
+        finite, as ``TorchPrimitives.finite`` does for whole tensors), then the base step into the state's rows (the
+        same kernels entry by entry: ``tensors.blockwise``). The steps (the states' tensors) replace the gradients."""
+        torch, steps, buffers = self.torch, scale_free_steps(pending.base), {}
+
+        def reduce(rows: tuple[Any, ...], i: int) -> tuple[Any, ...]:
+            w, g, *state = rows
+            g = g if bool(torch.isfinite(torch.linalg.vector_norm(g))) else finite_copy(g)
+            (x,), _ = steps(TORCH, [g], [type(pending.states[i])(*state)])
+            return self._block_sums(w, x, with_squares, buffers)
+
+        items = [(w, g, *state) for w, g, state in zip(ws, pending, pending.states)]
+        sums = per_chunk_parts(items, reduce, 2 + with_squares, self.acc, self.device, FOLDED_ROWS, pairs=True)
+        pending[:] = [state[0] for state in pending.states]
+        return sums
+
+    def _block_sums(self, w: Any, x: Any, with_squares: bool, buffers: dict[Any, Any]) -> tuple[Any, ...]:
+        """Per row of a block, ``|w|^2``, ``<w, x>`` and, ``with_squares``, ``|x|^2``."""
+        dot = self._row_dots(w, x, buffers)
+        return (self._row_squares(w), dot, self._row_squares(x)) if with_squares else (self._row_squares(w), dot)
 
     def _row_squares(self, rows: Any) -> Any:
         """Per row, its sum of squares: its norm (in float32 for 16-bit rows) squared in the accumulation dtype."""
@@ -160,7 +198,11 @@ class LocalSums:
         fresh = [i for i, k in enumerate(known) if k is None]
         if fresh:
             w, x = [ws[i] for i in fresh], [xs[i] for i in fresh]
-            local = self._chunked_sums(w, x, with_squares)
+            local = (
+                self._folded_sums(ws, xs, with_squares)
+                if isinstance(xs, Pending)
+                else self._chunked_sums(w, x, with_squares)
+            )
             for i, values in zip(fresh, torch.stack(local, dim=1).unbind()):
                 known[i] = sums = values.unbind()
                 if not self._recomputing:

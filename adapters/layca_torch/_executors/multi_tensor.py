@@ -23,6 +23,7 @@ from layca_torch._executors.collectives import all_reduce
 from layca_torch._executors.local_sums import LocalSums
 from layca_torch._executors.tensors import (
     CHUNK,
+    Pending,
     Projected,
     Rescaled,
     Scaled,
@@ -95,7 +96,10 @@ class TorchExecutor(LocalSums):
     ) -> list[Any]:
         """``base``'s steps for the layers up to a positive factor per layer (non-finite gradient entries read as 0),
         its states written in place: the steps ``turn_layers`` takes from an optimizer that owns the states
-        (``scratch``: where a fresh step is written, see ``bases.TorchPrimitives``)."""
+        (``scratch``: where a fresh step is written, see ``bases.TorchPrimitives``). Screened, a momentum step is left
+        to ``sums``, which takes it block by block (``Pending``, ``LocalSums._folded_sums``)."""
+        if self.screens and self._foldable(base, grads, states):
+            return Pending(grads, base, states)
         return bases.base_steps(
             base, grads, states, guard=True, owned=self.writes_steps, scale_free=True, scratch=scratch
         )
@@ -112,7 +116,7 @@ class TorchExecutor(LocalSums):
     def finite(self, xs: list[Any]) -> list[Any]:
         """On the CPU left to ``amax``; else into copies, or in place for an optimizer's own steps (``in_place``)."""
         if self.host_checks:
-            self._unclean = self._steps = list(xs)
+            self._unclean = self._steps = xs if isinstance(xs, Pending) else list(xs)
         elif self.in_place:
             self._steps = [x.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0) for x in xs]
         else:
