@@ -149,11 +149,16 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
         kernels.sums, kernels.combined, lambda *args: calls.append(args[0].numel()) or kernels.combine_(*args)
     )
     monkeypatch.setattr(compiled_kernels, "kernels", lambda finite=False: original(finite) if finite else counting)
-    folded, stepped_sums = [], compiled_kernels.stepped_sums
+    folded, stepped_sums, stepped_combine_ = [], compiled_kernels.stepped_sums, compiled_kernels.stepped_combine_
     monkeypatch.setattr(
         compiled_kernels,
         "stepped_sums",
         lambda b: lambda w, *rest: folded.append(w.numel()) or stepped_sums(b)(w, *rest),
+    )
+    monkeypatch.setattr(  # a folded base step is written by the apply, which counts as the kernels' apply
+        compiled_kernels,
+        "stepped_combine_",
+        lambda b: lambda w, *rest: calls.append(w.numel()) or stepped_combine_(b)(w, *rest),
     )
     models = [wide_model(), wide_model()]
     optimizers = [layca_torch.Layca(m.parameters(), base=base, fused=fused) for m, fused in zip(models, (True, False))]
@@ -166,7 +171,7 @@ def test_layca_fused_matches_the_multi_tensor_step_and_runs_the_kernels(monkeypa
             model[0].weight.grad[0, 0] = float("nan")  # zeroed before the base sees it, as on every path
             optimizer.step()
     assert calls == [160 * 128] * 3  # the 384-entry layer takes the multi-tensor executor
-    # the base step is taken in the sums' loop where the state is layer-sized tensors (not Adam's counter, not SGD's)
+    # the base step is formed in the sums' loop where the state is layer-sized tensors (not Adam's counter, not SGD's)
     assert folded == ([] if base in ("adam", "sgd") else [160 * 128] * 3)
     for p, q in zip(*(m.parameters() for m in models)):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)

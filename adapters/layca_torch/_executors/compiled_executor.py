@@ -15,9 +15,10 @@ entries. On the CPU the sums find the layers whose step holds a non-finite entry
 entries is finite exactly when every entry is; read on the host, which costs nothing there): only those are summed
 again and turned by the cleaning kernels. On CUDA nothing is read on the host: every layer takes the cleaning kernels
 (their ``where`` costs a sixth of the sums), and the base step is the multi-tensor executor's. On the CPU an
-optimizer's base step is taken in the sums' loop (``base_steps``): for
-SGD-momentum the turn reads the gradient, the buffer and the weights once, writes the buffer, then reads the weights
-and the buffer and writes the weights: seven words per entry, against eight for torch's foreach SGD-momentum.
+optimizer's base step is formed in the sums' loop (``base_steps``) and
+taken again, and written, in the apply's: for SGD-momentum the sums read the gradient, the buffer and the weights, the
+apply reads them again and writes the buffer and the weights: eight words per entry, as torch's foreach SGD-momentum
+(inductor cannot write a buffer in the loop of a sum that reads it: it wrote it in a second loop, nine words).
 Inside ``torch.compile`` the kernels are expressions of the traced step, over whole tensors, and the ``where`` one
 more, which inductor fuses into both loops (nothing read on the host). Float64 layers (a device without float64),
 and non-contiguous layers in an eager step, take the multi-tensor executor's two passes.
@@ -29,15 +30,7 @@ from layca_core.directions import BaseDirection
 from layca_torch._executors import compiled_kernels
 from layca_torch._executors.bases import Scratch
 from layca_torch._executors.multi_tensor import TorchExecutor
-from layca_torch._executors.tensors import Scaled, finite_copy
-
-
-class Pending(list):
-    """Gradients whose base steps ``sums`` takes as it reads them (``base``, ``states``); the steps replace them."""
-
-    def __init__(self, grads: list[Any], base: BaseDirection, states: list[Any]) -> None:
-        super().__init__(grads)
-        self.base, self.states = base, states
+from layca_torch._executors.tensors import Pending, Scaled, finite_copy
 
 
 class CompiledExecutor(TorchExecutor):
@@ -50,6 +43,9 @@ class CompiledExecutor(TorchExecutor):
         )
         self._dirty: list[int] = []
         """In an eager step on the CPU, the layers whose step holds a non-finite entry (found by ``sums``)."""
+        self._pending: Pending | None = None
+        """This step's gradients and base states (``base_steps``), whose steps ``combine`` takes (``stepped_combine_``),
+        but ``_dirty``'s."""
 
     def prepare(self, ws: list[Any]) -> "CompiledExecutor":
         torch = self.torch
@@ -62,11 +58,14 @@ class CompiledExecutor(TorchExecutor):
     def base_steps(
         self, base: BaseDirection, grads: list[Any], states: list[Any], scratch: Scratch | None = None
     ) -> list[Any]:
-        """In an eager step on the CPU, left to ``sums`` (``Pending``) where the base states are contiguous tensors
-        shaped like the layers (not plain SGD, whose step is the gradient itself: nothing to fold); the multi-tensor
-        executor's otherwise."""
-        if self.exact_products and self.host_checks and all(_foldable(g, s) for g, s in zip(grads, states)):
-            return Pending(grads, base, states)
+        """In an eager step on the CPU that writes the weights (``in_place``), left to ``sums`` and ``combine`` (``Pending``)
+        where the base states are contiguous tensors shaped like the layers (not plain SGD, whose step is the gradient
+        itself: nothing to fold); the multi-tensor executor's otherwise."""
+        foldable = all(_foldable(g, s) for g, s in zip(grads, states))
+        self._pending = None
+        if self.exact_products and self.in_place and self.host_checks and foldable:
+            self._pending = Pending(grads, base, states)
+            return self._pending
         return super().base_steps(base, grads, states, scratch)
 
     def finite(self, xs: list[Any]) -> list[Any]:
@@ -91,6 +90,8 @@ class CompiledExecutor(TorchExecutor):
         sums = self._all_reduced(local)
         if self.host_checks:
             self._dirty = [i for i, ok in enumerate(self.torch.isfinite(sums[2]).tolist()) if not ok]
+            if isinstance(xs, Pending) and self._dirty:
+                self._take_dirty_steps(xs)
             for i in self._dirty:
                 local[i] = compiled_kernels.kernels(finite=True).sums(self._flat(ws[i]), self._flat(xs[i]))
             sums = self._all_reduced(local) if self._dirty else sums
@@ -101,11 +102,14 @@ class CompiledExecutor(TorchExecutor):
             return super().combine(ws, xs, a, b)
         torch = self.torch
         factors = xs.factors if isinstance(xs, Scaled) else torch.ones_like(a)
-        new, dirty = list(ws), set(self._dirty)
+        new, dirty, pending = list(ws), set(self._dirty), self._pending
+        stepped = compiled_kernels.stepped_combine_(pending.base) if pending is not None else None
         for i, (ai, bi, fi) in enumerate(torch.stack([a, b, factors]).float().T.unbind()):
             w, x = self._flat(ws[i]), self._flat(xs[i])
             kernels = compiled_kernels.kernels(finite=True) if i in dirty else self.kernels
-            if self.in_place:
+            if pending is not None and i not in dirty:
+                stepped(w, x, self._flat_state(pending.states[i], xs[i]), ai, bi, fi)
+            elif self.in_place:
                 kernels.combine_(w, x, ai, bi, fi)
             else:
                 new[i] = kernels.combined(w, x, ai, bi, fi).view_as(ws[i])
@@ -116,15 +120,24 @@ class CompiledExecutor(TorchExecutor):
         return x if self.compiling else _flat(x)
 
     def _take_steps(self, ws: list[Any], pending: Pending) -> list[Any]:
-        """Each layer's local sums and its base step, taken in the same loop; the steps replace the gradients in
-        ``pending``."""
+        """Each layer's local sums of its base step, formed in the sums' loop and not written (``combine`` takes the
+        step again and writes the states)."""
         kernel = compiled_kernels.stepped_sums(pending.base)
-        local = []
-        for i, (w, g, state) in enumerate(zip(ws, pending, pending.states)):
-            flat = type(state)(*(_flat(t) if t.shape == g.shape else t for t in state))
-            sums, pending[i] = kernel(_flat(w), _flat(g), flat)
-            local.append(sums)
-        return local
+        return [
+            kernel(_flat(w), _flat(g), self._flat_state(state, g)) for w, g, state in zip(ws, pending, pending.states)
+        ]
+
+    def _take_dirty_steps(self, pending: Pending) -> None:
+        """The base steps of the layers whose step holds a non-finite entry, taken now (the state written in place)
+        by the sums' own expression (``compiled_kernels.step``): they replace the gradients in ``pending``."""
+        kernel = compiled_kernels.step(pending.base)
+        for i in self._dirty:
+            g = pending[i]
+            pending[i] = kernel(_flat(g), self._flat_state(pending.states[i], g)).view_as(g)
+
+    def _flat_state(self, state: Any, g: Any) -> Any:
+        """A base state with its tensors shaped like the gradient ``g`` flattened."""
+        return type(state)(*(_flat(t) if t.shape == g.shape else t for t in state))
 
     def _all_reduced(self, local: list[Any]) -> Any:
         """``(3, layers)``: the local sums, all-reduced over a mesh."""

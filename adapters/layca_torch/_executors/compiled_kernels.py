@@ -5,8 +5,9 @@ Each reads one layer (flat and contiguous in an eager step); inductor turns each
 float64 registers, nothing materialised). Shapes are dynamic: one compilation per dtype serves every layer size.
 ``kernels(finite=True)`` read a step's non-finite entries as 0, by a ``where`` in that loop (it costs a sixth of the
 sums' time, two fifths of a bfloat16 apply's: an eager step leaves it to the layers whose sums find such an entry).
-``stepped_sums`` also takes the base direction's step in the same loop, from the base's own
-definition (``layca_core.directions``) traced over torch's primitives: one compilation per base and dtype.
+``stepped_sums`` also forms the base direction's step in the same loop, from the base's own
+definition (``layca_core.directions``) traced over torch's primitives, without writing it; ``stepped_combine_`` takes
+it again and writes the base state with the weights: one compilation per base and dtype.
 """
 
 import functools
@@ -25,11 +26,24 @@ def sums_of(w: Any, x: Any) -> Any:
     return torch.stack([(w * w).sum(), (w * x).sum(), (x * x).sum()])
 
 
-def _stepped_sums(w: Any, g: Any, state: Any, base: BaseDirection) -> tuple[Any, Any]:
-    """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place), and ``sums_of`` of
-    ``w`` and that step: the state's tensors are read and written once, the step written only if it is new."""
+def _stepped_sums(base: BaseDirection, w: Any, g: Any, state: Any) -> Any:
+    """``sums_of`` of ``w`` and ``base``'s step from ``g`` (non-finite entries read as 0) and ``state``, the step
+    formed in the loop from copies of the state (nothing written: ``stepped_combine_`` takes the step again)."""
+    (step,), _ = base.steps(TORCH, TORCH.finite([g]), [type(state)(*(t.clone() for t in state))])
+    return sums_of(w, step)
+
+
+def _step(base: BaseDirection, g: Any, state: Any) -> Any:
+    """``base``'s step from ``g`` (non-finite entries read as 0) and ``state`` (written in place)."""
     (step,), _ = base.steps(TORCH, TORCH.finite([g]), [state])
-    return sums_of(w, step), step
+    return step
+
+
+def _stepped_combine_(base: BaseDirection, w: Any, g: Any, state: Any, a: Any, b: Any, factor: Any) -> None:
+    """``base``'s step from ``g`` and ``state`` (written in place), and ``combined`` of ``w`` and that step written
+    into ``w``: one loop reads the gradient, the state and the weights and writes the state and the weights."""
+    (step,), _ = base.steps(TORCH, TORCH.finite([g]), [state])
+    _combine_(w, step, a, b, factor)
 
 
 def combined(w: Any, x: Any, a: Any, b: Any, factor: Any) -> Any:
@@ -82,14 +96,31 @@ def kernels(finite: bool = False) -> Kernels:
 
 @functools.cache
 def stepped_sums(base: BaseDirection) -> Any:
-    """``_stepped_sums`` for ``base`` (bases are cached per hyperparameters), compiled at its first call.
+    """``_stepped_sums`` for ``base`` (bases are cached per hyperparameters), compiled at its first call."""
+    return _compiled(_for_base(_stepped_sums, base))
 
-    Each base gets a function of its own, with a copy of the code and ``base`` as its default: dynamo keeps its
-    compilations, and its limit on their number, per code object, and every base is a new compilation (a
-    ``functools.partial`` would share the code of dynamo's own wrapper, and the ninth base would fail to compile).
-    """
-    code = _stepped_sums.__code__.replace()
-    return _compiled(types.FunctionType(code, _stepped_sums.__globals__, "stepped_sums", (base,)))
+
+@functools.cache
+def step(base: BaseDirection) -> Any:
+    """``_step`` for ``base``, compiled at its first call (a layer whose step holds a non-finite entry)."""
+    return _compiled(_for_base(_step, base))
+
+
+@functools.cache
+def stepped_combine_(base: BaseDirection) -> Any:
+    """``_stepped_combine_`` for ``base``, compiled at its first call."""
+    return _compiled(_for_base(_stepped_combine_, base))
+
+
+def _for_base(f: Any, base: BaseDirection) -> Any:
+    """``f`` with ``base`` bound, as a function with a code object of its own: dynamo keeps its compilations, and
+    its limit on their number, per code object (a ``functools.partial`` shares one with every other), and every base
+    is a new compilation."""
+
+    def bound(*args: Any) -> Any:
+        return f(base, *args)
+
+    return types.FunctionType(bound.__code__.replace(), bound.__globals__, f.__name__, None, bound.__closure__)
 
 
 def _compiled(f: Any) -> Any:
