@@ -1,18 +1,25 @@
 """Compile time of a jitted optax update: Layca on each base against ``optax.adamw``, ``lamb`` and ``lars``.
 
     python -m benchmarks.compile_time [--leaves 50 150 400] [--bases momentum adam ...] [--rounds 3] [--threads 1]
-                                      [--chain]
+                                      [--chain] [--kernels]
 
 The parameters are ``leaves / 2`` dense layers of 32x16 and their biases. Per round, every optimizer's step
 ``jax.jit(step).lower(params, state, grads).compile()`` is traced and compiled once, in a fixed order (A B C A B C
 ...), each from a fresh ``jax.jit`` with the compilation cache off; the table gives per optimizer the median over
 rounds of the seconds (tracing and lowering, then XLA's compile) and of the ratio to ``optax.lamb`` in the same round.
+
+``--kernels`` times nothing: it counts, per optimizer, the kernels XLA's CPU backend compiles for the update and the
+optimized LLVM IR they hold (from XLA's dump), deterministic numbers that follow its compile time (about 9 ms per
+kernel plus the code it holds) where timings on a loaded machine move by 0.4x.
 """
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from benchmarks.timing import describe, pin_threads
 
@@ -63,6 +70,29 @@ def compile_seconds(make: Callable, params: dict) -> tuple[float, float]:
     return traced - start, time.perf_counter() - traced
 
 
+def kernels(make: Callable, params: dict, dump: Path) -> tuple[int, float]:
+    """``(kernels, KB of optimized LLVM IR)`` of one jitted update of a fresh optimizer, read from the files XLA dumps
+    into ``dump`` (``--xla_dump_to``, set before JAX starts) for its module."""
+    before = set(dump.glob("*jit_step*.ir-with-opt.ll"))
+    compile_seconds(make, params)
+    made = set(dump.glob("*jit_step*.ir-with-opt.ll")) - before
+    return len(made), sum(f.stat().st_size for f in made) / 1e3
+
+
+def count(leaf_counts: list[int], bases: list[str], chained: bool, dump: Path) -> list[str]:
+    """The ``--kernels`` table's lines: per leaf count and optimizer, its kernels and their IR."""
+    import jax
+
+    jax.config.update("jax_enable_compilation_cache", False)
+    lines = ["| leaves | optimizer | kernels | optimized IR KB |", "|---|---|---|---|"]
+    for leaves in leaf_counts:
+        params = params_of(leaves)
+        for name, make in optimizers(bases, chained).items():
+            lines.append("| {} | {} | {} | {:.0f} |".format(leaves, name, *kernels(make, params, dump)))
+            print(lines[-1], flush=True)
+    return lines
+
+
 def run(leaf_counts: list[int], bases: list[str], rounds: int, chained: bool = False) -> list[str]:
     """The table's lines: per leaf count and optimizer, median seconds and the ratio to ``optax.lamb``."""
     import jax
@@ -98,9 +128,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="cores to pin the process and XLA to")
     parser.add_argument("--chain", action="store_true", help="also chain(scale_by_adam(), scale_by_layca())")
+    parser.add_argument("--kernels", action="store_true", help="count the compiled kernels and their IR, no timing")
     args = parser.parse_args(argv)
     pin_threads(args.threads)
-    print("\n".join(run(args.leaves, args.bases, args.rounds, args.chain)))
+    if not args.kernels:
+        print("\n".join(run(args.leaves, args.bases, args.rounds, args.chain)))
+        return
+    with tempfile.TemporaryDirectory() as dump:
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_dump_to={dump}".strip()
+        print("\n".join(count(args.leaves, args.bases, args.chain, Path(dump))))
 
 
 if __name__ == "__main__":
