@@ -23,7 +23,10 @@ from benchmarks.timing import describe
 FAMILIES = {
     "momentum": ("Layca SGD momentum", "SGD momentum (foreach)", "LARS (pytorch-optimizer)"),
     "adam": ("Layca Adam", "Adam (foreach)", "Lamb (pytorch-optimizer)"),
+    "fused-momentum": ("Layca SGD momentum (fused)", "SGD momentum (foreach)", "LARS (pytorch-optimizer)"),
+    "fused-adam": ("Layca Adam (fused)", "Adam (foreach)", "Lamb (pytorch-optimizer)"),
 }
+"""Per family, Layca's step first, then what it is compared with; ``--families`` picks (default: the default steps)."""
 TIMING = Path(__file__).resolve().parent / "timing.py"
 MEASURE = """
 import importlib.util, json
@@ -49,11 +52,13 @@ print(json.dumps(times))
 """
 
 
-def measure(tree: Path, shape_set: str, threads: int, steps: int) -> dict[str, dict[str, list[float]]]:
+def measure(
+    tree: Path, shape_set: str, threads: int, steps: int, families: dict[str, tuple[str, ...]]
+) -> dict[str, dict[str, list[float]]]:
     """Per family and optimizer, the milliseconds of each timed step, in one subprocess running ``tree``'s code."""
     env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{tree / 'adapters'}"}
     header = f"TIMING = {str(TIMING)!r}\nTHREADS = {threads}\nSET = {shape_set!r}\nSTEPS = {steps}\n"
-    code = header + f"FAMILIES = {FAMILIES!r}\n" + MEASURE
+    code = header + f"FAMILIES = {families!r}\n" + MEASURE
     result = subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -65,17 +70,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6, help="timed steps per optimizer and subprocess")
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=["momentum", "adam"])
     args = parser.parse_args(argv)
+    families = {name: FAMILIES[name] for name in args.families}
     pooled: dict[Path, dict[str, dict[str, list[float]]]] = {tree: {} for tree in args.trees}
     for _ in range(args.rounds):
         for tree in args.trees:
-            for family, times in measure(tree, args.set, args.threads, args.steps).items():
+            for family, times in measure(tree, args.set, args.threads, args.steps, families).items():
                 for name, ms in times.items():
                     pooled[tree].setdefault(family, {}).setdefault(name, []).extend(ms)
     print("| tree | set | threads | Layca | baseline or peer | ratio, median (IQR) | Layca ms | other ms |")
     print("|---|---|---|---|---|---|---|---|")
     for tree, families in pooled.items():
-        for family, (layca, *others) in FAMILIES.items():
+        for family, (layca, *others) in families.items():
             mine = families[family][layca]
             for other in others:
                 ratios = [a / b for a, b in zip(mine, families[family][other])]
