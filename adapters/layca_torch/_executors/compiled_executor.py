@@ -107,7 +107,7 @@ class CompiledExecutor(TorchExecutor):
         for i, (ai, bi, fi) in enumerate(torch.stack([a, b, factors]).float().T.unbind()):
             w, x = self._flat(ws[i]), self._flat(xs[i])
             kernels = compiled_kernels.kernels(finite=True) if i in dirty else self.kernels
-            if pending is not None and i not in dirty:
+            if pending is not None and stepped is not None and i not in dirty:
                 stepped(w, x, self._flat_state(pending.states[i], xs[i]), ai, bi, fi)
             elif self.in_place:
                 kernels.combine_(w, x, ai, bi, fi)
