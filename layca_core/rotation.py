@@ -21,13 +21,14 @@ from layca_core.validation import check_same_length
 
 
 def _unit(x: Any, xp: ModuleType) -> Any:
-    """``x / ||x||``; a layer whose sum of squares under- or overflows (float64 entries below 1e-154 or above 1e154)
-    is divided by its largest entry first, every other layer is not scaled at all (its bits are those of the plain
-    formula). A zero layer has no direction: NaN."""
+    """``x / ||x||``; a layer whose sum of squares could under- or overflow (its largest entry's square below the
+    smallest normal number, or that square times its size above the largest finite one: float64 entries near 1e-154
+    or 1e154) is divided by its largest entry first; every other layer is not scaled at all (its bits are those of the
+    plain formula). A zero layer has no direction: NaN."""
     x = xp.astype(x, accumulation_dtype(x.dtype, xp))
-    squares = xp.sum(x * x)
-    plain = (squares >= xp.finfo(x.dtype).smallest_normal) & (squares <= xp.finfo(x.dtype).max)
-    x = xp.where(plain, x, x / xp.max(xp.abs(x)))
+    largest, info = xp.max(xp.abs(x)), xp.finfo(x.dtype)
+    plain = (largest >= math.sqrt(info.smallest_normal)) & (largest <= math.sqrt(info.max / max(math.prod(x.shape), 1)))
+    x = xp.where(plain, x, x / largest)
     return x / xp.sqrt(xp.sum(x * x))
 
 

@@ -133,7 +133,7 @@ class Layca(torch.optim.Optimizer):
         self._groups_layout: tuple = ()
         self._norms_layout: tuple = ()
         self._multipliers: dict[torch.Tensor, float] = {}
-        self._places: list[tuple[int, int]] = []  # per layer (in the multipliers' order), its group and index
+        self._layer_names: list[str] = []  # per layer (in the multipliers' order), its name in messages
         self._scalars: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # per layer, the tensor its step is written into
         self._written = WrittenLayers()  # the layers' versions after the last step: all are checked at the next
@@ -195,7 +195,8 @@ class Layca(torch.optim.Optimizer):
             }
             self._groups_layout, self._scalars = layout, {}
             self._multipliers = {p: plans[a][i] for i, (a, p) in enumerate(layers)}
-            self._places = [(k, i) for k, g in enumerate(self.param_groups) for i, f in enumerate(layer_flags(g)) if f]
+            groups = enumerate(self.param_groups)
+            self._layer_names = [describe(g, i, k) for k, g in groups for i, f in enumerate(layer_flags(g)) if f]
             self._written = WrittenLayers()
         return self._multipliers
 
@@ -220,7 +221,7 @@ class Layca(torch.optim.Optimizer):
         for group in self.param_groups:
             check_step(group)
         watched = [] if torch.compiler.is_compiling() else list(self.layer_multipliers())
-        self._written.refuse_zeroed(watched, self._stored, self._layer_name, EXCLUDE)
+        self._written.refuse_zeroed(watched, param_state.has_norm(self.state), self._layer_names.__getitem__, EXCLUDE)
         for group in self.param_groups:
             self._init_group(group)
         if self._log_layers:
@@ -231,12 +232,6 @@ class Layca(torch.optim.Optimizer):
                 group_step.step_params(self, group, params, layers)
         self._written.record(watched)
         return loss
-
-    def _stored(self, p: torch.Tensor) -> bool:  # whether the layer p has a stored norm
-        return param_state.INIT_NORM in self.state.get(p, {})
-
-    def _layer_name(self, k: int) -> str:  # the k-th layer (the multipliers' order) in messages
-        return describe(self.param_groups[self._places[k][0]], self._places[k][1], self._places[k][0])
 
     def _init_group(self, group: dict[str, Any]) -> None:
         """What a step reads and a first step makes: the layers' norms, the multipliers, the base states of the

@@ -1,11 +1,17 @@
 """Per-parameter optimizer state of ``layca_torch.Layca``: the base state's fields and checkpoint checks."""
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 INIT_NORM = "init_norm"
+
+
+def has_norm(states: dict[Any, dict[str, Any]]) -> Callable[[torch.Tensor], bool]:
+    """Whether a parameter has its reference norm among ``states`` (an optimizer's ``state``)."""
+    return lambda p: INIT_NORM in states.get(p, {})
 
 
 @functools.lru_cache(maxsize=64)

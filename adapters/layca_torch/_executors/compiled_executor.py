@@ -30,7 +30,15 @@ from layca_core.directions import BaseDirection
 from layca_torch._executors import compiled_kernels
 from layca_torch._executors.bases import Scratch
 from layca_torch._executors.multi_tensor import TorchExecutor
-from layca_torch._executors.tensors import Pending, Scaled, finite_copy
+from layca_torch._executors.tensors import Scaled, finite_copy
+
+
+class Pending(list):
+    """Gradients whose base steps ``sums`` takes as it reads them (``base``, ``states``); the steps replace them."""
+
+    def __init__(self, grads: list[Any], base: BaseDirection, states: list[Any]) -> None:
+        super().__init__(grads)
+        self.base, self.states = base, states
 
 
 class CompiledExecutor(TorchExecutor):
@@ -108,7 +116,7 @@ class CompiledExecutor(TorchExecutor):
             w, x = self._flat(ws[i]), self._flat(xs[i])
             kernels = compiled_kernels.kernels(finite=True) if i in dirty else self.kernels
             if pending is not None and stepped is not None and i not in dirty:
-                stepped(w, x, self._flat_state(pending.states[i], xs[i]), ai, bi, fi)
+                stepped(w, x, _flat_state(pending.states[i], xs[i]), ai, bi, fi)
             elif self.in_place:
                 kernels.combine_(w, x, ai, bi, fi)
             else:
@@ -123,9 +131,7 @@ class CompiledExecutor(TorchExecutor):
         """Each layer's local sums of its base step, formed in the sums' loop and not written (``combine`` takes the
         step again and writes the states)."""
         kernel = compiled_kernels.stepped_sums(pending.base)
-        return [
-            kernel(_flat(w), _flat(g), self._flat_state(state, g)) for w, g, state in zip(ws, pending, pending.states)
-        ]
+        return [kernel(_flat(w), _flat(g), _flat_state(state, g)) for w, g, state in zip(ws, pending, pending.states)]
 
     def _take_dirty_steps(self, pending: Pending) -> None:
         """The base steps of the layers whose step holds a non-finite entry, taken now (the state written in place)
@@ -133,11 +139,7 @@ class CompiledExecutor(TorchExecutor):
         kernel = compiled_kernels.step(pending.base)
         for i in self._dirty:
             g = pending[i]
-            pending[i] = kernel(_flat(g), self._flat_state(pending.states[i], g)).view_as(g)
-
-    def _flat_state(self, state: Any, g: Any) -> Any:
-        """A base state with its tensors shaped like the gradient ``g`` flattened."""
-        return type(state)(*(_flat(t) if t.shape == g.shape else t for t in state))
+            pending[i] = kernel(_flat(g), _flat_state(pending.states[i], g)).view_as(g)
 
     def _all_reduced(self, local: list[Any]) -> Any:
         """``(3, layers)``: the local sums, all-reduced over a mesh."""
@@ -149,6 +151,11 @@ def _flat(x: Any) -> Any:
     """``x`` flat, as a tensor of its own sharing ``x``'s memory (not a view: dynamo guards on a view's base, whose
     shapes differ from layer to layer, and would compile the kernels again for each until its limit fails them)."""
     return x.reshape(-1).detach()
+
+
+def _flat_state(state: Any, g: Any) -> Any:
+    """A base state with its tensors shaped like the gradient ``g`` flat (``_flat``)."""
+    return type(state)(*(_flat(t) if t.shape == g.shape else t for t in state))
 
 
 def _foldable(g: Any, state: Any) -> bool:

@@ -18,14 +18,6 @@ SAFE_EXPONENT = 40
 float32 far from overflow and underflow unscaled."""
 
 
-class Pending(list):
-    """Gradients whose base steps ``sums`` takes as it reads them (``base``, ``states``); the steps replace them."""
-
-    def __init__(self, grads: list[Any], base: Any, states: list[Any]) -> None:
-        super().__init__(grads)
-        self.base, self.states = base, states
-
-
 class Scaled(list):
     """Steps whose power-of-two scale is applied later, by the sums and the apply (``factors``, per layer)."""
 
